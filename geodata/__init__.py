@@ -1,0 +1,1 @@
+"""GIS helpers with neither Flask nor a database."""

@@ -1,0 +1,58 @@
+"""Settings read from REGISTRY_* environment variables, with embedded defaults for development."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_SECRET_KEY = "dev-only-not-secret"
+
+# Every setting, its environment variable and its default; docs/CONFIGURATION.md lists them all (tested).
+SETTINGS = {
+    "ENV": ("REGISTRY_ENV", "development"),
+    "DATABASE_URL": ("REGISTRY_DATABASE_URL", None),
+    "SECRET_KEY": ("REGISTRY_SECRET_KEY", DEFAULT_SECRET_KEY),
+    "BASEMAP": ("REGISTRY_BASEMAP", "osm"),
+    "BASEMAP_URL": ("REGISTRY_BASEMAP_URL", ""),
+    "BASEMAP_CRS": ("REGISTRY_BASEMAP_CRS", "EPSG:4326"),
+    "TIANDITU_KEY": ("REGISTRY_TIANDITU_KEY", ""),
+    "MAP_APPROVAL_NUMBER": ("REGISTRY_MAP_APPROVAL_NUMBER", ""),
+    "DEFAULT_LOCALE": ("REGISTRY_DEFAULT_LOCALE", "zh_CN"),
+    "ASSETS_DIR": ("REGISTRY_ASSETS_DIR", None),
+}
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or unsafe; the message says which and how to fix it."""
+
+
+def load(overrides: dict | None = None, instance_path: str | os.PathLike | None = None) -> dict:
+    """Read settings from the environment, then apply explicit overrides (tests pass them)."""
+    config = {}
+    for key, (env_name, default) in SETTINGS.items():
+        config[key] = os.environ.get(env_name, default)
+    config.update(overrides or {})
+    instance = Path(instance_path or Path.cwd() / "instance")
+    if not config.get("DATABASE_URL"):
+        config["DATABASE_URL"] = f"sqlite:///{instance / 'registry.gpkg'}"
+    if not config.get("ASSETS_DIR"):
+        config["ASSETS_DIR"] = str(Path(__file__).resolve().parent / "static" / "vendor")
+    return config
+
+
+def check_production(config: dict, demo_users: list[str]) -> None:
+    """Refuse to run in production with a default secret key or with demo users present."""
+    if config.get("ENV") != "production":
+        return
+    if config.get("SECRET_KEY") in (None, "", DEFAULT_SECRET_KEY):
+        raise ConfigError(
+            "REGISTRY_ENV=production but REGISTRY_SECRET_KEY is unset or the development default. "
+            "Set REGISTRY_SECRET_KEY to a long random value (python -c 'import secrets; "
+            "print(secrets.token_hex(32))') and start again."
+        )
+    if demo_users:
+        raise ConfigError(
+            f"REGISTRY_ENV=production but the registry holds demo users ({', '.join(demo_users)}). "
+            "A production registry must not contain demo accounts: use a registry created without "
+            "demo data, or retire those accounts with 'flask --app registry users retire NAME'."
+        )

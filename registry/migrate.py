@@ -1,0 +1,55 @@
+"""Schema migrations for both stores through one Alembic history."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+
+from registry import gpkg
+from registry.db import Store, StoreError
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(connection=None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def current_revision(store: Store) -> str | None:
+    with store.engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(store: Store, revision: str = "head") -> str:
+    """Create the store if it is a new GeoPackage path, then apply every pending migration."""
+    if store.kind == "geopackage" and not store.path.exists():
+        gpkg.create_file(store.path)
+    store.check()
+    if store.kind == "postgis":
+        _ensure_postgis(store)
+    with store.engine.execution_options(write=True).begin() as conn:
+        command.upgrade(alembic_config(conn), revision)
+    return current_revision(store)
+
+
+def _ensure_postgis(store: Store) -> None:
+    with store.engine.begin() as conn:
+        try:
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
+        except Exception as exc:  # noqa: BLE001 - any refusal becomes one clear message
+            raise StoreError(
+                f"PostGIS is available but could not be enabled ({str(exc).splitlines()[0]}). "
+                "Ask a superuser to run 'CREATE EXTENSION postgis' in this database."
+            ) from None

@@ -1,0 +1,26 @@
+"""The registry's data model: one module per aggregate, one metadata for both stores."""
+
+from registry.models.base import Base, Record
+from registry.models.facility import Facility, FacilityName, FacilityZone, HeritageSite
+from registry.models.inspection import Inspection, MaintenanceTask
+from registry.models.martyr import Martyr, Tomb
+from registry.models.people import Attachment, AuditEvent, User
+from registry.models.plan import FundingLine, PlanZone, PreservationPlan
+from registry.models.relocation import Relocation
+
+# Feature tables: (model, identifier shown in GIS tools, description). Each has one geometry column `geom`.
+FEATURE_TABLES = (
+    (Facility, "纪念设施 Memorial facilities", "Martyr memorial facilities of the registry"),
+    (FacilityZone, "保护范围与建控地带 Facility zones", "Footprints, protection ranges and control zones"),
+    (HeritageSite, "红色文化遗存 Red heritage sites", "Red heritage sites and education bases"),
+    (Tomb, "烈士墓 Tombs", "Martyr tombs and plots"),
+    (Relocation, "迁移 Relocations", "Tomb relocation journeys, origin to destination"),
+    (Inspection, "巡查 Inspections", "Where each inspection was logged"),
+    (PlanZone, "规划范围 Plan zones", "Zones of preservation plans"),
+)
+
+__all__ = [
+    "Attachment", "AuditEvent", "Base", "FEATURE_TABLES", "Facility", "FacilityName", "FacilityZone",
+    "FundingLine", "HeritageSite", "Inspection", "MaintenanceTask", "Martyr", "PlanZone",
+    "PreservationPlan", "Record", "Relocation", "Tomb", "User",
+]

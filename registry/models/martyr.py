@@ -1,0 +1,55 @@
+"""The roll of martyrs (烈士英名录) and the tombs where they lie."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from registry.models.base import Base, Record
+from registry.models.types import Geometry
+
+
+class Martyr(Record, Base):
+    """A martyr on the roll; unknown martyrs (无名烈士) are recorded, not hidden."""
+
+    __tablename__ = "martyrs"
+
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    name_pinyin: Mapped[str | None] = mapped_column(Text, index=True)  # full pinyin, no tones, for search
+    name_initials: Mapped[str | None] = mapped_column(Text, index=True)
+    is_unknown: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    sex: Mapped[str | None] = mapped_column(Text)
+    native_place: Mapped[str | None] = mapped_column(Text)
+    native_county_code: Mapped[str | None] = mapped_column(Text)
+    birth_year: Mapped[int | None] = mapped_column(Integer)
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    death_year: Mapped[int | None] = mapped_column(Integer, index=True)
+    death_date: Mapped[date | None] = mapped_column(Date)
+    enlisted_year: Mapped[int | None] = mapped_column(Integer)
+    unit: Mapped[str | None] = mapped_column(Text)
+    rank: Mapped[str | None] = mapped_column(Text)
+    place_of_death: Mapped[str | None] = mapped_column(Text)
+    cause_of_death: Mapped[str | None] = mapped_column(Text)
+    deeds: Mapped[str | None] = mapped_column(Text)
+
+    tombs: Mapped[list[Tomb]] = relationship(back_populates="martyr")
+
+
+class Tomb(Record, Base):
+    """Where a martyr lies: a facility, a plot (area, row, number) and a point."""
+
+    __tablename__ = "tombs"
+
+    martyr_id: Mapped[int | None] = mapped_column(ForeignKey("martyrs.id"), index=True)
+    facility_id: Mapped[int | None] = mapped_column(ForeignKey("facilities.id"), index=True)
+    plot_area: Mapped[str | None] = mapped_column(Text)
+    plot_row: Mapped[str | None] = mapped_column(Text)
+    plot_number: Mapped[str | None] = mapped_column(Text)
+    # in_place, awaiting_relocation, relocated (now at its destination), retired
+    state: Mapped[str] = mapped_column(Text, default="in_place", nullable=False)
+    geom: Mapped[BaseGeometry] = mapped_column(Geometry("POINT"), nullable=False)
+
+    martyr: Mapped[Martyr | None] = relationship(back_populates="tombs")

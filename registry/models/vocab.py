@@ -1,0 +1,67 @@
+"""Controlled vocabularies of the domain: codes stored in the registry and their Chinese and English labels."""
+
+from __future__ import annotations
+
+# Facility categories (烈士纪念设施类别).
+CATEGORIES = {
+    "cemetery": ("烈士陵园", "Martyrs' cemetery"),
+    "memorial_hall": ("纪念馆", "Memorial hall"),
+    "monument": ("纪念碑/塔", "Monument"),
+    "pavilion": ("纪念亭/廊", "Memorial pavilion"),
+    "name_wall": ("英名墙", "Name wall"),
+    "square": ("纪念广场", "Memorial square"),
+    "collective_burial": ("集中安葬点", "Collective burial ground"),
+    "scattered_tomb": ("零散烈士墓", "Scattered tomb"),
+}
+
+# Protection levels (保护级别), highest first.
+LEVELS = {
+    "national": ("国家级", "National"),
+    "provincial": ("省级", "Provincial"),
+    "city": ("设区的市级", "City"),
+    "county": ("县级", "County"),
+    "ungraded": ("未定级", "Ungraded"),
+}
+
+# The Fujian "六个一" upkeep standard: column suffix and labels.
+SIX_ONES = {
+    "marker": ("一个醒目标示", "A clearly visible marker"),
+    "deeds": ("一份事迹简介", "A short account of the deeds"),
+    "headstone": ("一座规范墓碑", "A headstone to standard"),
+    "boundary": ("一个保护边界", "A protection boundary"),
+    "rules": ("一份管理制度", "A written management rule"),
+    "road": ("一条通行道路", "An access road"),
+}
+CHECK_STATES = ("present", "deficient", "missing")
+
+# Longyan's county-level divisions: adcode -> (name, approximate seat lon, lat in GCJ-02).
+LONGYAN_COUNTIES = {
+    "350802": ("新罗区", 117.031, 25.092),
+    "350803": ("永定区", 116.733, 24.720),
+    "350821": ("长汀县", 116.361, 25.842),
+    "350823": ("上杭县", 116.425, 25.050),
+    "350824": ("武平县", 116.101, 25.089),
+    "350825": ("连城县", 116.757, 25.709),
+    "350881": ("漳平市", 117.421, 25.292),
+}
+
+ZONE_KINDS = {
+    "footprint": ("占地范围", "Footprint"),
+    "protection_range": ("保护范围", "Protection range"),
+    "control_zone": ("建设控制地带", "Construction-control zone"),
+}
+
+TOMB_STATUSES = ("in_place", "awaiting_relocation", "relocated", "retired")
+RELOCATION_STEPS = ("surveyed_on", "consent_on", "approved_on", "exhumed_on", "reburied_on", "accepted_on")
+RELOCATION_STATUSES = ("planned", "in_progress", "accepted", "cancelled")
+CONDITIONS = ("good", "fair", "poor", "critical")
+TASK_STATUSES = ("open", "in_progress", "done", "verified", "cancelled")
+PLAN_STATUSES = ("draft", "submitted", "returned", "approved")
+ROLES = ("admin", "manager", "planner", "reviewer")
+FUNDING_SOURCES = {
+    "central": ("中央资金", "Central funds"),
+    "provincial": ("省级资金", "Provincial funds"),
+    "city": ("市级资金", "City funds"),
+    "county": ("县级资金", "County funds"),
+    "other": ("其他", "Other"),
+}
