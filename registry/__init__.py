@@ -1,0 +1,46 @@
+"""The memorial-facility registry: a Flask application over a GeoPackage or PostGIS store."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from registry import config as settings
+from registry.config import ConfigError
+from registry.db import StoreError
+
+__all__ = ["ConfigError", "StoreError", "create_app"]
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Make an application: the only way one comes to life. ``config`` overrides the environment."""
+    app = Flask(__name__, instance_relative_config=False, template_folder="../templates")
+    app.config.update(settings.load(config, instance_path=app.instance_path))
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from registry import extensions
+
+    extensions.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from registry.web import register
+
+    register(app)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from registry.web.errors import init_app
+
+    init_app(app)
+
+
+def register_commands(app: Flask) -> None:
+    from registry.cli import init_app
+
+    init_app(app)

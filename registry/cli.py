@@ -1,0 +1,129 @@
+"""Commands on app.cli: the store (db), the demo registry (demo) and accounts (users)."""
+
+from __future__ import annotations
+
+import time
+
+import click
+from flask import Flask
+
+from registry.db import StoreError
+from registry.extensions import get_store
+from registry.models.vocab import ROLES
+from registry.services import Actor, ServiceError
+
+db_cli = click.Group("db", help="Create, migrate and check the registry store.")
+demo_cli = click.Group("demo", help="The Longyan demo registry and large synthetic sets.")
+users_cli = click.Group("users", help="Accounts and roles.")
+
+
+def _fail(exc: Exception) -> None:
+    raise click.ClickException(str(exc))
+
+
+@db_cli.command("upgrade")
+def db_upgrade():
+    """Create the registry if its GeoPackage file is absent, then apply pending migrations."""
+    from registry.migrate import upgrade
+
+    store = get_store()
+    try:
+        revision = upgrade(store)
+    except StoreError as exc:
+        _fail(exc)
+    click.echo(f"{store.kind} registry at schema revision {revision}")
+
+
+@db_cli.command("check")
+def db_check():
+    """Say whether the store can serve, and its schema revision."""
+    from registry.migrate import current_revision, head_revision
+
+    store = get_store()
+    try:
+        store.check()
+    except StoreError as exc:
+        _fail(exc)
+    current, head = current_revision(store), head_revision()
+    click.echo(f"{store.kind} registry: schema revision {current} (head {head})")
+    if current != head:
+        raise click.ClickException("migrations are pending: run 'flask --app registry db upgrade'")
+
+
+@demo_cli.command("load")
+@click.option("--scale", type=click.IntRange(min=1), default=None,
+              help="Load a synthetic set of this many tombs (for benchmarks) instead of the Longyan demo.")
+@click.option("--seed", type=int, default=2022, show_default=True)
+@click.option("--if-empty", is_flag=True, help="Do nothing when the registry already holds facilities.")
+def demo_load(scale, seed, if_empty):
+    """Create the registry if absent and load the deterministic demo data (示例数据) into it."""
+    from registry.migrate import upgrade
+    from registry.services.demo import load_demo
+    from registry.services.facilities import registry_is_empty
+    from registry.services.users import create_demo_users
+
+    store = get_store()
+    try:
+        upgrade(store)
+    except StoreError as exc:
+        _fail(exc)
+    if if_empty and not registry_is_empty(store):
+        click.echo("registry already holds data; demo not loaded")
+        return
+    bars = {}
+
+    def progress(table, done, total):
+        if table not in bars:
+            for bar in bars.values():
+                bar.render_finish()
+            bars[table] = click.progressbar(length=total, label=f"{table:>18}")
+        bar = bars[table]
+        bar.update(done - bar.pos)
+
+    started = time.perf_counter()
+    try:
+        counts = load_demo(store, scale=scale, seed=seed, progress=progress)
+        if scale is None:
+            create_demo_users(store, Actor.system("demo loader"))
+    except ServiceError as exc:
+        _fail(exc)
+    for bar in bars.values():
+        bar.render_finish()
+    elapsed = time.perf_counter() - started
+    click.echo(f"loaded in {elapsed:.1f} s: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+@users_cli.command("create")
+@click.argument("username")
+@click.option("--role", "roles", multiple=True, type=click.Choice(ROLES), required=True)
+@click.option("--county", "counties", multiple=True, help="County adcode a manager is responsible for.")
+@click.option("--name", "display_name", default=None)
+@click.password_option()
+def users_create(username, roles, counties, display_name, password):
+    """Create an account."""
+    from registry.services.users import create_user
+
+    try:
+        create_user(get_store(), Actor.system("cli"), username, password, roles, counties, display_name)
+    except (ServiceError, StoreError) as exc:
+        _fail(exc)
+    click.echo(f"created {username} ({', '.join(roles)})")
+
+
+@users_cli.command("retire")
+@click.argument("username")
+def users_retire(username):
+    """Retire an account: it can no longer sign in; its history stays."""
+    from registry.services.users import retire_user
+
+    try:
+        retire_user(get_store(), Actor.system("cli"), username)
+    except (ServiceError, StoreError) as exc:
+        _fail(exc)
+    click.echo(f"retired {username}")
+
+
+def init_app(app: Flask) -> None:
+    for group in (db_cli, demo_cli, users_cli):
+        app.cli.add_command(group)
+

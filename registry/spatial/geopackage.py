@@ -1,0 +1,152 @@
+"""The GeoPackage backend: R*Tree candidates joined to the feature table in SQL, refined with numpy and shapely."""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+
+import numpy as np
+import shapely
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy.orm import Session
+
+from geodata.crs import to_metric
+from geodata.gpkg import decode_many, point_xy_many
+from registry.spatial.base import Box, Layer, SpatialBackend, box_geometry
+
+# R*Tree rows whose bounds overlap the box :minx..:maxx, :miny..:maxy (boundary inclusive).
+_OVERLAP = "r.maxx >= :minx AND r.minx <= :maxx AND r.maxy >= :miny AND r.miny <= :maxy"
+# R*Tree bounds entirely inside the box. The R*Tree rounds bounds outward to float32, so the real
+# bounds are inside too and the (non-empty) geometry certainly meets the box: no exact test needed.
+_INSIDE = "r.minx >= :minx AND r.maxx <= :maxx AND r.miny >= :miny AND r.maxy <= :maxy"
+
+
+@functools.lru_cache(maxsize=64)
+def _sql(kind: str, layer: str, include_retired: bool) -> str:
+    """The SQL of one query kind for one layer; ``layer`` has been checked against the whitelist."""
+    rtree = f'"rtree_{layer}_geom"'
+    # CROSS JOIN makes SQLite walk the R*Tree first and fetch each candidate row by its key.
+    join = f'FROM {rtree} AS r CROSS JOIN "{layer}" AS t ON t.id = r.id'
+    live = "" if include_retired else " AND t.status <> 'retired'"
+    if kind == "box":
+        # Only rows not entirely inside the box carry their blob back: the others are answers already.
+        return f"SELECT r.id, CASE WHEN {_INSIDE} THEN NULL ELSE t.geom END {join} WHERE {_OVERLAP}{live}"
+    if kind == "candidates":
+        return f"SELECT r.id, t.geom {join} WHERE {_OVERLAP}{live}"
+    if kind == "count":
+        return f"SELECT count(*) FROM (SELECT 1 {join} WHERE {_OVERLAP}{live} LIMIT :limit)"
+    if kind == "raw":
+        return f"SELECT id FROM {rtree} AS r WHERE {_OVERLAP}"
+    raise ValueError(f"kind {kind!r} is not a query kind")
+
+
+def _params(box: Box) -> dict[str, float]:
+    minx, miny, maxx, maxy = box
+    return {"minx": minx, "miny": miny, "maxx": maxx, "maxy": maxy}
+
+
+def _cursor(session: Session) -> sqlite3.Cursor:
+    # The plain sqlite3 connection of the session's transaction: rows come back as tuples, with no
+    # ORM objects or SQLAlchemy result rows built for what may be many thousands of candidates.
+    return session.connection().connection.driver_connection.cursor()
+
+
+def _geometries(lyr: Layer, blobs: list) -> np.ndarray:
+    """Shapely geometries of candidate blobs (points are built from their x, y without parsing WKB)."""
+    if not lyr.is_point:
+        return decode_many(blobs)
+    xs, ys = point_xy_many(blobs)
+    geoms = shapely.points(xs, ys)
+    odd = np.flatnonzero(np.isnan(xs))
+    if odd.size:
+        # Blobs another writer laid out differently (an envelope, big-endian): parse them in full.
+        geoms[odd] = decode_many([blobs[i] for i in odd])
+    return geoms
+
+
+class GeoPackageBackend(SpatialBackend):
+    """Spatial queries on the embedded GeoPackage store (stdlib sqlite3 and its R*Tree)."""
+
+    kind = "geopackage"
+
+    def _candidates(self, session: Session, lyr: Layer, box: Box, include_retired: bool) -> tuple[list, list]:
+        """(ids, blobs) of the live rows whose R*Tree bounds overlap ``box``."""
+        rows = _cursor(session).execute(_sql("candidates", lyr.name, include_retired), _params(box)).fetchall()
+        if not rows:
+            return [], []
+        ids, blobs = zip(*rows, strict=True)
+        return list(ids), list(blobs)
+
+    def _by_box(self, session: Session, lyr: Layer, box: Box, include_retired: bool) -> list[int]:
+        rows = _cursor(session).execute(_sql("box", lyr.name, include_retired), _params(box)).fetchall()
+        found = [row_id for row_id, blob in rows if blob is None]
+        edge = [(row_id, blob) for row_id, blob in rows if blob is not None]
+        if edge:
+            edge_ids, blobs = zip(*edge, strict=True)
+            hit = self._meets_box(lyr, list(blobs), box)
+            found.extend(np.asarray(edge_ids)[hit].tolist())
+        found.sort()
+        return found
+
+    @staticmethod
+    def _meets_box(lyr: Layer, blobs: list, box: Box) -> np.ndarray:
+        """Exact box test of blobs; points are compared as numbers, other shapes with shapely."""
+        minx, miny, maxx, maxy = box
+        if not lyr.is_point:
+            query = box_geometry(box)
+            shapely.prepare(query)
+            return shapely.intersects(query, decode_many(blobs))
+        xs, ys = point_xy_many(blobs)
+        hit = (xs >= minx) & (xs <= maxx) & (ys >= miny) & (ys <= maxy)
+        odd = np.flatnonzero(np.isnan(xs))
+        if odd.size:
+            hit[odd] = shapely.intersects(box_geometry(box), decode_many([blobs[i] for i in odd]))
+        return hit
+
+    def _intersecting(self, session: Session, lyr: Layer, geom: BaseGeometry, include_retired: bool) -> list[int]:
+        ids, blobs = self._candidates(session, lyr, geom.bounds, include_retired)
+        if not ids:
+            return []
+        shapely.prepare(geom)
+        if lyr.is_point:
+            xs, ys = point_xy_many(blobs)
+            hit = shapely.intersects_xy(geom, xs, ys)
+            odd = np.flatnonzero(np.isnan(xs))
+            if odd.size:
+                hit[odd] = shapely.intersects(geom, decode_many([blobs[i] for i in odd]))
+        else:
+            hit = shapely.intersects(geom, decode_many(blobs))
+        return sorted(np.asarray(ids)[hit].tolist())
+
+    def _metric(self, lyr: Layer, blobs: list, epsg: int) -> np.ndarray:
+        """Candidate geometries projected into ``epsg`` (pyproj, vectorised over the whole array)."""
+        projected, _epsg = to_metric(_geometries(lyr, blobs), epsg)
+        return projected
+
+    def _within_distance(self, session: Session, lyr: Layer, geom: BaseGeometry, geom_m: BaseGeometry, epsg: int,
+                         metres: float, window: Box, include_retired: bool) -> list[int]:
+        ids, blobs = self._candidates(session, lyr, window, include_retired)
+        if not ids:
+            return []
+        shapely.prepare(geom_m)
+        hit = shapely.dwithin(geom_m, self._metric(lyr, blobs, epsg), metres)
+        return sorted(np.asarray(ids)[hit].tolist())
+
+    def _distances(self, session: Session, lyr: Layer, geom: BaseGeometry, geom_m: BaseGeometry, epsg: int,
+                   window: Box, include_retired: bool) -> tuple[np.ndarray, np.ndarray]:
+        ids, blobs = self._candidates(session, lyr, window, include_retired)
+        if not ids:
+            return np.empty(0, dtype=np.int64), np.empty(0)
+        dists = shapely.distance(geom_m, self._metric(lyr, blobs, epsg))
+        return np.asarray(ids, dtype=np.int64), np.asarray(dists, dtype=np.float64)
+
+    def _count_in_box(self, session: Session, lyr: Layer, box: Box, limit: int, include_retired: bool) -> int:
+        params = _params(box)
+        params["limit"] = limit
+        return _cursor(session).execute(_sql("count", lyr.name, include_retired), params).fetchone()[0]
+
+    def _box_ids_raw(self, session: Session, lyr: Layer, box: Box) -> list[int]:
+        rows = _cursor(session).execute(_sql("raw", lyr.name, False), _params(box)).fetchall()
+        ids = [row[0] for row in rows]
+        ids.sort()
+        return ids

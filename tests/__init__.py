@@ -1,0 +1,1 @@
+"""The registry test suite; mirrors the packages."""
