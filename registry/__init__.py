@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import click
 from flask import Flask
 
 from registry import config as settings
@@ -15,7 +16,13 @@ def create_app(config: dict | None = None) -> Flask:
     """Make an application: the only way one comes to life. ``config`` overrides the environment."""
     app = Flask(__name__, instance_relative_config=False, template_folder="../templates")
     app.config.update(settings.load(config, instance_path=app.instance_path))
-    register_extensions(app)
+    try:
+        register_extensions(app)
+    except (StoreError, ConfigError) as exc:
+        if click.get_current_context(silent=True) is not None:
+            # Under `flask …` a bad store is the operator's to fix: one message and exit 1, no traceback.
+            raise click.ClickException(str(exc)) from None
+        raise
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)

@@ -62,8 +62,8 @@ COPIES: tuple[Copy, ...] = (
     Copy("@fortawesome/fontawesome-free", "LICENSE.txt", "fontawesome-free/LICENSE"),
     # Glyphicons (folium's default icon prefix) exist only inside Bootstrap 3, installed under the
     # npm alias "bootstrap3"; the stylesheet is cut out of it below so Bootstrap 3 never reaches a page.
-    Copy("bootstrap3", "fonts/glyphicons-halflings-regular.woff2", "glyphicons/fonts/glyphicons-halflings-regular.woff2"),
-    Copy("bootstrap3", "fonts/glyphicons-halflings-regular.woff", "glyphicons/fonts/glyphicons-halflings-regular.woff"),
+    *(Copy("bootstrap3", f"fonts/{font}", f"glyphicons/fonts/{font}")
+      for font in ("glyphicons-halflings-regular.woff2", "glyphicons-halflings-regular.woff")),
     Copy("bootstrap3", "LICENSE", "glyphicons/LICENSE"),
 )
 
@@ -108,8 +108,16 @@ def check_node_modules(node_modules: Path, versions: dict[str, str], packages: s
 def glyphicons_css(bootstrap3_css: str) -> str:
     """Keep only the Glyphicons rules of Bootstrap 3's stylesheet, with a WOFF2/WOFF-only @font-face."""
     rules = []
-    depth, start = 0, 0
-    for i, char in enumerate(bootstrap3_css):
+    depth, start, i = 0, 0, 0
+    while i < len(bootstrap3_css):
+        if bootstrap3_css.startswith("/*", i):
+            # Skip comments whole: a brace inside one must not count.
+            end = bootstrap3_css.find("*/", i + 2)
+            i = len(bootstrap3_css) if end == -1 else end + 2
+            if depth == 0:
+                start = i
+            continue
+        char = bootstrap3_css[i]
         if char == "{":
             depth += 1
         elif char == "}":
@@ -122,11 +130,11 @@ def glyphicons_css(bootstrap3_css: str) -> str:
                 if all(s.strip().startswith(".glyphicon") for s in selectors.split(",")):
                     rules.append(rule)
                 start = i + 1
-        elif depth == 0 and bootstrap3_css.startswith("/*", i):
-            end = bootstrap3_css.find("*/", i)
-            start = end + 2 if end != -1 else len(bootstrap3_css)
+        i += 1
     if len(rules) < 200:
-        raise InstallError(f"found only {len(rules)} Glyphicons rules in Bootstrap 3's stylesheet; has its layout changed?")
+        raise InstallError(
+            f"found only {len(rules)} Glyphicons rules in Bootstrap 3's stylesheet; has its layout changed?"
+        )
     font_face = (
         "@font-face {\n"
         '  font-family: "Glyphicons Halflings";\n'
@@ -173,7 +181,10 @@ def build(node_modules: Path, staging: Path, versions: dict[str, str], lock_hash
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(info["data"])
         manifest_files[target] = {
-            "package": info["package"], "from": info["from"], "bytes": len(info["data"]), "sha256": sha256(info["data"]),
+            "package": info["package"],
+            "from": info["from"],
+            "bytes": len(info["data"]),
+            "sha256": sha256(info["data"]),
         }
     packages = sorted({c.package for c in COPIES})
     return {

@@ -109,7 +109,7 @@ def gpkg_url(tmp_path, request):
 
 
 def make_app(url: str, **extra):
-    config = {"DATABASE_URL": url, "SECRET_KEY": "test-secret", "TESTING": True}
+    config = {"DATABASE_URL": url, "SECRET_KEY": "test-secret", "TESTING": True, "WTF_CSRF_ENABLED": False}
     config.update(extra)
     return create_app(config)
 

@@ -153,3 +153,9 @@ def registry_is_empty(store: Store) -> bool:
     """True when no facility has been registered yet (demo loading is allowed only then)."""
     with store.session() as session:
         return session.scalar(select(Facility.id).limit(1)) is None
+
+
+def registry_has_demo(store: Store) -> bool:
+    """True when the registry holds generated demo records (pages then say so)."""
+    with store.session() as session:
+        return session.scalar(select(Facility.id).where(Facility.is_demo).limit(1)) is not None

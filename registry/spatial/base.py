@@ -37,6 +37,7 @@ class Layer:
 
     @property
     def is_point(self) -> bool:
+        """Whether the layer holds points (refined as numbers, without shapely objects)."""
         return self.geometry_type == "POINT"
 
     @property

@@ -21,6 +21,11 @@ _OVERLAP = "r.maxx >= :minx AND r.minx <= :maxx AND r.maxy >= :miny AND r.miny <
 _INSIDE = "r.minx >= :minx AND r.maxx <= :maxx AND r.miny >= :miny AND r.maxy <= :maxy"
 
 
+# The four ways a candidate can fail to lie inside the box: its bounds cross the west, east, south or
+# north edge. Each is a thin strip of the R*Tree, cheap to walk however large the box is.
+_CROSSINGS = ("r.minx < :minx", "r.maxx > :maxx", "r.miny < :miny", "r.maxy > :maxy")
+
+
 @functools.lru_cache(maxsize=64)
 def _sql(kind: str, layer: str, include_retired: bool) -> str:
     """The SQL of one query kind for one layer; ``layer`` has been checked against the whitelist."""
@@ -28,9 +33,12 @@ def _sql(kind: str, layer: str, include_retired: bool) -> str:
     # CROSS JOIN makes SQLite walk the R*Tree first and fetch each candidate row by its key.
     join = f'FROM {rtree} AS r CROSS JOIN "{layer}" AS t ON t.id = r.id'
     live = "" if include_retired else " AND t.status <> 'retired'"
-    if kind == "box":
-        # Only rows not entirely inside the box carry their blob back: the others are answers already.
-        return f"SELECT r.id, CASE WHEN {_INSIDE} THEN NULL ELSE t.geom END {join} WHERE {_OVERLAP}{live}"
+    if kind == "inside":
+        # Answers without an exact test: only the status is read, never the geometry.
+        return f"SELECT r.id {join} WHERE {_INSIDE}{live}"
+    if kind == "edges":
+        strips = " UNION ".join(f"SELECT r.id FROM {rtree} AS r WHERE {_OVERLAP} AND {c}" for c in _CROSSINGS)
+        return f'SELECT t.id, t.geom FROM ({strips}) AS e CROSS JOIN "{layer}" AS t ON t.id = e.id WHERE 1{live}'
     if kind == "candidates":
         return f"SELECT r.id, t.geom {join} WHERE {_OVERLAP}{live}"
     if kind == "count":
@@ -78,9 +86,12 @@ class GeoPackageBackend(SpatialBackend):
         return list(ids), list(blobs)
 
     def _by_box(self, session: Session, lyr: Layer, box: Box, include_retired: bool) -> list[int]:
-        rows = _cursor(session).execute(_sql("box", lyr.name, include_retired), _params(box)).fetchall()
-        found = [row_id for row_id, blob in rows if blob is None]
-        edge = [(row_id, blob) for row_id, blob in rows if blob is not None]
+        # Two queries instead of one: the many candidates whose index bounds lie inside the box are
+        # answers as they stand, and only the few whose bounds cross an edge bring their blob back.
+        cursor = _cursor(session)
+        params = _params(box)
+        found = [row[0] for row in cursor.execute(_sql("inside", lyr.name, include_retired), params).fetchall()]
+        edge = cursor.execute(_sql("edges", lyr.name, include_retired), params).fetchall()
         if edge:
             edge_ids, blobs = zip(*edge, strict=True)
             hit = self._meets_box(lyr, list(blobs), box)

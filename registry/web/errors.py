@@ -33,8 +33,13 @@ def init_app(app: Flask) -> None:
     def store_error(exc: StoreError):
         return _respond(503, str(exc))
 
+    def http_error(exc):
+        # Werkzeug's stock English description would show on Chinese pages: pass only our own messages.
+        own = exc.description if exc.description != type(exc).description else ""
+        return _respond(exc.code, own)
+
     for status in (400, 403, 404, 405):
-        app.register_error_handler(status, lambda exc, s=status: _respond(s, getattr(exc, "description", "")))
+        app.register_error_handler(status, http_error)
 
     @app.errorhandler(500)
     def server_error(exc):

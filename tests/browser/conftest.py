@@ -1,0 +1,102 @@
+"""Fixtures for browser tests: a live server over a fresh registry and Debian's headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from werkzeug.serving import make_server
+
+from tests.conftest import make_app
+
+CHROMIUM = "/usr/bin/chromium"
+# Debian's Chromium, not a Playwright download (the machines cannot fetch one). The switches keep
+# the browser itself from calling home, so the only traffic is what the page asks for.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+ALLOWED_HOST = "127.0.0.1"
+
+
+@pytest.fixture
+def live_server(gpkg_url):
+    """Start the app on 127.0.0.1 at a free port in a thread: ``live_server(**settings) -> base URL``."""
+    running = []
+
+    def start(**settings) -> str:
+        app = make_app(gpkg_url, **settings)
+        server = make_server(ALLOWED_HOST, 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+        thread.start()
+        running.append((app, server, thread))
+        return f"http://{ALLOWED_HOST}:{server.server_port}"
+
+    yield start
+    for app, server, thread in running:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+        app.extensions["registry_store"].dispose()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the session."""
+    if not Path(CHROMIUM).exists():
+        reason = f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@dataclass
+class WatchedPage:
+    """A page and everything that went wrong on it, recorded as it happened."""
+
+    page: object
+    blocked: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+
+    def problems(self) -> dict[str, list[str]]:
+        return {"blocked": self.blocked, "failed": self.failed, "console": self.console_errors,
+                "page errors": self.page_errors}
+
+
+@pytest.fixture
+def watched_page(browser):
+    """A fresh page whose requests to any host but 127.0.0.1 are aborted and recorded."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    watched = WatchedPage(page)
+
+    def guard(route):
+        url = route.request.url
+        if urlsplit(url).hostname == ALLOWED_HOST:
+            route.continue_()
+        else:
+            watched.blocked.append(url)
+            route.abort("blockedbyclient")
+
+    page.route("**/*", guard)
+    page.on("requestfailed", lambda request: watched.failed.append(f"{request.url} ({request.failure})"))
+    page.on("console", lambda message: message.type == "error" and watched.console_errors.append(message.text))
+    page.on("pageerror", lambda error: watched.page_errors.append(str(error)))
+    yield watched
+    context.close()

@@ -1,0 +1,1 @@
+"""Tests of the folium map builders in maps/."""
