@@ -31,7 +31,7 @@ assets: node_modules/.installed $(VENV)/.runtime
 	$(BIN)/python scripts/install_assets.py
 
 translations: $(VENV)/.runtime
-	$(BIN)/pybabel compile -q -d registry/translations
+	set -e; for po in registry/translations/*/LC_MESSAGES/*.po; do $(BIN)/pybabel compile -i $$po -o $${po%.po}.mo; done
 
 setup: $(VENV)/.runtime assets translations
 

@@ -12,6 +12,7 @@ from registry.db import Store
 babel = Babel()
 csrf = CSRFProtect()
 LOCALES = ("zh_CN", "en")
+DOMAINS = ("messages", "public", "manage", "relocations", "plan", "gis")
 
 
 def select_locale() -> str:
@@ -24,7 +25,9 @@ def select_locale() -> str:
 def init_app(app: Flask) -> None:
     """Bind the store, CSRF protection and translations; refuse an unsafe production configuration."""
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
-    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(app.root_path + "/translations")
+    # One gettext domain per area of the site, all in the same folder, so areas translate independently.
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join([app.root_path + "/translations"] * len(DOMAINS))
+    app.config["BABEL_DOMAIN"] = ";".join(DOMAINS)
     store = Store(app.config["DATABASE_URL"])
     if store.exists:
         store.check()

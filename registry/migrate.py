@@ -24,15 +24,17 @@ def alembic_config(connection=None) -> Config:
 
 
 def head_revision() -> str:
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    """The head revision(s) of the history, joined with '+' while branches await their merge."""
+    return "+".join(sorted(ScriptDirectory.from_config(alembic_config()).get_heads()))
 
 
 def current_revision(store: Store) -> str | None:
     with store.engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        heads = MigrationContext.configure(conn).get_current_heads()
+    return "+".join(sorted(heads)) or None
 
 
-def upgrade(store: Store, revision: str = "head") -> str:
+def upgrade(store: Store, revision: str = "heads") -> str:
     """Create the store if it is a new GeoPackage path, then apply every pending migration."""
     if store.kind == "geopackage" and not store.path.exists():
         gpkg.create_file(store.path)

@@ -1,4 +1,4 @@
-"""Blueprints, one package or module per area of the site, registered here in one place."""
+"""Blueprints, one module per area of the site, registered here in one place."""
 
 from __future__ import annotations
 
@@ -6,10 +6,7 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from registry.web import assets, auth, history, public, system
+    from registry.web import assets, auth, history, manage, ogc, plan, public, relocations, system
 
-    app.register_blueprint(assets.bp)
-    app.register_blueprint(system.bp)
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(public.bp)
-    app.register_blueprint(history.bp)
+    for module in (assets, system, auth, public, history, manage, relocations, plan, ogc):
+        app.register_blueprint(module.bp)
