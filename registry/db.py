@@ -43,7 +43,10 @@ class Store:
             self.engine = _sqlite_engine(self.path)
         else:
             self.path = None
-            self.engine = create_engine(url, pool_pre_ping=True, future=True)
+            # PostGIS functions carry high cost estimates, so the planner launches parallel workers even
+            # for small indexed box queries; their start-up costs more than the query itself.
+            self.engine = create_engine(url, pool_pre_ping=True, future=True,
+                                        connect_args={"options": "-c parallel_setup_cost=100000"})
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         # Writers on SQLite take the lock at BEGIN: a deferred transaction that reads, then writes,
         # fails at once if another writer committed in between, instead of waiting its turn.
@@ -81,6 +84,9 @@ def _register_functions(dbapi_con, _record):
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA synchronous=NORMAL")
+    # Box queries read candidate rows scattered over the file: map it and keep a large page cache.
+    cur.execute("PRAGMA mmap_size=1073741824")
+    cur.execute("PRAGMA cache_size=-131072")
     cur.close()
 
 

@@ -48,7 +48,7 @@ class Tomb(Record, Base):
     plot_area: Mapped[str | None] = mapped_column(Text)
     plot_row: Mapped[str | None] = mapped_column(Text)
     plot_number: Mapped[str | None] = mapped_column(Text)
-    # in_place, awaiting_relocation, relocated (now at its destination), retired
+    # in_place, awaiting_relocation, relocated (now at its destination); retiring is `status`
     state: Mapped[str] = mapped_column(Text, default="in_place", nullable=False)
     geom: Mapped[BaseGeometry] = mapped_column(Geometry("POINT"), nullable=False)
 

@@ -51,7 +51,7 @@ ZONE_KINDS = {
     "control_zone": ("建设控制地带", "Construction-control zone"),
 }
 
-TOMB_STATUSES = ("in_place", "awaiting_relocation", "relocated", "retired")
+TOMB_STATES = ("in_place", "awaiting_relocation", "relocated")  # retiring is `status`, as on every record
 RELOCATION_STEPS = ("surveyed_on", "consent_on", "approved_on", "exhumed_on", "reburied_on", "accepted_on")
 RELOCATION_STATUSES = ("planned", "in_progress", "accepted", "cancelled")
 CONDITIONS = ("good", "fair", "poor", "critical")

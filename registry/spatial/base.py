@@ -21,12 +21,6 @@ Box = tuple[float, float, float, float]
 # Longitude does not wrap here: the registry covers Longyan, far from the antimeridian.
 WORLD: Box = (-180.0, -90.0, 180.0, 90.0)
 
-# The first search radius of nearest(); each round multiplies it by _GROWTH until k rows are found.
-# 250 m holds a few tombs where they are dense and grows to a county in four rounds where they are sparse.
-_FIRST_RADIUS_M = 250.0
-_GROWTH = 4.0
-
-
 @dataclass(frozen=True)
 class Layer:
     """A feature table the spatial queries may name: its table and the type of its `geom` column."""
@@ -39,11 +33,6 @@ class Layer:
     def is_point(self) -> bool:
         """Whether the layer holds points (refined as numbers, without shapely objects)."""
         return self.geometry_type == "POINT"
-
-    @property
-    def rtree(self) -> str:
-        """The GeoPackage R*Tree table indexing this layer's geometry column."""
-        return f"rtree_{self.name}_geom"
 
 
 # The whitelist: only these names are ever put into SQL text, so a layer name cannot inject SQL.
@@ -255,26 +244,6 @@ class SpatialBackend(ABC):
         flush(session)
         return self._box_ids_raw(session, lyr, box)
 
-    # --- the search for nearest, shared by both stores --------------------------------------
-
-    def _seed_radius(self, session: Session, lyr: Layer, geom: BaseGeometry, geom_m: BaseGeometry,
-                     epsg: int, k: int, include_retired: bool) -> float | None:
-        """A distance within which at least k rows lie, or None when the layer has fewer than k rows.
-
-        Grows a window until the index holds k candidates in it; the k-th smallest metric distance
-        among those candidates is then an upper bound of the k-th nearest distance.
-        """
-        radius = _FIRST_RADIUS_M
-        while True:
-            window = expand(geom.bounds, radius)
-            if self._count_in_box(session, lyr, window, k, include_retired) >= k:
-                _ids, dists = self._distances(session, lyr, geom, geom_m, epsg, window, include_retired)
-                if len(dists) >= k:
-                    return float(np.partition(dists, k - 1)[k - 1])
-            if window == WORLD:
-                return None
-            radius *= _GROWTH
-
     # --- what each store provides ------------------------------------------------------------
 
     @abstractmethod
@@ -296,8 +265,9 @@ class SpatialBackend(ABC):
         """(ids, metric distances to ``geom``) of every row the index finds in ``window``."""
 
     @abstractmethod
-    def _count_in_box(self, session: Session, lyr: Layer, box: Box, limit: int, include_retired: bool) -> int:
-        """How many rows the index finds in ``box``, counting no further than ``limit``."""
+    def _seed_radius(self, session: Session, lyr: Layer, geom: BaseGeometry, geom_m: BaseGeometry,
+                     epsg: int, k: int, include_retired: bool) -> float | None:
+        """A distance in metres within which at least k rows lie, or None when the layer has fewer than k rows."""
 
     @abstractmethod
     def _box_ids_raw(self, session: Session, lyr: Layer, box: Box) -> list[int]:

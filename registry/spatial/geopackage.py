@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from geodata.crs import to_metric
 from geodata.gpkg import decode_many, point_xy_many
-from registry.spatial.base import Box, Layer, SpatialBackend, box_geometry
+from registry.spatial.base import WORLD, Box, Layer, SpatialBackend, box_geometry, expand
 
 # R*Tree rows whose bounds overlap the box :minx..:maxx, :miny..:maxy (boundary inclusive).
 _OVERLAP = "r.maxx >= :minx AND r.minx <= :maxx AND r.maxy >= :miny AND r.miny <= :maxy"
@@ -24,6 +24,11 @@ _INSIDE = "r.minx >= :minx AND r.maxx <= :maxx AND r.miny >= :miny AND r.maxy <=
 # The four ways a candidate can fail to lie inside the box: its bounds cross the west, east, south or
 # north edge. Each is a thin strip of the R*Tree, cheap to walk however large the box is.
 _CROSSINGS = ("r.minx < :minx", "r.maxx > :maxx", "r.miny < :miny", "r.maxy > :maxy")
+
+# The first search radius of nearest(); each round multiplies it by _GROWTH until k rows are found.
+# 250 m holds a few tombs where they are dense and grows to a county in four rounds where they are sparse.
+_FIRST_RADIUS_M = 250.0
+_GROWTH = 4.0
 
 
 @functools.lru_cache(maxsize=64)
@@ -151,10 +156,24 @@ class GeoPackageBackend(SpatialBackend):
         dists = shapely.distance(geom_m, self._metric(lyr, blobs, epsg))
         return np.asarray(ids, dtype=np.int64), np.asarray(dists, dtype=np.float64)
 
-    def _count_in_box(self, session: Session, lyr: Layer, box: Box, limit: int, include_retired: bool) -> int:
-        params = _params(box)
-        params["limit"] = limit
-        return _cursor(session).execute(_sql("count", lyr.name, include_retired), params).fetchone()[0]
+    def _seed_radius(self, session: Session, lyr: Layer, geom: BaseGeometry, geom_m: BaseGeometry,
+                     epsg: int, k: int, include_retired: bool) -> float | None:
+        # Grow a window until the R*Tree holds k live candidates in it (counting stops at k, so a
+        # large window over dense rows stays cheap); the k-th smallest metric distance among those
+        # candidates bounds the k-th nearest distance.
+        radius = _FIRST_RADIUS_M
+        count_sql = _sql("count", lyr.name, include_retired)
+        while True:
+            window = expand(geom.bounds, radius)
+            params = _params(window)
+            params["limit"] = k
+            if _cursor(session).execute(count_sql, params).fetchone()[0] >= k:
+                _ids, dists = self._distances(session, lyr, geom, geom_m, epsg, window, include_retired)
+                if len(dists) >= k:
+                    return float(np.partition(dists, k - 1)[k - 1])
+            if window == WORLD:
+                return None
+            radius *= _GROWTH
 
     def _box_ids_raw(self, session: Session, lyr: Layer, box: Box) -> list[int]:
         rows = _cursor(session).execute(_sql("raw", lyr.name, False), _params(box)).fetchall()

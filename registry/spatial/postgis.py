@@ -50,8 +50,6 @@ def _sql(kind: str, layer: str, include_retired: bool) -> TextClause:
             f"ST_Transform({_QUERY}, CAST(:epsg AS integer)))) FROM (SELECT t.geom FROM {table} AS t "
             f"WHERE t.geom IS NOT NULL{live} ORDER BY t.geom <-> {_QUERY} LIMIT :k) AS c"
         )
-    elif kind == "count":
-        sql = f"SELECT count(*) FROM (SELECT 1 FROM {table} AS t WHERE t.geom && {_ENVELOPE}{live} LIMIT :limit) AS c"
     elif kind == "raw":
         sql = f"SELECT t.id FROM {table} AS t WHERE t.geom && {_ENVELOPE} ORDER BY t.id"
     else:
@@ -95,13 +93,10 @@ class PostGISBackend(SpatialBackend):
 
     def _seed_radius(self, session: Session, lyr: Layer, geom: BaseGeometry, geom_m: BaseGeometry,
                      epsg: int, k: int, include_retired: bool) -> float | None:
-        # One index-ordered (<->) query instead of the growing windows the base class would try.
+        # One index-ordered (<->) query finds k rows at once; see the "knn" SQL for why it is a bound.
         params = {"wkb": _wkb(geom), "epsg": epsg, "k": k}
         count, largest = session.execute(_sql("knn", lyr.name, include_retired), params).one()
         return None if count < k else float(largest)
-
-    def _count_in_box(self, session: Session, lyr: Layer, box: Box, limit: int, include_retired: bool) -> int:
-        return session.execute(_sql("count", lyr.name, include_retired), _params(box, limit=limit)).scalar_one()
 
     def _box_ids_raw(self, session: Session, lyr: Layer, box: Box) -> list[int]:
         return list(session.execute(_sql("raw", lyr.name, False), _params(box)).scalars())

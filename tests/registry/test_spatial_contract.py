@@ -114,6 +114,14 @@ def test_backend_matches_the_store(any_store):
     assert isinstance(for_store(any_store), expected)
 
 
+def test_for_store_refuses_an_unknown_kind():
+    class Other:
+        kind = "oracle"
+
+    with pytest.raises(ValueError, match=r"store kind 'oracle' has no spatial backend; kinds are: geopackage, postgis"):
+        for_store(Other())
+
+
 def test_box_includes_points_on_its_edge_and_drops_the_index_near_miss(data):
     assert data.ask("by_box", "facilities", *QB) == data.of("inside", "on_east_edge", "on_corner")
     # The index alone cannot tell the near miss apart (float32 bounds) and knows nothing of status.
@@ -142,6 +150,8 @@ def test_empty_answers(data):
     assert data.ask("intersecting", "tombs", Point(100.0, 30.0)) == []
     assert data.ask("intersecting", "facilities", Point()) == []
     assert data.ask("within_distance", "tombs", Point(100.0, 30.0), 1000.0) == []
+    assert data.ask("within_distance", "tombs", Point(), 1000.0) == []
+    assert data.ask("nearest", "tombs", Point(117.0, 25.5), 0) == []
     assert data.ask("nearest", "heritage_sites", Point(117.0, 25.0), 3) == []
 
 
@@ -200,6 +210,8 @@ def test_distance_to_a_polygon(data):
 
 
 def test_nearest_orders_by_distance_then_id(data):
+    # Insertion order gave east_twin_a a smaller id than the tie pair: distance must win over id.
+    assert data.ids["east_twin_a"] < data.ids["tie_first"] < data.ids["tie_second"] < data.ids["east_twin_b"]
     got = data.ask("nearest", "tombs", Point(117.0, 25.5), 4)
     assert [row_id for row_id, _ in got] == [
         data.ids["tie_first"], data.ids["tie_second"], data.ids["east_twin_a"], data.ids["east_twin_b"]
@@ -268,6 +280,10 @@ def test_bad_arguments_are_named(data):
         data.ask("within_distance", "facilities", Point(117.0, 25.0), -1.0)
     with pytest.raises(ValueError, match=r"k -1 must be >= 0"):
         data.ask("nearest", "facilities", Point(117.0, 25.0), -1)
+    with pytest.raises(ValueError, match=r"k 1\.5 is not an integer"):
+        data.ask("nearest", "facilities", Point(117.0, 25.0), 1.5)
+    with pytest.raises(ValueError, match=r"has coordinates that are not finite"):
+        data.ask("within_distance", "facilities", LineString([(117.0, 25.0), (math.inf, 25.0)]), 10.0)
     with pytest.raises(ValueError, match=r"geom 'POINT \(25 117\)'|geom bounds"):
         data.ask("intersecting", "facilities", Point(25.0, 117.0))
     bowtie = Polygon([(117.0, 25.0), (117.1, 25.1), (117.1, 25.0), (117.0, 25.1)])
