@@ -115,3 +115,24 @@ def test_bad_accounts_are_refused(store, username, password, roles, counties, fi
     assert info.value.field == field
     with store.session() as s:
         assert s.scalar(select(User.id).where(User.username == username)) is None
+
+
+def test_a_wrong_role_gets_403_and_leaves_an_audit_event(gpkg_url):
+    from registry.web.auth import role_required
+
+    app = make_app(gpkg_url)
+    app.add_url_rule("/reviewers-only", "reviewers_only", role_required("reviewer")(lambda: "reviewed"))
+    store = app.extensions["registry_store"]
+    create_user(store, SYSTEM, "planner1", "planner-password", ["planner"])
+    create_user(store, SYSTEM, "rev1", "reviewer-password", ["reviewer"])
+    client = app.test_client()
+    login(client, "planner1", "planner-password")
+    response = client.get("/reviewers-only")
+    assert response.status_code == 403
+    assert "您没有访问此页面的权限" in response.get_data(as_text=True)
+    with store.session() as s:
+        event = s.scalars(select(AuditEvent).where(AuditEvent.action == "forbidden")).one()
+    assert event.actor_name == "planner1" and event.note == "/reviewers-only"
+    other = app.test_client()
+    login(other, "rev1", "reviewer-password")
+    assert other.get("/reviewers-only").get_data(as_text=True) == "reviewed"
