@@ -128,12 +128,21 @@ def point_xy_many(blobs) -> tuple[np.ndarray, np.ndarray]:
 
 
 def is_empty(blob: bytes | None) -> bool:
-    """Tell whether a blob holds an empty geometry (the ``ST_IsEmpty`` of the R*Tree triggers)."""
+    """Tell whether a blob holds an empty geometry (the ``ST_IsEmpty`` of the R*Tree triggers).
+
+    Runs on every inserted row, so it answers from the header where it can: the empty flag, an
+    envelope (only non-empty geometries carry one), or a plain point's coordinates (NaN when empty).
+    """
     if blob is None:
         return True
-    flags, _ = _wkb_offset(bytes(blob[:8]))
+    flags, offset = _wkb_offset(bytes(blob[:8]))
     if flags & _EMPTY:
         return True
+    if offset > 8:
+        return False
+    if len(blob) == _POINT_BLOB_LEN and blob[8] == 1:
+        x, y = struct.unpack_from("<2d", blob, 13)
+        return math.isnan(x) and math.isnan(y)
     return decode(blob).is_empty
 
 
