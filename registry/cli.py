@@ -6,15 +6,16 @@ import time
 
 import click
 from flask import Flask
+from flask.cli import AppGroup
 
 from registry.db import StoreError
 from registry.extensions import get_store
 from registry.models.vocab import ROLES
 from registry.services import Actor, ServiceError
 
-db_cli = click.Group("db", help="Create, migrate and check the registry store.")
-demo_cli = click.Group("demo", help="The Longyan demo registry and large synthetic sets.")
-users_cli = click.Group("users", help="Accounts and roles.")
+db_cli = AppGroup("db", help="Create, migrate and check the registry store.")
+demo_cli = AppGroup("demo", help="The Longyan demo registry and large synthetic sets.")
+users_cli = AppGroup("users", help="Accounts and roles.")
 
 
 def _fail(exc: Exception) -> None:
@@ -126,4 +127,6 @@ def users_retire(username):
 def init_app(app: Flask) -> None:
     for group in (db_cli, demo_cli, users_cli):
         app.cli.add_command(group)
+    from registry.cli_import import import_cli
+    app.cli.add_command(import_cli)
 

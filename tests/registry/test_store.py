@@ -188,3 +188,31 @@ def test_healthz_names_the_store_and_revision(any_app):
     assert body["status"] == "ok"
     assert body["schema_revision"] == head_revision()
     assert body["store"] == any_app.extensions["registry_store"].kind
+
+
+def test_demo_load_command_builds_a_registry_gdal_reads(tmp_path):
+    """`flask demo load` on a fresh path: a valid GeoPackage whose relocations layer holds 4,377 journeys."""
+    path = tmp_path / "instance" / "registry.gpkg"
+    app = make_app(f"sqlite:///{path}")
+    result = app.test_cli_runner().invoke(args=["demo", "load"])
+    assert result.exit_code == 0, result.output
+    assert "relocations 4377" in result.output
+    again = app.test_cli_runner().invoke(args=["demo", "load", "--if-empty"])
+    assert again.exit_code == 0 and "already holds data" in again.output
+    app.extensions["registry_store"].dispose()
+    out = ogrinfo("-ro", "-so", "-oo", "LIST_ALL_TABLES=NO", str(path), "relocations")
+    assert "Feature Count: 4377" in out
+    result = validate(path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_demo_users_can_sign_in_only_in_the_demo(tmp_path):
+    path = tmp_path / "registry.gpkg"
+    app = make_app(f"sqlite:///{path}")
+    assert app.test_cli_runner().invoke(args=["demo", "load"]).exit_code == 0
+    client = app.test_client()
+    response = client.post("/login", data={"username": "manager", "password": "demo-manager-pass"})
+    assert response.status_code == 302
+    app.extensions["registry_store"].dispose()
+    with pytest.raises(Exception, match="demo users"):
+        make_app(f"sqlite:///{path}", ENV="production", SECRET_KEY="a-long-random-production-secret")
