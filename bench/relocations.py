@@ -1,0 +1,173 @@
+"""Relocations: a 100,000-row ledger import against a plain bulk insert, and the journey map against embedded lines."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import shapely
+
+from bench.harness import Row, Table
+from bench.stores import fresh_store, postgis_available
+
+DESTINATIONS = 40
+JOURNEYS = 4377
+
+
+def write_ledger(path: Path, rows: int, seed: int = 5) -> Path:
+    """A clean CSV ledger of ``rows`` relocations in the usual Chinese headings, to the bench's destinations."""
+    rng = np.random.default_rng(seed)
+    lon = rng.uniform(116.2, 116.7, rows)
+    lat = rng.uniform(24.9, 25.3, rows)
+    dest = rng.integers(0, DESTINATIONS, rows)
+    day = rng.integers(1, 28, rows)
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write("编号,县区,乡镇,原址,经度,纬度,迁入地,家属同意,同意人,批准文号,批准机关,批准日期,安葬日期,批次,金额\n")
+        for i in range(rows):
+            fh.write(f"B{i:07d},上杭县,蛟洋镇,某村{i % 997}号墓,{lon[i]:.6f},{lat[i]:.6f},测试陵园{dest[i]:02d},是,"
+                     f"家属{i % 89},杭民〔2021〕{i % 50}号,上杭县人民政府,2021-03-{day[i]:02d},2021-05-{day[i]:02d},"
+                     f"2021-第{i % 30}批,3000\n")
+    return path
+
+
+def _destinations(store) -> None:
+    from registry.services import Actor
+    from registry.services.facilities import create_facility
+
+    for i in range(DESTINATIONS):
+        create_facility(store, Actor.system("bench"), {
+            "code": f"BD{i:02d}", "name": f"测试陵园{i:02d}", "category": "cemetery", "county_code": "350823",
+            "lon": 116.3 + i * 0.01, "lat": 25.0 + (i % 7) * 0.02})
+
+
+_CHILD = textwrap.dedent("""
+    import json, resource, sys, time
+    from registry.db import Store
+    from registry.services import Actor
+    from registry.services.ledger_import import run_import
+    store = Store(sys.argv[1])
+    started = time.perf_counter()
+    result = run_import(store, Actor.system("bench"), sys.argv[2], "bench.csv")
+    elapsed = time.perf_counter() - started
+    print(json.dumps({"seconds": elapsed, "added": result.added,
+                      "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+""")
+
+
+def _import_in_child(store_url: str, ledger: Path) -> dict:
+    """Run the import in a fresh process, so its peak memory is the import's own."""
+    done = subprocess.run([sys.executable, "-c", _CHILD, store_url, str(ledger)], capture_output=True, text=True,
+                          check=True, cwd=Path(__file__).resolve().parent.parent)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _baseline_seconds(kind: str, ledger: Path, scratch) -> float:
+    """The same rows, read with the csv module and written by the plainest bulk path of the store."""
+    import csv
+
+    started = time.perf_counter()
+    with ledger.open(encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))[1:]
+    lon = np.array([float(r[4]) for r in rows])
+    lat = np.array([float(r[5]) for r in rows])
+    dest = np.array([int(r[6][-2:]) for r in rows])
+    dlon = 116.3 + dest * 0.01
+    dlat = 25.0 + (dest % 7) * 0.02
+    lines = shapely.linestrings(np.stack([np.column_stack([lon, lat]), np.column_stack([dlon, dlat])], axis=1))
+    if kind == "geopackage":
+        import geopandas as gpd
+
+        frame = gpd.GeoDataFrame({"code": [r[0] for r in rows], "origin_place": [r[3] for r in rows],
+                                  "approval_number": [r[9] for r in rows], "batch": [r[13] for r in rows]},
+                                 geometry=lines, crs="EPSG:4326")
+        with tempfile.TemporaryDirectory() as folder:
+            frame.to_file(Path(folder) / "bare.gpkg", layer="relocations", driver="GPKG", engine="pyogrio")
+    else:
+        con = scratch.engine.raw_connection()
+        try:
+            with con.driver_connection.cursor() as cur:
+                cur.execute("CREATE TABLE bench_bare (id serial PRIMARY KEY, code text, origin_place text, "
+                            "approval_number text, batch text, geom geometry(LINESTRING,4326))")
+                hexes = shapely.to_wkb(shapely.set_srid(lines, 4326), hex=True, include_srid=True)
+                with cur.copy("COPY bench_bare (code, origin_place, approval_number, batch, geom) FROM STDIN") as cp:
+                    for r, wkb in zip(rows, hexes, strict=True):
+                        cp.write_row((r[0], r[3], r[9], r[13], wkb))
+            con.driver_connection.commit()
+        finally:
+            con.close()
+    return time.perf_counter() - started
+
+
+def bench_import(kind: str, rows: int, table: Table) -> None:
+    with tempfile.TemporaryDirectory(prefix="ledger-bench-") as folder:
+        ledger = write_ledger(Path(folder) / "ledger.csv", rows)
+        with fresh_store(kind) as store:
+            _destinations(store)
+            store.dispose()
+            outcome = _import_in_child(store.url, ledger)
+            assert outcome["added"] == rows, outcome
+            with fresh_store(kind) as scratch:
+                base = _baseline_seconds(kind, ledger, scratch)
+        baseline_name = "pyogrio to .gpkg" if kind == "geopackage" else "COPY"
+        table.add(Row("ledger import (dry run + import)", kind, f"{rows:,}", outcome["seconds"], base, unit="s",
+                      target="<= 3x",
+                      note=f"{rows / outcome['seconds']:,.0f} rows/s vs {rows / base:,.0f} rows/s plain "
+                           f"{baseline_name}; peak RSS {outcome['maxrss_mb']:,.0f} MB (target < 1 GB)"))
+
+
+def bench_journey_map(table: Table) -> None:
+    """Page weight and time of the journey map for the demo's 4,377 relocations against embedded PolyLines."""
+    from maps.journeys import embedded_journey_map
+    from maps.shell import render_parts
+    from registry import create_app
+    from registry.services import Actor
+    from registry.services.demo import load_demo
+    from registry.services.users import create_demo_users
+
+    with fresh_store("geopackage") as store:
+        load_demo(store)
+        create_demo_users(store, Actor.system("bench"))
+        app = create_app({"DATABASE_URL": store.url, "SECRET_KEY": "bench", "BASEMAP": "none",
+                          "WTF_CSRF_ENABLED": False})
+        client = app.test_client()
+        client.post("/login", data={"username": "reviewer", "password": "demo-reviewer-pass"})
+        started = time.perf_counter()
+        page = client.get("/relocations/map").data
+        data = client.get("/relocations/journeys.geojson").data
+        ours_s = time.perf_counter() - started
+        collection = json.loads(data)
+        lines = [(f["geometry"]["coordinates"][0], f["geometry"]["coordinates"][1], f["properties"]["code"])
+                 for f in collection["features"] if f["properties"]["kind"] == "journey"]
+        assert len(lines) == JOURNEYS, len(lines)
+        started = time.perf_counter()
+        embedded = render_parts(embedded_journey_map(lines))
+        naive = (str(embedded.header) + str(embedded.html) + str(embedded.script)).encode()
+        naive_s = time.perf_counter() - started
+        app.extensions["registry_store"].dispose()
+    table.add(Row("journey map page weight", "geopackage", f"{JOURNEYS:,}", len(page) / 1024, len(naive) / 1024,
+                  unit="KB", target="flat",
+                  note=f"page without features; the GeoJSON it fetches is {len(data) / 1024:,.0f} KB "
+                       f"(vs {len(naive) / 1024:,.0f} KB of embedded folium.PolyLine)"))
+    table.add(Row("journey map page + GeoJSON time", "geopackage", f"{JOURNEYS:,}", ours_s * 1000, naive_s * 1000,
+                  target="<= 1x", note="our page and its GeoJSON request vs building the embedded folium map"))
+
+
+def run(table: Table, quick: bool) -> None:
+    """Append the relocation benchmarks to ``table``; ``quick`` imports 10,000 rows instead of 100,000."""
+    rows = 10_000 if quick else 100_000
+    kinds = ["geopackage"] + (["postgis"] if postgis_available() else [])
+    for kind in kinds:
+        bench_import(kind, rows, table)
+    bench_journey_map(table)
+
+
+if __name__ == "__main__":
+    result = Table()
+    print(Table.header(), flush=True)
+    run(result, quick="--quick" in sys.argv)

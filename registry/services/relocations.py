@@ -1,0 +1,410 @@
+"""Relocation use cases: record and edit a move step by step, attach scans, list, journeys and the public story."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from shapely.geometry import LineString
+from sqlalchemy import func, or_, select
+
+from geodata.checks import GeometryError, check_lonlat
+from geodata.crs import gcj02_to_wgs84
+from registry.db import Store
+from registry.models import Attachment, Facility, Martyr, Relocation
+from registry.models.vocab import FUNDING_SOURCES, LONGYAN_COUNTIES, RELOCATION_STEPS
+from registry.services.base import (
+    Actor,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    check_version,
+    record_audit,
+    snapshot,
+    unit_of_work,
+)
+
+# Labels of the dated steps, in their order (vocab.RELOCATION_STEPS).
+STEP_LABELS = {
+    "surveyed_on": ("调查", "Survey"),
+    "consent_on": ("家属同意", "Family consent"),
+    "approved_on": ("批准", "Approval"),
+    "exhumed_on": ("起灵", "Exhumation"),
+    "reburied_on": ("安葬", "Reburial"),
+    "accepted_on": ("验收", "Acceptance"),
+}
+POINT_METHODS = ("gps", "map", "ledger", "estimate")
+DESTINATION_CATEGORIES = ("cemetery", "collective_burial")
+EDITABLE = (
+    "tomb_id", "martyr_id", "origin_place", "origin_county_code", "origin_township", "origin_village",
+    "origin_lon", "origin_lat", "origin_point_method", "dest_facility_id", "dest_plot_area", "dest_plot_row",
+    "dest_plot_number", "family_consent", "consent_by", "consent_relation", "approval_number", "approval_body",
+    *RELOCATION_STEPS, "batch", "project", "funding_source", "funding_amount", "effects", "note",
+)
+SCAN_TYPES = {b"%PDF": ("application/pdf", "pdf"), b"\x89PNG": ("image/png", "png"),
+              b"\xff\xd8\xff": ("image/jpeg", "jpg")}
+MAX_SCAN_BYTES = 20 * 1024 * 1024
+
+
+def county_seats_wgs84() -> dict[str, tuple[str, float, float]]:
+    """Longyan's counties with their seats converted from the GCJ-02 figures of the vocabulary to WGS 84."""
+    out = {}
+    for code, (name, lon, lat) in LONGYAN_COUNTIES.items():
+        x, y = gcj02_to_wgs84(lon, lat)
+        out[code] = (name, x, y)
+    return out
+
+
+def _require_county(actor: Actor, county_code: str | None) -> None:
+    if actor.can("admin") or actor.can("reviewer"):
+        return
+    if actor.can("manager") and (county_code is None or county_code in actor.counties or not actor.counties):
+        return
+    raise Forbidden(f"{actor.name} may not record relocations in county {county_code}")
+
+
+def stage_of(values) -> str:
+    """The stage a relocation is in, from its dated steps."""
+    get = values.get if isinstance(values, dict) else lambda k: getattr(values, k)
+    if get("accepted_on"):
+        return "accepted"
+    if any(get(step) for step in RELOCATION_STEPS):
+        return "in_progress"
+    return "planned"
+
+
+def check_steps(values: dict) -> None:
+    """Refuse steps out of order and an acceptance without consent and approval on file."""
+    previous = None
+    for step in RELOCATION_STEPS:
+        day = values.get(step)
+        if day is None:
+            continue
+        if not isinstance(day, date):
+            raise InvalidInput(f"{step} {day!r} is not a date", field=step)
+        if previous is not None and day < values[previous]:
+            raise InvalidInput(
+                f"{STEP_LABELS[step][1]} ({step}) on {day.isoformat()} cannot be before "
+                f"{STEP_LABELS[previous][1]} ({previous}) on {values[previous].isoformat()}: steps follow each other "
+                "in order", field=step)
+        previous = step
+    if values.get("accepted_on"):
+        if not values.get("family_consent"):
+            raise InvalidInput("acceptance needs the family's consent on file (家属同意) first", field="accepted_on")
+        if not (values.get("approval_number") or "").strip():
+            raise InvalidInput("acceptance needs the approval on file (批准文号) first", field="accepted_on")
+    if values.get("consent_on") and not values.get("family_consent"):
+        raise InvalidInput("a consent date is given but family consent is not marked as given", field="family_consent")
+
+
+def _check_fields(session, values: dict) -> None:
+    unknown = set(values) - set(EDITABLE) - {"code"}
+    if unknown:
+        raise InvalidInput(f"unknown fields: {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
+    county = values.get("origin_county_code")
+    if county is not None and county not in LONGYAN_COUNTIES:
+        raise InvalidInput(f"origin_county_code {county!r} is not a known county", field="origin_county_code")
+    method = values.get("origin_point_method")
+    if method is not None and method not in POINT_METHODS:
+        raise InvalidInput(f"origin_point_method {method!r} is not one of {', '.join(POINT_METHODS)}",
+                           field="origin_point_method")
+    source = values.get("funding_source")
+    if source is not None and source not in FUNDING_SOURCES:
+        raise InvalidInput(f"funding_source {source!r} is not one of {', '.join(FUNDING_SOURCES)}",
+                           field="funding_source")
+    amount = values.get("funding_amount")
+    if amount is not None and (not isinstance(amount, (int, float)) or amount < 0):
+        raise InvalidInput(f"funding_amount {amount!r} must be a number of yuan, 0 or more", field="funding_amount")
+    effects = values.get("effects")
+    if effects is not None and (not isinstance(effects, list) or not all(isinstance(e, str) for e in effects)):
+        raise InvalidInput("effects must be a list of texts", field="effects")
+    facility_id = values.get("dest_facility_id")
+    if facility_id is not None:
+        facility = session.get(Facility, facility_id)
+        if facility is None:
+            raise InvalidInput(f"destination facility {facility_id} does not exist", field="dest_facility_id")
+        if facility.category not in DESTINATION_CATEGORIES:
+            raise InvalidInput(f"destination {facility.name} is not a cemetery or collective burial ground",
+                               field="dest_facility_id")
+    if values.get("martyr_id") is not None and session.get(Martyr, values["martyr_id"]) is None:
+        raise InvalidInput(f"martyr {values['martyr_id']} is not on the roll", field="martyr_id")
+
+
+def _journey(session, values: dict):
+    lon, lat = values.get("origin_lon"), values.get("origin_lat")
+    if (lon is None) != (lat is None):
+        raise InvalidInput("the origin point needs both longitude and latitude", field="origin_lon")
+    if lon is None:
+        return None
+    try:
+        lon, lat = check_lonlat(lon, lat, field="origin")
+    except GeometryError as exc:
+        raise InvalidInput(str(exc), field="origin_lon") from None
+    values["origin_lon"], values["origin_lat"] = lon, lat
+    facility = session.get(Facility, values["dest_facility_id"]) if values.get("dest_facility_id") else None
+    if facility is None:
+        return None
+    return LineString([(lon, lat), (facility.geom.x, facility.geom.y)])
+
+
+def create_relocation(store: Store, actor: Actor, values: dict) -> Relocation:
+    """Record a relocation; its steps must be in order and an acceptance needs consent and approval."""
+    values = {k: v for k, v in dict(values).items() if v is not None}
+    if not (values.get("origin_place") or values.get("origin_lon") is not None):
+        raise InvalidInput("the origin is required: a place name or a point", field="origin_place")
+    values.setdefault("family_consent", False)
+    _require_county(actor, values.get("origin_county_code"))
+    check_steps(values)
+    with unit_of_work(store) as session:
+        _check_fields(session, values)
+        code = (values.pop("code", None) or "").strip()
+        if code and session.scalar(select(Relocation.id).where(Relocation.code == code)) is not None:
+            raise Conflict(f"code {code!r} is already used by another relocation", field="code")
+        if not code:
+            n = (session.scalar(select(func.max(Relocation.id))) or 0) + 1
+            code = f"{values.get('origin_county_code') or 'LY'}-N{n:05d}"
+        geom = _journey(session, values)
+        relocation = Relocation(code=code, geom=geom, stage=stage_of(values), **values)
+        session.add(relocation)
+        record_audit(session, actor, "create", relocation)
+    return relocation
+
+
+def update_relocation(store: Store, actor: Actor, relocation_id: int, version: int | None,
+                      values: dict) -> Relocation:
+    """Edit a relocation (record a step, the consent, the approval…) from the version the user saw."""
+    values = dict(values)
+    if "code" in values:
+        raise InvalidInput("a relocation's code does not change", field="code")
+    with unit_of_work(store) as session:
+        relocation = session.get(Relocation, relocation_id)
+        if relocation is None:
+            raise NotFound(f"no relocation {relocation_id}")
+        _require_county(actor, relocation.origin_county_code)
+        if "origin_county_code" in values:
+            _require_county(actor, values["origin_county_code"])
+        check_version(relocation, version)
+        _check_fields(session, values)
+        merged = {key: getattr(relocation, key) for key in EDITABLE}
+        merged.update(values)
+        check_steps(merged)
+        before = snapshot(relocation)
+        for key, value in values.items():
+            setattr(relocation, key, value)
+        if {"origin_lon", "origin_lat", "dest_facility_id"} & set(values):
+            relocation.geom = _journey(session, merged)
+            relocation.origin_lon, relocation.origin_lat = merged.get("origin_lon"), merged.get("origin_lat")
+        if relocation.stage != "cancelled":
+            relocation.stage = stage_of(merged)
+        record_audit(session, actor, "update", relocation, before=before)
+    return relocation
+
+
+def cancel_relocation(store: Store, actor: Actor, relocation_id: int, version: int | None, reason: str) -> Relocation:
+    """Cancel a relocation that will not happen: a stage, the record stays."""
+    if not (reason or "").strip():
+        raise InvalidInput("a reason is required to cancel a relocation", field="reason")
+    with unit_of_work(store) as session:
+        relocation = session.get(Relocation, relocation_id)
+        if relocation is None:
+            raise NotFound(f"no relocation {relocation_id}")
+        _require_county(actor, relocation.origin_county_code)
+        check_version(relocation, version)
+        if relocation.accepted_on:
+            raise Conflict("an accepted relocation cannot be cancelled", field="stage")
+        before = snapshot(relocation)
+        relocation.stage = "cancelled"
+        relocation.note = ((relocation.note or "") + f"\n取消：{reason.strip()}").strip()
+        record_audit(session, actor, "cancel", relocation, before=before, note=reason.strip())
+    return relocation
+
+
+def attach_scan(store: Store, actor: Actor, relocation_id: int, step: str, filename: str, data: bytes,
+                folder: str | Path) -> Attachment:
+    """Attach a scan (PDF, PNG or JPEG) to one step of a relocation; the file is kept under ``folder``."""
+    if step not in RELOCATION_STEPS:
+        raise InvalidInput(f"step {step!r} is not one of {', '.join(RELOCATION_STEPS)}", field="step")
+    if not data:
+        raise InvalidInput("the file is empty", field="file")
+    if len(data) > MAX_SCAN_BYTES:
+        raise InvalidInput(f"{filename} is larger than {MAX_SCAN_BYTES // 1024 // 1024} MB", field="file")
+    kind = next((v for magic, v in SCAN_TYPES.items() if data.startswith(magic)), None)
+    if kind is None:
+        raise InvalidInput(f"{filename} is not a PDF, PNG or JPEG scan", field="file")
+    digest = hashlib.sha256(data).hexdigest()
+    with unit_of_work(store) as session:
+        relocation = session.get(Relocation, relocation_id)
+        if relocation is None:
+            raise NotFound(f"no relocation {relocation_id}")
+        _require_county(actor, relocation.origin_county_code)
+        target = Path(folder) / "relocations" / str(relocation_id) / f"{digest}.{kind[1]}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists():
+            target.write_bytes(data)
+        attachment = Attachment(entity_type="relocations", entity_id=relocation_id, kind=f"scan:{step}",
+                                filename=Path(filename or "scan").name, content_type=kind[0], size=len(data),
+                                sha256=digest, storage_path=str(target), public=False, created_by_id=actor.id)
+        session.add(attachment)
+        record_audit(session, actor, "attach", attachment, note=f"{relocation.code} {step}")
+    return attachment
+
+
+def get_attachment(store: Store, relocation_id: int, attachment_id: int) -> Attachment:
+    with store.session() as session:
+        att = session.get(Attachment, attachment_id)
+        if att is None or att.entity_type != "relocations" or att.entity_id != relocation_id:
+            raise NotFound(f"no attachment {attachment_id} on relocation {relocation_id}")
+        return att
+
+
+# --- reading -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RelocationView:
+    relocation: Relocation
+    facility_name: str | None
+    martyr_name: str | None
+    attachments: dict
+
+
+def get_relocation(store: Store, relocation_id: int) -> RelocationView:
+    """One relocation with its destination's and martyr's names and its scans by step."""
+    with store.session() as session:
+        relocation = session.get(Relocation, relocation_id)
+        if relocation is None:
+            raise NotFound(f"no relocation {relocation_id}")
+        facility = session.get(Facility, relocation.dest_facility_id) if relocation.dest_facility_id else None
+        martyr = session.get(Martyr, relocation.martyr_id) if relocation.martyr_id else None
+        scans = session.scalars(select(Attachment).where(
+            Attachment.entity_type == "relocations", Attachment.entity_id == relocation_id,
+            Attachment.status == "active").order_by(Attachment.id)).all()
+        by_step: dict[str, list] = {}
+        for att in scans:
+            by_step.setdefault(att.kind.removeprefix("scan:"), []).append(att)
+        return RelocationView(relocation, facility.name if facility else None, martyr.name if martyr else None,
+                              by_step)
+
+
+def _filtered(query, county=None, batch=None, year=None, stage=None, search=None):
+    if county:
+        query = query.where(Relocation.origin_county_code == county)
+    if batch:
+        query = query.where(Relocation.batch == batch)
+    if year:
+        query = query.where(Relocation.reburied_on >= date(int(year), 1, 1),
+                            Relocation.reburied_on <= date(int(year), 12, 31))
+    if stage:
+        query = query.where(Relocation.stage == stage)
+    if search:
+        like = f"%{search}%"
+        query = query.where(or_(Relocation.code.like(like), Relocation.origin_place.like(like),
+                                Relocation.approval_number.like(like)))
+    return query.where(Relocation.status == "active")
+
+
+def parse_filters(args) -> dict:
+    """County, batch, year, stage and search from request arguments, checked."""
+    county = (args.get("county") or "").strip() or None
+    if county and county not in LONGYAN_COUNTIES:
+        raise InvalidInput(f"county {county!r} is not a known county", field="county")
+    year = (args.get("year") or "").strip() or None
+    if year and not (year.isdigit() and 1900 <= int(year) <= 2100):
+        raise InvalidInput(f"year {year!r} is not a year", field="year")
+    stage = (args.get("stage") or "").strip() or None
+    if stage and stage not in ("planned", "in_progress", "accepted", "cancelled"):
+        raise InvalidInput(f"stage {stage!r} is not a stage", field="stage")
+    return {"county": county, "batch": (args.get("batch") or "").strip() or None, "year": year, "stage": stage,
+            "search": (args.get("q") or "").strip() or None}
+
+
+def list_relocations(store: Store, filters: dict, page: int = 1, per_page: int = 50):
+    """A page of relocations matching the filters, and the total."""
+    with store.session() as session:
+        base = _filtered(select(Relocation), **filters)
+        total = session.scalar(_filtered(select(func.count(Relocation.id)), **filters))
+        rows = session.execute(
+            base.add_columns(Facility.name).outerjoin(Facility, Facility.id == Relocation.dest_facility_id)
+            .order_by(Relocation.id).limit(per_page).offset((max(page, 1) - 1) * per_page)
+        ).all()
+        return [(r, name) for r, name in rows], total
+
+
+def filter_choices(store: Store) -> dict:
+    """The batches and years there are, for the filter menus."""
+    with store.session() as session:
+        batches = session.scalars(select(Relocation.batch).where(Relocation.batch.is_not(None)).distinct()
+                                  .order_by(Relocation.batch)).all()
+        days = session.execute(select(func.min(Relocation.reburied_on), func.max(Relocation.reburied_on))).one()
+    years = list(range(days[0].year, days[1].year + 1)) if days[0] and days[1] else []
+    return {"counties": {c: v[0] for c, v in LONGYAN_COUNTIES.items()}, "batches": batches, "years": years}
+
+
+def destinations(store: Store) -> list[tuple[int, str]]:
+    """Facilities a tomb can be moved to (cemeteries and collective burial grounds)."""
+    with store.session() as session:
+        return session.execute(select(Facility.id, Facility.name).where(
+            Facility.category.in_(DESTINATION_CATEGORIES), Facility.status == "active").order_by(Facility.name)).all()
+
+
+def journeys_geojson(store: Store, filters: dict) -> dict:
+    """GeoJSON of the journeys (lines, origin to destination) and destinations sized by the tombs received."""
+    with store.session() as session:
+        rows = session.execute(_filtered(
+            select(Relocation.id, Relocation.code, Relocation.origin_lon, Relocation.origin_lat,
+                   Relocation.dest_facility_id, Relocation.stage, Relocation.reburied_on),
+            **filters).where(Relocation.origin_lon.is_not(None))).all()
+        dest_ids = {r.dest_facility_id for r in rows if r.dest_facility_id}
+        facilities = {}
+        if dest_ids:
+            for fid, name, geom in session.execute(select(Facility.id, Facility.name, Facility.geom)
+                                                   .where(Facility.id.in_(dest_ids))):
+                facilities[fid] = (name, round(geom.x, 6), round(geom.y, 6))
+    features, received = [], {}
+    for r in rows:
+        dest = facilities.get(r.dest_facility_id)
+        if dest is None:
+            continue
+        received[r.dest_facility_id] = received.get(r.dest_facility_id, 0) + 1
+        features.append({"type": "Feature", "geometry": {"type": "LineString", "coordinates": [
+            [round(r.origin_lon, 6), round(r.origin_lat, 6)], [dest[1], dest[2]]]},
+            "properties": {"kind": "journey", "id": r.id, "code": r.code, "stage": r.stage}})
+    for fid, count in received.items():
+        name, x, y = facilities[fid]
+        features.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [x, y]},
+                         "properties": {"kind": "destination", "id": fid, "name": name, "received": count}})
+    return {"type": "FeatureCollection", "features": features,
+            "journeys": len(features) - len(received), "destinations": len(received)}
+
+
+def relocation_story(store: Store, martyr_id: int) -> list[dict]:
+    """Where a martyr first lay and when they were brought to their resting place, for the public grave page.
+
+    Only public facts: the origin as a place name (township and village, never a family name or a
+    consent), the destination facility and plot, and the reburial date; cancelled moves are left out.
+    """
+    with store.session() as session:
+        rows = session.execute(
+            select(Relocation, Facility.name).outerjoin(Facility, Facility.id == Relocation.dest_facility_id)
+            .where(Relocation.martyr_id == martyr_id, Relocation.status == "active",
+                   Relocation.stage != "cancelled").order_by(Relocation.reburied_on, Relocation.id)
+        ).all()
+    story = []
+    for r, facility_name in rows:
+        county = LONGYAN_COUNTIES.get(r.origin_county_code or "", (None,))[0]
+        story.append({
+            "origin_place": r.origin_place,
+            "origin_county": county,
+            "origin_township": r.origin_township,
+            "origin_village": r.origin_village,
+            "origin_point": (r.origin_lon, r.origin_lat) if r.origin_lon is not None else None,
+            "destination_facility_id": r.dest_facility_id,
+            "destination": facility_name,
+            "plot": " ".join(p for p in (r.dest_plot_area, r.dest_plot_row, r.dest_plot_number) if p) or None,
+            "brought_on": r.reburied_on,
+            "accepted": r.accepted_on is not None,
+        })
+    return story
