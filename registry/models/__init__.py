@@ -2,11 +2,15 @@
 
 from registry.models.base import Base, Record
 from registry.models.facility import Facility, FacilityName, FacilityZone, HeritageSite
+from registry.models.gis import ApiToken
 from registry.models.inspection import Inspection, MaintenanceTask
 from registry.models.martyr import Martyr, Tomb
 from registry.models.people import Attachment, AuditEvent, User
 from registry.models.plan import FundingLine, PlanZone, PreservationPlan
+from registry.models.planning import ConflictCheck, PlanVersion
+from registry.models.public import ProblemReport, RateBucket, Tribute, TributeCount
 from registry.models.relocation import Relocation
+from registry.models.relocation_import import ColumnMapping, ImportBatch
 
 # Feature tables: (model, identifier shown in GIS tools, description). Each has one geometry column `geom`.
 FEATURE_TABLES = (
@@ -17,10 +21,15 @@ FEATURE_TABLES = (
     (Relocation, "迁移 Relocations", "Tomb relocation journeys, origin to destination"),
     (Inspection, "巡查 Inspections", "Where each inspection was logged"),
     (PlanZone, "规划范围 Plan zones", "Zones of preservation plans"),
+    (ConflictCheck, "冲突检查 Conflict checks",
+     "Outlines of proposed projects checked against protection ranges and control zones"),
 )
 
 __all__ = [
+    "ColumnMapping", "ImportBatch",
+    "ApiToken",
     "Attachment", "AuditEvent", "Base", "FEATURE_TABLES", "Facility", "FacilityName", "FacilityZone",
     "FundingLine", "HeritageSite", "Inspection", "MaintenanceTask", "Martyr", "PlanZone",
-    "PreservationPlan", "Record", "Relocation", "Tomb", "User",
+    "PreservationPlan", "ConflictCheck", "PlanVersion", "Record", "Relocation", "Tomb", "User",
+    "ProblemReport", "RateBucket", "Tribute", "TributeCount",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, Text
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.models.base import Base, Record
@@ -42,6 +42,12 @@ class Tomb(Record, Base):
     """Where a martyr lies: a facility, a plot (area, row, number) and a point."""
 
     __tablename__ = "tombs"
+    # The few retired tombs, so cluster counts can leave them out without reading every tomb row.
+    __table_args__ = (
+        Index("ix_tombs_retired", "id", sqlite_where=text("status = 'retired'"),
+              postgresql_where=text("status = 'retired'")),
+        {"sqlite_autoincrement": True},
+    )
 
     martyr_id: Mapped[int | None] = mapped_column(ForeignKey("martyrs.id"), index=True)
     facility_id: Mapped[int | None] = mapped_column(ForeignKey("facilities.id"), index=True)

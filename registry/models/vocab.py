@@ -65,3 +65,16 @@ FUNDING_SOURCES = {
     "county": ("县级资金", "County funds"),
     "other": ("其他", "Other"),
 }
+
+# Relocation targets per county (迁移任务数). DEMO FIGURES, not official ones: chosen so that the demo
+# registry's 4,377 relocations are 144.3% of their sum (3,033), as Longyan reported by 2022-11, and spread
+# like the demo's relocations. Replace them with the bureau's own targets in a real deployment.
+RELOCATION_TARGETS = {
+    "350802": 394,
+    "350803": 425,
+    "350821": 576,
+    "350823": 637,
+    "350824": 364,
+    "350825": 364,
+    "350881": 273,
+}

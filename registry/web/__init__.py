@@ -6,7 +6,20 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from registry.web import assets, auth, history, manage, ogc, plan, public, relocations, system
+    from registry.web import (
+        api,
+        assets,
+        auth,
+        history,
+        manage,
+        ogc,
+        plan,
+        public,
+        public_pages,
+        relocations,
+        system,
+        tiles,
+    )
 
-    for module in (assets, system, auth, public, history, manage, relocations, plan, ogc):
+    for module in (assets, system, auth, public, public_pages, api, history, manage, relocations, plan, ogc, tiles):
         app.register_blueprint(module.bp)

@@ -1,4 +1,4 @@
-"""The public side: the overview map and the language switch."""
+"""The public side: the memorial map and the language switch (facility, roll and tribute pages in public_*)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from flask_babel import gettext as _
 
 from maps.basemaps import BasemapConfigError, basemap_from_settings
-from maps.shell import build_overview_map, render_parts
+from maps.public import build_public_map
+from maps.shell import render_parts
 from registry.extensions import LOCALES, get_store
+from registry.services.base import InvalidInput
 from registry.services.facilities import registry_has_demo
+from registry.services.features import features_by_name
 
 bp = Blueprint("public", __name__)
 
@@ -24,26 +27,88 @@ def _layer_labels() -> dict[str, str]:
     }
 
 
-@bp.get("/")
-def index():
-    """The overview map of memorial facilities."""
-    labels = _layer_labels()
+MAP_ELEMENTS = {"list": "map-list", "status": "map-status", "search": "map-search", "results": "map-results",
+                "near": "map-near-me"}
+
+
+def current_basemap():
+    """The configured base map, or none (and a flag) when its settings are wrong."""
     try:
-        basemap = basemap_from_settings(current_app.config, labels)
-        basemap_unavailable = False
+        return basemap_from_settings(current_app.config, _layer_labels()), False
     except BasemapConfigError as exc:
         # A wrong base map setting should not take the public page down: show the map without
         # a base layer, tell the operator why in the log and the visitor only that it is missing.
         current_app.logger.error("base map disabled: %s", exc)
-        basemap = basemap_from_settings({"BASEMAP": "none"})
-        basemap_unavailable = True
-    parts = render_parts(build_overview_map(current_app.config, basemap=basemap))
+        return basemap_from_settings({"BASEMAP": "none"}), True
+
+
+def category_labels() -> dict[str, str]:
+    return {
+        "cemetery": _("烈士陵园"), "memorial_hall": _("纪念馆"), "monument": _("纪念碑/塔"),
+        "pavilion": _("纪念亭/廊"), "name_wall": _("英名墙"), "square": _("纪念广场"),
+        "collective_burial": _("集中安葬点"), "scattered_tomb": _("零散烈士墓"),
+    }
+
+
+def level_labels() -> dict[str, str]:
+    return {"national": _("国家级"), "provincial": _("省级"), "city": _("设区的市级"), "county": _("县级"),
+            "ungraded": _("未定级")}
+
+
+def _map_labels() -> dict:
+    return {
+        "categories": category_labels(),
+        "levels": level_labels(),
+        "legend": _("图例"),
+        "unknown": _("无名烈士"),
+        "details": _("查看详情"),
+        "demo": _("示例数据"),
+        "approximate": _("位置为近似位置"),
+        "relocated": _("迁入烈士墓 %(n)s 座"),
+        "educationBase": _("红色教育基地"),
+        "layerHeritage": _("红色文化遗存"),
+        "tombCluster": _("%(n)s 座烈士墓，点击放大"),
+        "plot": _("墓位 %(plot)s"),
+        "capped": _("此范围内共 %(total)s 处，仅显示 %(shown)s 处，请放大地图查看全部。"),
+        "loadFailed": _("地图数据加载失败，请稍后重试。"),
+        "nothingHere": _("当前地图范围内没有纪念设施。"),
+        "found": _("找到 %(n)s 处"),
+        "locating": _("正在获取您的位置……"),
+        "youAreHere": _("您的位置"),
+        "nearShown": _("已显示您附近的纪念设施。"),
+        "locationFailed": _("无法获取您的位置，请检查浏览器的定位权限。"),
+        "cemeterySize": _("圆的大小表示迁入的烈士墓数量。"),
+    }
+
+
+def _layer_names() -> dict[str, str]:
+    return {"facilities": _("纪念设施"), "cemeteries": _("烈士陵园与集中安葬点"),
+            "heritage_sites": _("红色文化遗存与教育基地"), "tombs": _("烈士墓")}
+
+
+@bp.get("/")
+def index():
+    """The memorial map: layers loaded by viewport, legend, layer switch, search, near me and a text list."""
+    basemap, basemap_unavailable = current_basemap()
+    parts = render_parts(build_public_map(basemap, _map_labels(), _layer_names(), elements=MAP_ELEMENTS))
+    # Without JavaScript the search form reloads the page with ?q=: answer it here as a list of links.
+    q = request.args.get("q", "").strip()
+    found = search_error = None
+    if q:
+        try:
+            found = features_by_name(get_store(), q)["features"]
+        except InvalidInput:
+            search_error = _("请输入 1 至 50 个字的名称。")
     return render_template(
         "public/index.html",
+        q=q,
+        found=found,
+        search_error=search_error,
         map=parts,
         basemap=basemap,
         basemap_unavailable=basemap_unavailable,
         demo_notice=registry_has_demo(get_store()),
+        elements=MAP_ELEMENTS,
     )
 
 

@@ -1,0 +1,248 @@
+"""The public's reading of the archive: the roll of martyrs and its search, a facility's page, a grave's page."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from registry.db import Store
+from registry.models import Attachment, Facility, Martyr, Tomb
+from registry.models.vocab import SIX_ONES
+from registry.services.base import InvalidInput, NotFound
+
+UNKNOWN_MARTYR = "无名烈士"
+PER_PAGE = 20
+MAX_PAGE = 5000
+QUERY_MAX = 30
+_LETTERS = re.compile(r"^[a-z]+$")
+_converter = None
+
+
+def to_simplified(text: str) -> str:
+    """Traditional characters turned simplified (OpenCC's t2s table); simplified text is unchanged."""
+    global _converter
+    if _converter is None:
+        import opencc  # opencc-python-reimplemented: pure Python, loaded on first use
+
+        _converter = opencc.OpenCC("t2s")
+    return _converter.convert(text)
+
+
+@dataclass
+class RollQuery:
+    """A checked search of the roll."""
+
+    q: str = ""
+    native_place: str = ""
+    unit: str = ""
+    death_year: int | None = None
+    page: int = 1
+    errors: dict = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.q or self.native_place or self.unit or self.death_year is not None)
+
+
+def _text(value, name: str, limit: int) -> str:
+    value = (value or "").strip()
+    if len(value) > limit:
+        raise InvalidInput(f"{name} is {len(value)} characters; at most {limit}", field=name)
+    return value
+
+
+def parse_roll_query(args) -> RollQuery:
+    """A RollQuery from request arguments (q, native_place, unit, death_year, page), or InvalidInput on a bad field."""
+    query = RollQuery(
+        q=_text(args.get("q"), "q", QUERY_MAX),
+        native_place=_text(args.get("native_place"), "native_place", 50),
+        unit=_text(args.get("unit"), "unit", 50),
+    )
+    year = (args.get("death_year") or "").strip()
+    if year:
+        if not year.isdigit():
+            raise InvalidInput(f"death_year {year!r} is not a year (four digits, e.g. 1934)", field="death_year")
+        query.death_year = int(year)
+        if not 1800 <= query.death_year <= 2100:
+            raise InvalidInput(f"death_year {year} is outside 1800..2100", field="death_year")
+    page = (args.get("page") or "1").strip()
+    if not page.isdigit() or not 1 <= int(page) <= MAX_PAGE:
+        raise InvalidInput(f"page {page!r} is not a page number (1..{MAX_PAGE})", field="page")
+    query.page = int(page)
+    return query
+
+
+def _like(value: str) -> str:
+    return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _prefix(column, value: str):
+    # A range on the B-tree index instead of LIKE 'x%', which SQLite and PostgreSQL (non-C collation)
+    # would not answer from the index: 'zj' <= value < 'zk'.
+    return and_(column >= value, column < value[:-1] + chr(ord(value[-1]) + 1))
+
+
+def name_condition(q: str):
+    """The SQL condition for a name query: pinyin initials or full pinyin (prefix), or characters (part of the name)."""
+    letters = q.lower().replace(" ", "").replace("'", "")
+    if _LETTERS.match(letters):
+        # One index range where the letters can only be one thing: no vowel means initials ("zmh"), more
+        # than four letters with a vowel means pinyin ("zhangming"); short ones with a vowel may be either.
+        if not set(letters) & set("aeiouv"):
+            return _prefix(Martyr.name_initials, letters)
+        if len(letters) > 4:
+            return _prefix(Martyr.name_pinyin, letters)
+        return or_(_prefix(Martyr.name_initials, letters), _prefix(Martyr.name_pinyin, letters))
+    variants = {q, to_simplified(q)}
+    conditions = [Martyr.name.like(_like(v), escape="\\") for v in sorted(variants)]
+    if any(v in UNKNOWN_MARTYR for v in variants):
+        conditions.append(Martyr.is_unknown.is_(True))
+    return or_(*conditions)
+
+
+def display_name(martyr_name: str | None, unknown: bool) -> str:
+    return UNKNOWN_MARTYR if unknown or not martyr_name else martyr_name
+
+
+def _graves(session: Session, martyr_ids: list[int]) -> dict[int, list[dict]]:
+    """Where each martyr lies: live tombs with their facility and plot."""
+    found: dict[int, list[dict]] = {}
+    if not martyr_ids:
+        return found
+    rows = session.execute(
+        select(Tomb.martyr_id, Tomb.id, Tomb.plot_area, Tomb.plot_row, Tomb.plot_number, Tomb.geom,
+               Facility.id.label("facility_id"), Facility.name.label("facility_name"), Facility.address,
+               Facility.visiting_info, Facility.is_demo.label("facility_demo"))
+        .outerjoin(Facility, Facility.id == Tomb.facility_id)
+        .where(Tomb.martyr_id.in_(martyr_ids), Tomb.status != "retired")
+        .order_by(Tomb.martyr_id, Tomb.id)
+    )
+    for row in rows:
+        found.setdefault(row.martyr_id, []).append({
+            "tomb_id": row.id, "facility_id": row.facility_id, "facility_name": row.facility_name,
+            "address": row.address, "visiting_info": row.visiting_info,
+            "plot": {"area": row.plot_area, "row": row.plot_row, "number": row.plot_number},
+            "lon": row.geom.x, "lat": row.geom.y,
+        })
+    return found
+
+
+def _martyr_dict(m: Martyr) -> dict:
+    return {
+        "id": m.id, "name": display_name(m.name, m.is_unknown), "unknown": m.is_unknown, "sex": m.sex,
+        "native_place": m.native_place, "birth_year": m.birth_year, "death_year": m.death_year,
+        "death_date": m.death_date, "enlisted_year": m.enlisted_year, "unit": m.unit, "rank": m.rank,
+        "place_of_death": m.place_of_death, "cause_of_death": m.cause_of_death, "deeds": m.deeds,
+        "is_demo": m.is_demo,
+    }
+
+
+def search_martyrs(store: Store, query: RollQuery, per_page: int = PER_PAGE) -> dict:
+    """One page of the roll matching ``query``, unknown martyrs included, each with where they lie.
+
+    The answer holds ``items``, ``page`` and ``has_next`` (one row more is read than shown, so no
+    count of a large table is needed to page).
+    """
+    conditions = [Martyr.status != "retired"]
+    if query.q:
+        conditions.append(name_condition(query.q))
+    if query.native_place:
+        conditions.append(Martyr.native_place.like(_like(to_simplified(query.native_place)), escape="\\"))
+    if query.unit:
+        conditions.append(Martyr.unit.like(_like(to_simplified(query.unit)), escape="\\"))
+    if query.death_year is not None:
+        conditions.append(Martyr.death_year == query.death_year)
+    with store.session() as session:
+        rows = session.scalars(
+            # Ordered as the pinyin index is, so a pinyin search reads the index in order and stops at a page.
+            select(Martyr).where(*conditions).order_by(Martyr.name_pinyin, Martyr.id)
+            .offset((query.page - 1) * per_page).limit(per_page + 1)
+        ).all()
+        has_next = len(rows) > per_page
+        rows = rows[:per_page]
+        graves = _graves(session, [m.id for m in rows])
+        items = []
+        for m in rows:
+            item = _martyr_dict(m)
+            item["graves"] = graves.get(m.id, [])
+            items.append(item)
+    return {"items": items, "page": query.page, "has_next": has_next}
+
+
+def martyr_grave(store: Store, martyr_id: int) -> dict:
+    """A martyr's record and every place they lie (facility, plot, position): the find-the-grave page."""
+    with store.session() as session:
+        martyr = session.get(Martyr, martyr_id)
+        if martyr is None or martyr.status == "retired":
+            raise NotFound(f"no martyr {martyr_id}")
+        item = _martyr_dict(martyr)
+        item["graves"] = _graves(session, [martyr.id]).get(martyr.id, [])
+    return item
+
+
+def _six_ones(facility: Facility) -> list[dict]:
+    return [{"key": key, "state": getattr(facility, f"std_{key}")} for key in SIX_ONES]
+
+
+def public_facility(store: Store, facility_id: int, page: int = 1, per_page: int = 50) -> dict:
+    """A facility as the public sees it: the name of record, level, place, 六个一, photos, martyrs there (paged).
+
+    Internal fields (caretaker's phone, land title) stay out. A retired facility is not shown.
+    """
+    if page < 1 or page > MAX_PAGE:
+        raise InvalidInput(f"page {page} is not a page number (1..{MAX_PAGE})", field="page")
+    with store.session() as session:
+        facility = session.get(Facility, facility_id)
+        if facility is None or facility.status == "retired":
+            raise NotFound(f"no facility {facility_id}")
+        rows = session.execute(
+            select(Tomb.id, Tomb.plot_area, Tomb.plot_row, Tomb.plot_number, Martyr.id.label("martyr_id"),
+                   Martyr.name, Martyr.is_unknown, Martyr.death_year, Martyr.native_place)
+            .outerjoin(Martyr, Martyr.id == Tomb.martyr_id)
+            .where(Tomb.facility_id == facility_id, Tomb.status != "retired")
+            .order_by(Tomb.plot_area, Tomb.plot_row, Tomb.plot_number, Tomb.id)
+            .offset((page - 1) * per_page).limit(per_page + 1)
+        ).all()
+        total = session.scalar(select(func.count()).select_from(Tomb)
+                               .where(Tomb.facility_id == facility_id, Tomb.status != "retired"))
+        photos = session.scalars(
+            select(Attachment).where(Attachment.entity_type == "facilities", Attachment.entity_id == facility_id,
+                                     Attachment.public.is_(True), Attachment.status != "retired")
+            .order_by(Attachment.id)).all()
+        return {
+            "id": facility.id, "name": facility.name, "category": facility.category, "level": facility.level,
+            "level_approved_by": facility.level_approved_by, "level_approved_on": facility.level_approved_on,
+            "protection_unit": facility.protection_unit, "managing_unit": facility.managing_unit,
+            "address": facility.address, "county_code": facility.county_code, "township": facility.township,
+            "description": facility.description, "visiting_info": facility.visiting_info,
+            "area_m2": facility.area_m2, "sign_present": facility.sign_present,
+            "six_ones": _six_ones(facility), "is_demo": facility.is_demo,
+            "position_approximate": facility.position_approximate, "lon": facility.geom.x, "lat": facility.geom.y,
+            "photos": [{"id": p.id, "caption": p.caption, "kind": p.kind} for p in photos],
+            "martyrs": [{"tomb_id": r.id, "martyr_id": r.martyr_id,
+                         "name": display_name(r.name, r.is_unknown or r.martyr_id is None),
+                         "unknown": bool(r.is_unknown or r.martyr_id is None), "death_year": r.death_year,
+                         "native_place": r.native_place,
+                         "plot": {"area": r.plot_area, "row": r.plot_row, "number": r.plot_number}}
+                        for r in rows[:per_page]],
+            "martyrs_total": total, "page": page, "has_next": len(rows) > per_page, "per_page": per_page,
+        }
+
+
+def public_photo(store: Store, instance_path, facility_id: int, attachment_id: int) -> tuple[Path, str]:
+    """The display copy (no EXIF, so no position or device data) of a photo published on a facility's page."""
+    with store.session() as session:
+        photo = session.get(Attachment, attachment_id)
+        facility = session.get(Facility, facility_id)
+    if (photo is None or facility is None or facility.status == "retired" or photo.entity_type != "facilities"
+            or photo.entity_id != facility_id or not photo.public or photo.status == "retired"):
+        raise NotFound(f"no public photo {attachment_id} of facility {facility_id}")
+    # The photo service writes <sha256>-display.jpg beside the original; originals keep EXIF and stay private.
+    display = (Path(instance_path) / photo.storage_path).with_name(f"{photo.sha256}-display.jpg")
+    if not display.is_file():
+        raise NotFound(f"photo {attachment_id} has no display copy")
+    return display, "image/jpeg"

@@ -1,0 +1,316 @@
+"""OGC API – Features: landing, conformance, collections, items, paging, CRS, filters, access and exceptions."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+
+import pytest
+import shapely
+from shapely.geometry import LineString, MultiPolygon, Point, box
+
+from registry.models import (
+    Facility,
+    FacilityZone,
+    HeritageSite,
+    Inspection,
+    MaintenanceTask,
+    Martyr,
+    PreservationPlan,
+    Relocation,
+    Tomb,
+)
+from registry.services import Actor
+from registry.services.ogc import CRS84, EPSG, create_api_token
+from registry.services.users import create_user
+from tests.conftest import make_app
+
+N_TOMBS = 25
+# Tombs lie on a 5 x 5 grid from (116.81, 25.20), 0.01° apart; facilities near 古田 and 长汀.
+GRID_X0, GRID_Y0, STEP = 116.81, 25.20, 0.01
+
+
+def seed(store) -> dict:
+    """A small registry with a row of every published kind, written straight to the store."""
+    with store.write_session() as s:
+        f1 = Facility(code="F1", name="古田会议烈士纪念碑", category="monument", level="provincial",
+                      county_code="350823", caretaker="张三", caretaker_phone="13800000000",
+                      level_approved_on=date(2001, 6, 1), geom=Point(116.818, 25.225))
+        f2 = Facility(code="F2", name="长汀烈士陵园", category="cemetery", level="county", county_code="350821",
+                      geom=Point(116.361, 25.842))
+        f3 = Facility(code="F3", name="已撤销设施", category="monument", level="ungraded", county_code="350821",
+                      status="retired", geom=Point(116.5, 25.5))
+        s.add_all([f1, f2, f3])
+        s.flush()
+        s.add(HeritageSite(code="H1", name="古田会议会址", kind="会址", county_code="350823", education_base=True,
+                           geom=Point(116.8185, 25.2255)))
+        martyrs = [Martyr(name=f"烈士{i}", sex="男") for i in range(N_TOMBS)]
+        s.add_all(martyrs)
+        s.flush()
+        for i in range(N_TOMBS):
+            s.add(Tomb(martyr_id=martyrs[i].id, facility_id=f2.id, plot_area="A", plot_row=str(i // 5),
+                       plot_number=str(i % 5), geom=Point(GRID_X0 + STEP * (i % 5), GRID_Y0 + STEP * (i // 5))))
+        s.flush()
+        s.add(Relocation(code="R1", origin_place="上杭县某村", consent_by="李四", consent_relation="孙子",
+                         family_consent=True, dest_facility_id=f2.id, reburied_on=date(2021, 4, 1),
+                         stage="accepted", funding_amount=5000.0,
+                         geom=LineString([(116.7, 25.1), (116.361, 25.842)])))
+        s.add(Relocation(code="R2", origin_place="武平县某村", consent_by="王五", consent_relation="侄子",
+                         reburied_on=date(2022, 3, 1), stage="accepted",
+                         geom=LineString([(116.1, 25.09), (116.361, 25.842)])))
+        s.add(FacilityZone(facility_id=f1.id, kind="protection_range", area_m2=1234.0, reported_on=date(2020, 1, 5),
+                           geom=MultiPolygon([box(116.817, 25.224, 116.819, 25.226)])))
+        s.add(FacilityZone(facility_id=f1.id, kind="control_zone",
+                           geom=MultiPolygon([box(116.81, 25.22, 116.83, 25.23)])))
+        s.add(Inspection(facility_id=f1.id, inspector_name="巡查员甲", inspected_at=datetime(2025, 3, 1, 2, tzinfo=UTC),
+                         condition="good", geom=Point(116.8181, 25.2251)))
+        s.add(MaintenanceTask(facility_id=f1.id, title="修补墓碑", priority="high"))
+        s.add(PreservationPlan(code="P1", title="龙岩市烈士纪念设施保护规划", budget=1.0e6))
+        s.commit()
+        return {"f1": f1.id, "f2": f2.id, "f3": f3.id}
+
+
+@pytest.fixture
+def seeded(any_app):
+    store = any_app.extensions["registry_store"]
+    ids = seed(store)
+    create_user(store, Actor.system(), "planner1", "planner-pass-123", ["planner"])
+    create_user(store, Actor.system(), "manager1", "manager-pass-123", ["manager"], ["350823"])
+    return any_app, any_app.test_client(), ids
+
+
+def get_json(client, url, status=200, **kw):
+    response = client.get(url, **kw)
+    assert response.status_code == status, (url, response.status_code, response.get_data(as_text=True)[:500])
+    return response.get_json(force=True) if response.data else None
+
+
+def login(client, username, password):
+    response = client.post("/login", data={"username": username, "password": password})
+    assert response.status_code == 302
+
+
+PUBLIC = ("facilities", "heritage_sites", "tombs", "relocations", "protection_ranges")
+STAFF = ("inspections", "maintenance_tasks", "preservation_plans", "relocation_records")
+
+
+def test_landing_conformance_and_collections(seeded):
+    _app, client, _ids = seeded
+    landing = get_json(client, "/ogc")
+    rels = {link["rel"] for link in landing["links"]}
+    assert {"self", "service-desc", "conformance", "data"} <= rels
+    conformance = get_json(client, "/ogc/conformance")["conformsTo"]
+    assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core" in conformance
+    assert "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs" in conformance
+    collections = get_json(client, "/ogc/collections")["collections"]
+    assert [c["id"] for c in collections] == list(PUBLIC)
+    tombs = get_json(client, "/ogc/collections/tombs")
+    assert tombs["extent"]["spatial"]["bbox"][0] == pytest.approx([116.81, 25.20, 116.85, 25.24], abs=1e-4)
+    assert CRS84 in tombs["crs"] and EPSG.format(4490) in tombs["crs"]
+
+
+def test_items_count_paging_and_next_links(seeded):
+    _app, client, _ids = seeded
+    seen, url, pages = [], "/ogc/collections/tombs/items?limit=10", 0
+    while url:
+        page = get_json(client, url)
+        assert page["numberMatched"] == N_TOMBS
+        assert page["numberReturned"] == len(page["features"])
+        seen += [f["id"] for f in page["features"]]
+        nxt = [link["href"] for link in page["links"] if link["rel"] == "next"]
+        url = nxt[0].replace("http://localhost", "") if nxt else None
+        pages += 1
+    assert pages == 3
+    assert len(seen) == N_TOMBS == len(set(seen))
+    default = get_json(client, "/ogc/collections/tombs/items")
+    assert default["numberReturned"] == N_TOMBS
+
+
+def test_public_fields_only_and_no_retired_rows(seeded):
+    _app, client, ids = seeded
+    facilities = get_json(client, "/ogc/collections/facilities/items")
+    assert facilities["numberMatched"] == 2
+    props = facilities["features"][0]["properties"]
+    assert "caretaker_phone" not in props and "caretaker" not in props
+    assert props["name"] == "古田会议烈士纪念碑"
+    get_json(client, f"/ogc/collections/facilities/items/{ids['f3']}", 404)
+    relocations = get_json(client, "/ogc/collections/relocations/items")
+    assert relocations["numberMatched"] == 2
+    text = json.dumps(relocations, ensure_ascii=False)
+    for secret in ("李四", "孙子", "consent_by", "consent_relation", "funding_amount"):
+        assert secret not in text
+    ranges = get_json(client, "/ogc/collections/protection_ranges/items")
+    assert ranges["numberMatched"] == 1
+    assert ranges["features"][0]["properties"]["facility_name"] == "古田会议烈士纪念碑"
+    tombs = get_json(client, "/ogc/collections/tombs/items?limit=1")
+    assert tombs["features"][0]["properties"]["martyr_name"] == "烈士0"
+
+
+def test_bbox_and_datetime(seeded):
+    _app, client, _ids = seeded
+    # A box around the first 2 x 2 tombs, edges exactly on grid points (boundary counts).
+    bbox = f"{GRID_X0},{GRID_Y0},{GRID_X0 + STEP},{GRID_Y0 + STEP}"
+    page = get_json(client, f"/ogc/collections/tombs/items?bbox={bbox}")
+    assert page["numberMatched"] == 4
+    # The same box in EPSG:4326 has latitude first.
+    lat_first = f"{GRID_Y0},{GRID_X0},{GRID_Y0 + STEP},{GRID_X0 + STEP}"
+    page = get_json(client, f"/ogc/collections/tombs/items?bbox={lat_first}&bbox-crs={EPSG.format(4326)}")
+    assert page["numberMatched"] == 4
+    page = get_json(client, "/ogc/collections/relocations/items?datetime=2021-01-01/2021-12-31")
+    assert [f["properties"]["code"] for f in page["features"]] == ["R1"]
+    page = get_json(client, "/ogc/collections/relocations/items?datetime=../2030-01-01T00:00:00Z")
+    assert page["numberMatched"] == 2
+    page = get_json(client, "/ogc/collections/relocations/items?datetime=2022-03-01")
+    assert [f["properties"]["code"] for f in page["features"]] == ["R2"]
+
+
+@pytest.mark.parametrize("crs, expected", [
+    (CRS84, (116.818, 25.225)),
+    (EPSG.format(4326), (25.225, 116.818)),
+    (EPSG.format(4490), (25.225, 116.818)),
+    (EPSG.format(3857), (13004120.3, 2903406.2)),
+])
+def test_crs_output_and_header(seeded, crs, expected):
+    _app, client, ids = seeded
+    response = client.get(f"/ogc/collections/facilities/items/{ids['f1']}?crs={crs}")
+    assert response.status_code == 200
+    assert response.headers["Content-Crs"] == f"<{crs}>"
+    x, y = response.get_json(force=True)["geometry"]["coordinates"]
+    tolerance = 5.0 if crs.endswith("3857") else 1e-9
+    assert x == pytest.approx(expected[0], abs=tolerance)
+    assert y == pytest.approx(expected[1], abs=tolerance)
+    page = client.get(f"/ogc/collections/facilities/items?crs={crs}")
+    assert page.headers["Content-Crs"] == f"<{crs}>"
+
+
+@pytest.mark.parametrize("filter_text, expected", [
+    ("level = 'provincial'", ["F1"]),
+    ("level <> 'provincial' AND county_code = '350821'", ["F2"]),
+    ("name LIKE '%陵园'", ["F2"]),
+    ("code IN ('F1', 'F2')", ["F1", "F2"]),
+    ("level_approved_on BETWEEN DATE('2000-01-01') AND DATE('2002-01-01')", ["F1"]),
+    ("NOT (level = 'provincial') OR level_approved_on IS NULL", ["F2"]),
+    ("level_approved_on IS NOT NULL", ["F1"]),
+])
+def test_cql2_filter(seeded, filter_text, expected):
+    _app, client, _ids = seeded
+    page = get_json(client, "/ogc/collections/facilities/items", query_string={"filter": filter_text,
+                                                                              "filter-lang": "cql2-text"})
+    assert sorted(f["properties"]["code"] for f in page["features"]) == expected
+
+
+def test_queryable_as_query_parameter(seeded):
+    _app, client, _ids = seeded
+    page = get_json(client, "/ogc/collections/facilities/items?level=county")
+    assert [f["properties"]["code"] for f in page["features"]] == ["F2"]
+    queryables = get_json(client, "/ogc/collections/facilities/queryables")
+    assert queryables["properties"]["level"]["type"] == "string"
+    assert "caretaker_phone" not in queryables["properties"]
+
+
+@pytest.mark.parametrize("url, status, field", [
+    ("/ogc/collections/tombs/items?foo=1", 400, "foo"),
+    ("/ogc/collections/tombs/items?bbox=1,2,3,4,5", 400, "bbox"),
+    ("/ogc/collections/tombs/items?bbox=a,b,c,d", 400, "bbox"),
+    ("/ogc/collections/tombs/items?bbox=117,25,116,26", 400, "bbox"),
+    ("/ogc/collections/tombs/items?limit=-1", 400, "limit"),
+    ("/ogc/collections/tombs/items?limit=1000000000", 400, "limit"),
+    ("/ogc/collections/tombs/items?limit=ten", 400, "limit"),
+    ("/ogc/collections/tombs/items?offset=-5", 400, "offset"),
+    ("/ogc/collections/tombs/items?crs=http://www.opengis.net/def/crs/EPSG/0/2000", 400, "crs"),
+    ("/ogc/collections/tombs/items?bbox-crs=EPSG:9999&bbox=1,2,3,4", 400, "bbox-crs"),
+    ("/ogc/collections/tombs/items?datetime=yesterday", 400, "datetime"),
+    ("/ogc/collections/tombs/items?datetime=2020-01-01", 400, "datetime"),
+    ("/ogc/collections/relocations/items?datetime=2022-01-01/2021-01-01", 400, "datetime"),
+    ("/ogc/collections/facilities/items?filter=level%20%3D", 400, "filter"),
+    ("/ogc/collections/facilities/items?filter=level%20%3D%3D%20'x'", 400, "filter"),
+    ("/ogc/collections/facilities/items?filter=caretaker_phone%20%3D%20'1'", 400, "filter"),
+    ("/ogc/collections/facilities/items?filter=nosuch%20%3D%201", 400, "filter"),
+    ("/ogc/collections/facilities/items?filter=level%20%3D%203", 400, "filter"),
+    ("/ogc/collections/facilities/items?filter-lang=cql2-json&filter=x", 400, "filter-lang"),
+    ("/ogc/collections/facilities/items?level=a&level=b", 400, "level"),
+    ("/ogc/collections/facilities/items?area_m2=big", 400, "area_m2"),
+    ("/ogc/collections/facilities/items?f=pdf", 400, "f"),
+    ("/ogc/collections/nosuch", 404, "collectionId"),
+    ("/ogc/collections/nosuch/items", 404, "collectionId"),
+    ("/ogc/collections/tombs/items/999999", 404, "featureId"),
+    ("/ogc/collections/tombs/items/abc", 404, "featureId"),
+    ("/ogc/collections?foo=1", 400, "foo"),
+])
+def test_bad_input_answers_ogc_exception(seeded, url, status, field):
+    _app, client, _ids = seeded
+    body = get_json(client, url, status)
+    assert body["code"] in ("InvalidParameterValue", "NotFound")
+    assert body["description"]
+    assert body["parameter"] == field
+
+
+def test_staff_collections_need_a_role(seeded):
+    app, client, _ids = seeded
+    for cid in STAFF:
+        body = get_json(client, f"/ogc/collections/{cid}/items", 401)
+        assert body["code"] == "NotAuthorized"
+    listed = [c["id"] for c in get_json(client, "/ogc/collections")["collections"]]
+    assert not set(STAFF) & set(listed)
+    login(client, "manager1", "manager-pass-123")
+    inspections = get_json(client, "/ogc/collections/inspections/items")
+    assert inspections["features"][0]["properties"]["inspector_name"] == "巡查员甲"
+    full = get_json(client, "/ogc/collections/relocation_records/items")
+    assert {f["properties"]["consent_by"] for f in full["features"]} == {"李四", "王五"}
+    assert get_json(client, "/ogc/collections/preservation_plans/items", 403)["code"] == "Forbidden"
+    # Even a signed-in manager sees no family details through the public collection.
+    public = json.dumps(get_json(client, "/ogc/collections/relocations/items"), ensure_ascii=False)
+    assert "李四" not in public
+
+
+def test_api_token(seeded):
+    app, client, _ids = seeded
+    store = app.extensions["registry_store"]
+    row, token = create_api_token(store, Actor.system("admin"), "省级一张图平台", ["planner"])
+    assert token not in json.dumps([row.token_hash, row.prefix])
+    headers = {"Authorization": f"Bearer {token}"}
+    plans = get_json(client, "/ogc/collections/preservation_plans/items", headers=headers)
+    assert plans["features"][0]["properties"]["title"] == "龙岩市烈士纪念设施保护规划"
+    listed = {c["id"] for c in get_json(client, "/ogc/collections", headers=headers)["collections"]}
+    assert {"inspections", "preservation_plans"} <= listed and "relocation_records" not in listed
+    assert get_json(client, "/ogc/collections/relocation_records/items", 403, headers=headers)["code"] == "Forbidden"
+    for bad in ("Bearer rgt_wrong", "Basic abc", "Bearer "):
+        get_json(client, "/ogc/collections/inspections/items", 401, headers={"Authorization": bad})
+
+
+def test_html_rendering(seeded):
+    _app, client, ids = seeded
+    for url in ("/ogc?f=html", "/ogc/conformance?f=html", "/ogc/collections?f=html", "/ogc/collections/tombs?f=html",
+                "/ogc/collections/facilities/items?f=html", f"/ogc/collections/facilities/items/{ids['f1']}?f=html",
+                "/ogc/collections/facilities/queryables?f=html", "/ogc/api?f=html"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert response.mimetype == "text/html"
+    page = client.get("/ogc/collections/facilities/items", headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert "古田会议烈士纪念碑" in page and "13800000000" not in page
+    english = client.get("/ogc?f=html&lang=en").get_data(as_text=True)
+    assert "Data services (OGC API – Features)" in english
+
+
+def test_openapi_document_is_valid(seeded):
+    _app, client, _ids = seeded
+    document = get_json(client, "/ogc/api")
+    assert document["openapi"].startswith("3.0")
+    from openapi_spec_validator import validate
+
+    validate(document)
+    assert "/ogc/collections/{collectionId}/items" in document["paths"]
+    assert "/tiles/{collectionId}/{z}/{x}/{y}.mvt" in document["paths"]
+
+
+def test_large_limit_is_accepted(gpkg_url):
+    app = make_app(gpkg_url)
+    try:
+        store = app.extensions["registry_store"]
+        seed(store)
+        page = get_json(app.test_client(), "/ogc/collections/tombs/items?limit=10000")
+        assert page["numberReturned"] == N_TOMBS
+        assert not [link for link in page["links"] if link["rel"] == "next"]
+        assert shapely.geometry.shape(page["features"][0]["geometry"]).geom_type == "Point"
+    finally:
+        app.extensions["registry_store"].dispose()
