@@ -1,17 +1,230 @@
-"""The managers' area: facilities due for inspection, inspections, work orders, the archive."""
+"""The managers' area: facilities due for inspection, the maintenance map, the archive and the ledgers."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import io
+from datetime import UTC, datetime, timedelta, timezone
+from urllib.parse import urlencode
+
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, send_file, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from registry.web.auth import role_required
+from geodata.crs import wgs84_to_gcj02
+from maps.basemaps import BasemapConfigError, basemap_from_settings
+from maps.maintenance import STATUS_COLOURS, TREND_COLOURS, build_maintenance_map
+from maps.shell import render_parts
+from registry.extensions import get_store
+from registry.models.vocab import CATEGORIES, CHECK_STATES, CONDITIONS, FUNDING_SOURCES, LEVELS, LONGYAN_COUNTIES
+from registry.models.vocab import SIX_ONES as SIX_ONES_VOCAB
+from registry.services import Conflict, Forbidden, record_audit, unit_of_work
+from registry.services.archive import facility_archive, ledger_xlsx, townships
+from registry.services.due import (
+    PRIORITIES,
+    STATUS_LABELS,
+    STATUSES,
+    TIER_LABELS,
+    TRENDS,
+    Cadence,
+    map_features,
+    readable_counties,
+    statuses,
+)
+from registry.services.facilities import registry_has_demo, update_facility
+from registry.services.inspections import facility_for_form
+from registry.services.tasks import PRIORITIES as TASK_PRIORITIES
+from registry.services.tasks import STATE_LABELS
+from registry.web.auth import current_actor, role_required
+from registry.web.errors import _respond
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
 
+READ = ("manager", "reviewer")
+WRITE = ("manager",)
+BEIJING = timezone(timedelta(hours=8))
+CONDITION_LABELS = {"good": ("良好", "Good"), "fair": ("一般", "Fair"), "poor": ("较差", "Poor"),
+                    "critical": ("危急", "Critical")}
+CHECK_LABELS = {"present": ("具备", "Present"), "deficient": ("不规范", "Deficient"), "missing": ("缺失", "Missing")}
+EDIT_FIELDS = ("managing_unit", "caretaker", "caretaker_phone", "address", "visiting_info")
+EDIT_FLAGS = ("sign_present", "land_title_registered")
+
+
+@bp.errorhandler(Forbidden)
+def forbidden(exc: Forbidden):
+    """A county outside the user's scope: 403, and the attempt is kept in the audit trail."""
+    with unit_of_work(get_store()) as session:
+        record_audit(session, current_actor(), "forbidden", entity_type="route",
+                     note=f"{request.method} {request.path}: {exc.message}"[:500])
+    return _respond(403, exc.message, exc.field)
+
+
+@bp.context_processor
+def helpers():
+    english = str(get_locale() or "zh_CN").startswith("en")
+
+    def label(pair_or_dict, key=None):
+        pair = pair_or_dict.get(key, (key, key)) if key is not None else pair_or_dict
+        if pair is None:
+            return ""
+        return pair[1] if english else pair[0]
+
+    def local(when, fmt="%Y-%m-%d %H:%M"):
+        return when.astimezone(BEIJING).strftime(fmt) if when else ""
+
+    return {
+        "label": label, "local": local, "STATUS_LABELS": STATUS_LABELS, "STATUS_COLOURS": STATUS_COLOURS,
+        "TREND_COLOURS": TREND_COLOURS, "PRIORITIES": PRIORITIES, "TRENDS": TRENDS, "TIER_LABELS": TIER_LABELS,
+        "CONDITION_LABELS": CONDITION_LABELS, "CHECK_LABELS": CHECK_LABELS, "SIX_ONES": SIX_ONES_VOCAB,
+        "COUNTIES": LONGYAN_COUNTIES, "LEVELS": LEVELS, "CATEGORIES": CATEGORIES, "STATE_LABELS": STATE_LABELS,
+        "TASK_PRIORITIES": TASK_PRIORITIES, "FUNDING_SOURCES": FUNDING_SOURCES, "CONDITIONS": CONDITIONS,
+        "CHECK_STATES": CHECK_STATES,
+    }
+
+
+def cadence() -> Cadence:
+    return Cadence.from_config(current_app.config)
+
+
+def _filters() -> dict:
+    return {key: request.args.get(key) or None for key in ("county", "level", "category", "status")}
+
+
+def _counties_for(actor) -> list[str]:
+    allowed = readable_counties(actor)
+    return list(LONGYAN_COUNTIES) if allowed is None else [c for c in LONGYAN_COUNTIES if c in allowed]
+
 
 @bp.get("")
-@role_required("manager")
+@role_required(*READ)
 def index():
-    """The area's landing page."""
-    return render_template("areas/placeholder.html", heading=_("设施管理"))
+    """My facilities: what is due, overdue or has a problem open, in the user's counties."""
+    actor = current_actor()
+    filters = _filters()
+    rows = statuses(get_store(), actor, cadence(), **filters)
+    counts = {s: 0 for s in STATUSES}
+    for row in rows:
+        counts[row.status] += 1
+    return render_template("manage/index.html", rows=rows, counts=counts, filters=filters,
+                           counties=_counties_for(actor), demo_notice=registry_has_demo(get_store()),
+                           can_write=any(actor.can(r) for r in WRITE))
+
+
+@bp.get("/map")
+@role_required(*READ)
+def maintenance_map():
+    """The maintenance map: facilities coloured by status, work orders and trend, with filters."""
+    actor = current_actor()
+    filters = {k: v for k, v in _filters().items() if v}
+    english = str(get_locale() or "zh_CN").startswith("en")
+    labels = {code: pair[1 if english else 0] for code, pair in {**STATUS_LABELS, **TRENDS}.items()}
+    labels.update({"status": _("巡查状态"), "tasks": _("未结维修任务"), "trend": _("现状趋势"),
+                   "priority": _("风险等级"), "open_archive": _("档案"), "inspect": _("巡查")})
+    try:
+        basemap = basemap_from_settings(current_app.config)
+    except BasemapConfigError as exc:
+        current_app.logger.error("base map disabled: %s", exc)
+        basemap = basemap_from_settings({"BASEMAP": "none"})
+    data_url = url_for("manage.map_data") + ("?" + urlencode(filters) if filters else "")
+    center, zoom = (25.1, 116.8), 9
+    county = filters.get("county") or (actor.counties[0] if len(actor.counties) == 1 else None)
+    if county in LONGYAN_COUNTIES:
+        _name, lon, lat = LONGYAN_COUNTIES[county]
+        center, zoom = (lat, lon), 9  # a county fits a phone screen at zoom 9
+    parts = render_parts(build_maintenance_map(current_app.config, data_url, labels, basemap=basemap,
+                                               center=center, zoom=zoom))
+    return render_template("manage/map.html", map=parts, filters=filters, counties=_counties_for(actor),
+                           demo_notice=registry_has_demo(get_store()))
+
+
+@bp.get("/map.geojson")
+@role_required(*READ)
+def map_data():
+    """GeoJSON of the facilities in the box (``bbox``) with their status, priority, trend and open work orders."""
+    bbox = request.args.get("bbox")
+    box = None
+    if bbox:
+        try:
+            box = tuple(float(v) for v in bbox.split(","))
+            if len(box) != 4:
+                raise ValueError
+        except ValueError:
+            return jsonify({"status": 400, "message": f"bbox {bbox!r} must be minx,miny,maxx,maxy",
+                            "field": "bbox"}), 400
+    features = map_features(get_store(), current_actor(), cadence(), box=box, **_filters())
+    shift = request.args.get("crs") == "gcj02"
+    out = []
+    for item, lon, lat, trend in features:
+        if shift:
+            lon, lat = wgs84_to_gcj02(lon, lat)
+        out.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [round(lon, 6), round(lat, 6)]},
+                    "properties": {"id": item.id, "code": item.code, "name": item.name, "status": item.status,
+                                   "priority": item.priority, "trend": trend, "active_tasks": item.active_tasks,
+                                   "url": url_for("manage.archive", facility_id=item.id),
+                                   "inspect_url": url_for("manage.inspect_form", facility_id=item.id)}})
+    response = jsonify({"type": "FeatureCollection", "features": out})
+    response.mimetype = "application/geo+json"
+    return response
+
+
+@bp.get("/facilities/<int:facility_id>")
+@role_required(*READ)
+def archive(facility_id: int):
+    """The facility's archive (一处一档): everything recorded about it, printable."""
+    record = facility_archive(get_store(), current_actor(), facility_id)
+    due = statuses(get_store(), current_actor(), cadence(), ids=[facility_id])
+    return render_template("manage/archive.html", a=record, f=record.facility, due=due[0] if due else None,
+                           demo_notice=record.facility.is_demo, now=datetime.now(UTC))
+
+
+@bp.route("/facilities/<int:facility_id>/edit", methods=["GET", "POST"])
+@role_required(*WRITE)
+def edit_facility(facility_id: int):
+    """Edit the caretaker details of a facility; a stale form is refused and its input shown again."""
+    actor = current_actor()
+    facility = facility_for_form(get_store(), actor, facility_id)
+    error, status, values = None, 200, {k: getattr(facility, k) for k in EDIT_FIELDS + EDIT_FLAGS}
+    version = facility.version
+    if request.method == "POST":
+        values = {k: (request.form.get(k) or "").strip() or None for k in EDIT_FIELDS}
+        values.update({k: request.form.get(k) == "on" for k in EDIT_FLAGS})
+        version = request.form.get("version", type=int)
+        try:
+            update_facility(get_store(), actor, facility_id, version, values)
+        except Conflict as exc:
+            # The other person's change is shown beside the user's own input; nothing typed is lost.
+            facility = facility_for_form(get_store(), actor, facility_id)
+            error, status = exc.message, 409
+        else:
+            return _redirect_to(url_for("manage.archive", facility_id=facility_id))
+    return render_template("manage/facility_edit.html", f=facility, values=values, version=version,
+                           error=error, fields=EDIT_FIELDS, flags=EDIT_FLAGS), status
+
+
+@bp.get("/ledgers")
+@role_required(*READ)
+def ledgers():
+    """The county ledgers and township books to download."""
+    actor = current_actor()
+    books = [(county, townships(get_store(), actor, county)) for county in _counties_for(actor)]
+    return render_template("manage/ledgers.html", books=books)
+
+
+@bp.get("/ledgers/<county>.xlsx")
+@role_required(*READ)
+def ledger(county: str):
+    """A county ledger, or with ``township`` a township's book (一镇一册), as XLSX with Chinese headers."""
+    township = request.args.get("township") or None
+    data = ledger_xlsx(get_store(), current_actor(), county, township, cadence(),
+                       demo=registry_has_demo(get_store()))
+    name = f"{LONGYAN_COUNTIES[county][0]}{township or ''}烈士纪念设施台账.xlsx"
+    # send_file writes both an ASCII filename and the UTF-8 filename* that Excel and WPS read.
+    return send_file(io.BytesIO(data), as_attachment=True, download_name=name,
+                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+def _redirect_to(url: str):
+    return redirect(url, code=303)
+
+
+# The field pages (inspections, work orders, photos) share this blueprint.
+from registry.web import manage_field  # noqa: E402,F401

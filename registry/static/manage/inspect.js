@@ -1,0 +1,145 @@
+/* The inspection form on a phone: position and distance, a draft kept on the device, and submission
+   that retries after a dropped connection with the same idempotency key (the server keeps one record). */
+(function () {
+  "use strict";
+  var form = document.getElementById("inspect-form");
+  if (!form) { return; }
+  var draftKey = form.dataset.draftKey;
+  var errorBox = document.getElementById("form-error");
+  var submitStatus = document.getElementById("submit-status");
+  var positionStatus = document.getElementById("position-status");
+
+  function fields() { return form.querySelectorAll("[data-draft]"); }
+
+  function saveDraft() {
+    var data = {};
+    fields().forEach(function (el) {
+      if (el.type === "radio") {
+        if (el.checked) { data[el.name] = el.value; }
+      } else {
+        data[el.name] = el.value;
+      }
+    });
+    try { localStorage.setItem(draftKey, JSON.stringify(data)); } catch (e) { /* private mode: no draft */ }
+  }
+
+  function restoreDraft() {
+    var raw = null;
+    try { raw = localStorage.getItem(draftKey); } catch (e) { return; }
+    if (!raw) { return; }
+    var data;
+    try { data = JSON.parse(raw); } catch (e) { return; }
+    fields().forEach(function (el) {
+      if (!(el.name in data)) { return; }
+      if (el.type === "radio") {
+        el.checked = el.value === data[el.name];
+      } else {
+        el.value = data[el.name];
+      }
+    });
+    var note = document.getElementById("draft-status");
+    note.textContent = form.dataset.msgDraft;
+    note.hidden = false;
+    if (data.lon && data.lat) { showDistance(data.lon, data.lat); }
+  }
+
+  function clearDraft() {
+    try { localStorage.removeItem(draftKey); } catch (e) { /* nothing kept */ }
+  }
+
+  function showDistance(lon, lat) {
+    var url = form.dataset.distanceUrl + "?lon=" + encodeURIComponent(lon) + "&lat=" + encodeURIComponent(lat);
+    fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}})
+      .then(function (r) { return r.json(); })
+      .then(function (body) {
+        if (body.distance_m === undefined) {
+          positionStatus.textContent = body.message || "";
+          return;
+        }
+        var metres = form.dataset.msgMetres.replace("{d}", Math.round(body.distance_m));
+        positionStatus.textContent = metres + " · " + (body.on_site ? form.dataset.msgOnSite : form.dataset.msgOffSite);
+        positionStatus.dataset.onSite = body.on_site ? "true" : "false";
+        positionStatus.dataset.distance = String(body.distance_m);
+      })
+      .catch(function () { /* offline: the server measures again on submission */ });
+  }
+
+  document.getElementById("locate").addEventListener("click", function () {
+    if (!navigator.geolocation) {
+      positionStatus.textContent = form.dataset.msgNoGeo;
+      return;
+    }
+    positionStatus.textContent = form.dataset.msgLocating;
+    navigator.geolocation.getCurrentPosition(function (pos) {
+      form.elements.lon.value = pos.coords.longitude.toFixed(7);
+      form.elements.lat.value = pos.coords.latitude.toFixed(7);
+      saveDraft();
+      showDistance(form.elements.lon.value, form.elements.lat.value);
+    }, function (err) {
+      positionStatus.textContent = form.dataset.msgNoGeo + err.message;
+    }, {enableHighAccuracy: true, timeout: 20000, maximumAge: 60000});
+  });
+
+  form.addEventListener("input", saveDraft);
+  form.addEventListener("change", saveDraft);
+
+  function showError(message, field) {
+    errorBox.textContent = "";
+    var p = document.createElement("p");
+    p.textContent = message;
+    errorBox.appendChild(p);
+    if (field) {
+      var f = document.createElement("p");
+      var code = document.createElement("code");
+      code.textContent = field;
+      f.appendChild(code);
+      errorBox.appendChild(f);
+      errorBox.dataset.field = field;
+    }
+    errorBox.hidden = false;
+    errorBox.scrollIntoView({block: "nearest"});
+  }
+
+  function send(body, attempt) {
+    return fetch(form.action, {method: "POST", body: body, credentials: "same-origin",
+                               headers: {"Accept": "application/json"}})
+      .then(function (r) {
+        return r.json().then(function (json) { return {status: r.status, json: json}; });
+      })
+      .catch(function (err) {
+        // A dropped connection: the server may or may not have the record; the same key makes a retry safe.
+        if (attempt >= 4) { throw err; }
+        submitStatus.textContent = form.dataset.msgRetry.replace("{n}", attempt);
+        return new Promise(function (resolve) { setTimeout(resolve, 500 * Math.pow(2, attempt - 1)); })
+          .then(function () { return send(body, attempt + 1); });
+      });
+  }
+
+  form.addEventListener("submit", function (event) {
+    if (!window.fetch || !window.FormData) { return; }  // the plain form post works too
+    event.preventDefault();
+    saveDraft();
+    var button = document.getElementById("submit-inspection");
+    button.disabled = true;
+    errorBox.hidden = true;
+    submitStatus.textContent = form.dataset.msgSending;
+    send(new FormData(form), 1).then(function (result) {
+      if (result.status === 200 || result.status === 201) {
+        clearDraft();
+        window.location.assign(result.json.url + (result.json.replayed ? "?replayed=1" : ""));
+        return;
+      }
+      button.disabled = false;
+      submitStatus.textContent = "";
+      showError(result.json.message || String(result.status), result.json.field);
+    }).catch(function () {
+      button.disabled = false;
+      submitStatus.textContent = form.dataset.msgOffline;
+    });
+  });
+
+  restoreDraft();
+  if (form.elements.lon.value && form.elements.lat.value) {
+    showDistance(form.elements.lon.value, form.elements.lat.value);
+  }
+}());
