@@ -1,0 +1,83 @@
+"""The planners' dashboard: the plan's targets as indicators, funds allocated against spent, unconfirmed work."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from registry.db import Store
+from registry.models import Facility, FundingLine, Inspection, PlanZone, PreservationPlan
+from registry.models.vocab import FUNDING_SOURCES, LEVELS, LONGYAN_COUNTIES
+
+# Longyan's facility plan 2021–2030: at least one provincial-level facility in every county,
+# and two to three facilities put forward for national level.
+NATIONAL_NOMINATIONS = (2, 3)
+PROVINCIAL_OR_ABOVE = ("national", "provincial")
+
+
+def dashboard(store: Store) -> dict:
+    """Every indicator of the dashboard, read in one session."""
+    with store.session() as session:
+        live = Facility.status != "retired"
+        graded = dict(session.execute(
+            select(Facility.county_code, func.count(Facility.id))
+            .where(live, Facility.level.in_(PROVINCIAL_OR_ABOVE)).group_by(Facility.county_code)).all())
+        totals = dict(session.execute(
+            select(Facility.county_code, func.count(Facility.id)).where(live).group_by(Facility.county_code)).all())
+        counties = [{"code": code, "name": name, "facilities": totals.get(code, 0),
+                     "provincial_or_above": graded.get(code, 0), "met": graded.get(code, 0) >= 1}
+                    for code, (name, _lon, _lat) in LONGYAN_COUNTIES.items()]
+
+        nominated = set()
+        for targets, in session.execute(select(PreservationPlan.targets).where(
+                PreservationPlan.status != "retired", PreservationPlan.state.in_(("submitted", "approved")))):
+            for target in targets or []:
+                if isinstance(target, dict) and "nominate_national" in target:
+                    nominated.add(target["nominate_national"])
+        nominees = []
+        if nominated:
+            nominees = session.execute(select(Facility.code, Facility.name, Facility.level, Facility.county_code)
+                                       .where(Facility.code.in_(sorted(nominated))).order_by(Facility.code)).all()
+        low, high = NATIONAL_NOMINATIONS
+
+        funds = session.execute(
+            select(FundingLine.source, FundingLine.county_code, func.sum(FundingLine.amount_allocated),
+                   func.sum(FundingLine.amount_spent))
+            .join(PreservationPlan, PreservationPlan.id == FundingLine.plan_id)
+            .where(FundingLine.status == "active", PreservationPlan.status != "retired")
+            .group_by(FundingLine.source, FundingLine.county_code)
+            .order_by(FundingLine.source, FundingLine.county_code)).all()
+        fund_rows = [{"source": source, "source_label": FUNDING_SOURCES.get(source, (source,))[0],
+                      "county_code": county, "county": LONGYAN_COUNTIES.get(county, ("—",))[0] if county else "—",
+                      "allocated": float(alloc or 0), "spent": float(spent or 0),
+                      "share": (float(spent or 0) / float(alloc)) if alloc else None}
+                     for source, county, alloc, spent in funds]
+
+        # Planned work is confirmed by an inspection of the facility after the plan was approved.
+        latest = (select(Inspection.facility_id, func.max(Inspection.inspected_at).label("last"))
+                  .where(Inspection.status != "retired").group_by(Inspection.facility_id).subquery())
+        unconfirmed = session.execute(
+            select(Facility.id, Facility.code, Facility.name, Facility.county_code, PreservationPlan.id,
+                   PreservationPlan.code, PreservationPlan.title, PreservationPlan.decided_at, latest.c.last)
+            .join(PlanZone, PlanZone.facility_id == Facility.id)
+            .join(PreservationPlan, PreservationPlan.id == PlanZone.plan_id)
+            .outerjoin(latest, latest.c.facility_id == Facility.id)
+            .where(PlanZone.status == "active", PreservationPlan.state == "approved",
+                   PreservationPlan.status != "retired")
+            .order_by(Facility.code)).all()
+    waiting = [{"facility_id": fid, "code": code, "name": name,
+                "county": LONGYAN_COUNTIES.get(county, (county,))[0], "plan_id": pid, "plan_code": pcode,
+                "plan_title": title, "approved_at": decided, "last_inspection": last}
+               for fid, code, name, county, pid, pcode, title, decided, last in unconfirmed
+               if last is None or (decided is not None and last < decided)]
+    return {
+        "counties": counties,
+        "counties_met": sum(1 for c in counties if c["met"]),
+        "nominees": [{"code": c, "name": n, "level": LEVELS.get(lv, (lv,))[0],
+                      "county": LONGYAN_COUNTIES.get(cc, (cc,))[0]} for c, n, lv, cc in nominees],
+        "nominations_target": NATIONAL_NOMINATIONS,
+        "nominations_met": low <= len(nominees) <= high,
+        "funds": fund_rows,
+        "funds_total": {"allocated": sum(r["allocated"] for r in fund_rows),
+                        "spent": sum(r["spent"] for r in fund_rows)},
+        "unconfirmed": waiting,
+    }
