@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import time
+from functools import partial
 
 import numpy as np
 import shapely
@@ -16,6 +18,8 @@ from geodata import gpkg as blobs
 from registry import spatial
 from registry.services.demo import load_demo
 
+# Benchmarks of each area of the site, each a module with run(table, quick).
+AREAS = ("public", "manage", "relocations", "plan", "gis")
 BOX_DEGREES = 0.25  # about a county-sized viewport (25 km) at Longyan's latitude
 
 
@@ -32,7 +36,11 @@ def _boxes(extent, count: int, seed: int = 7):
     minx, miny, maxx, maxy = extent
     xs = rng.uniform(minx, max(minx, maxx - BOX_DEGREES), count)
     ys = rng.uniform(miny, max(miny, maxy - BOX_DEGREES), count)
-    return [(float(x), float(y), float(x) + BOX_DEGREES, float(y) + BOX_DEGREES) for x, y in zip(xs, ys)]
+    return [(float(x), float(y), float(x) + BOX_DEGREES, float(y) + BOX_DEGREES) for x, y in zip(xs, ys, strict=True)]
+
+
+def _box(query, session, box):
+    return query(session, "tombs", *box)
 
 
 def _bare_insert_seconds(store, rows: int) -> float:
@@ -79,8 +87,8 @@ def bench_store(kind: str, sizes: list[int], table: Table, boxes_per_size: int) 
             with store.session() as session:
                 boxes = _boxes(_extent(store, session), boxes_per_size)
                 hits = [len(backend.by_box(session, "tombs", *b)) for b in boxes]
-                ours, base = paired_times(lambda b: backend.by_box(session, "tombs", *b),
-                                          lambda b: backend.box_ids_raw(session, "tombs", *b), boxes)
+                ours, base = paired_times(partial(_box, backend.by_box, session),
+                                          partial(_box, backend.box_ids_raw, session), boxes)
             note = f"{len(boxes)} boxes of {BOX_DEGREES}°, median {int(np.median(hits)):,} tombs each"
             table.add(Row("box query, median", kind, f"{size:,}", median(ours), median(base),
                           target="<= 2x", note=note))
@@ -92,7 +100,12 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", default="10000,100000,1000000", help="tomb counts, comma separated")
     parser.add_argument("--stores", default="geopackage,postgis")
     parser.add_argument("--boxes", type=int, default=30)
+    parser.add_argument("--quick", action="store_true", help="small sizes only (a minute or two)")
+    parser.add_argument("--only", default="", help="comma separated: core," + ",".join(AREAS))
     args = parser.parse_args(argv)
+    only = {name for name in args.only.split(",") if name}
+    if args.quick:
+        args.sizes = "10000"
     sizes = [int(s) for s in args.sizes.split(",") if s]
     kinds = [k for k in args.stores.split(",") if k]
     if "postgis" in kinds and not postgis_available():
@@ -101,8 +114,14 @@ def main(argv=None) -> int:
         kinds.remove("postgis")
     table = Table()
     print(Table.header(), flush=True)
-    for kind in kinds:
-        bench_store(kind, sizes, table, args.boxes)
+    if not only or "core" in only:
+        for kind in kinds:
+            bench_store(kind, sizes, table, args.boxes)
+    for area in AREAS:
+        if only and area not in only:
+            continue
+        module = importlib.import_module(f"bench.{area}")
+        module.run(table, quick=args.quick)
     return 0
 
 

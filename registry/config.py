@@ -31,6 +31,8 @@ def load(overrides: dict | None = None, instance_path: str | os.PathLike | None 
     config = {}
     for key, (env_name, default) in SETTINGS.items():
         config[key] = os.environ.get(env_name, default)
+    # Requests larger than this are refused before they are read (the ledger import's 200 MB limit fits inside).
+    config.setdefault("MAX_CONTENT_LENGTH", 210 * 1024 * 1024)
     config.update(overrides or {})
     instance = Path(instance_path or Path.cwd() / "instance")
     if not config.get("DATABASE_URL"):

@@ -143,7 +143,10 @@ def register_feature_table(execute, table: str, column: str, geometry_type: str,
 
 
 def refresh_contents_extent(execute, table: str, column: str = "geom") -> None:
-    """Set a feature table's extent and last_change in gpkg_contents from a scan of its R*Tree (run after bulk loads, not per edit)."""
+    """Set a feature table's extent and last_change in gpkg_contents from a scan of its R*Tree.
+
+    Run after bulk loads, not per edit: the scan reads every node of the tree.
+    """
     execute(
         f"UPDATE gpkg_contents SET "
         f"min_x = (SELECT min(minx) FROM rtree_{table}_{column}), "

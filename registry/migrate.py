@@ -24,7 +24,7 @@ def alembic_config(connection=None) -> Config:
 
 
 def head_revision() -> str:
-    """The head revision(s) of the history, joined with '+' while branches await their merge."""
+    """The head revision of the history (heads joined with '+' should a branch ever be left unmerged)."""
     return "+".join(sorted(ScriptDirectory.from_config(alembic_config()).get_heads()))
 
 
@@ -34,7 +34,7 @@ def current_revision(store: Store) -> str | None:
     return "+".join(sorted(heads)) or None
 
 
-def upgrade(store: Store, revision: str = "heads") -> str:
+def upgrade(store: Store, revision: str = "head") -> str:
     """Create the store if it is a new GeoPackage path, then apply every pending migration."""
     if store.kind == "geopackage" and not store.path.exists():
         gpkg.create_file(store.path)

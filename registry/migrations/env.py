@@ -2,17 +2,8 @@
 
 from alembic import context
 
+from registry.migrations.spatial import include_name
 from registry.models import Base
-
-IGNORED_PREFIXES = ("gpkg_", "rtree_", "sqlite_")
-POSTGIS_TABLES = {"spatial_ref_sys", "geometry_columns", "geography_columns", "layer", "topology"}
-
-
-def include_name(name, type_, parent_names):
-    # The GeoPackage core tables, R*Tree indexes and PostGIS's own tables are not ours to migrate.
-    if type_ == "table":
-        return not (name.startswith(IGNORED_PREFIXES) or name in POSTGIS_TABLES)
-    return True
 
 
 def render_item(type_, obj, autogen_context):

@@ -17,3 +17,14 @@ def add_spatial_indexes(features, column: str = "geom") -> None:
     else:
         for table, _type, _identifier, _description in features:
             op.execute(f"CREATE INDEX ix_{table}_{column}_gist ON {table} USING gist ({column})")
+
+
+IGNORED_PREFIXES = ("gpkg_", "rtree_", "sqlite_")
+POSTGIS_TABLES = {"spatial_ref_sys", "geometry_columns", "geography_columns", "layer", "topology"}
+
+
+def include_name(name, type_, parent_names):
+    # The GeoPackage core tables, R*Tree indexes and PostGIS's own tables are not ours to migrate.
+    if type_ == "table":
+        return not (name.startswith(IGNORED_PREFIXES) or name in POSTGIS_TABLES)
+    return True

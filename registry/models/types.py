@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import shapely
 from sqlalchemy import Text, func
@@ -119,7 +119,7 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError(f"timestamp {value!r} has no time zone; registry timestamps are UTC-aware")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         if dialect.name == "sqlite":
             return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
         return value
@@ -129,7 +129,7 @@ class UTCDateTime(TypeDecorator):
             return None
         if isinstance(value, str):
             return datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
 
 
 class JSONText(TypeDecorator):
@@ -156,7 +156,7 @@ class JSONText(TypeDecorator):
 
 def utcnow() -> datetime:
     """The current time, aware, in UTC (a callable default, never frozen at import)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 __all__ = ["Geometry", "JSONText", "SRID", "UTCDateTime", "func", "utcnow"]

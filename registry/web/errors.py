@@ -19,7 +19,7 @@ def _respond(status: int, message: str, field: str | None = None):
             body["field"] = field
         return jsonify(body), status
     template = f"errors/{status}.html" if status in (403, 404, 503) else "errors/500.html"
-    if status == 400 or status == 409:
+    if status in (400, 409, 413, 429):
         template = "errors/400.html"
     return render_template(template, message=message, status=status, field=field), status
 
@@ -40,6 +40,12 @@ def init_app(app: Flask) -> None:
 
     for status in (400, 403, 404, 405):
         app.register_error_handler(status, http_error)
+
+    @app.errorhandler(413)
+    def too_large(exc):
+        limit = app.config.get("MAX_CONTENT_LENGTH") or 0
+        return _respond(413, f"The upload is larger than the {limit // (1024 * 1024)} MB this registry accepts; "
+                             "nothing was saved. Split the file or send a smaller one.")
 
     @app.errorhandler(500)
     def server_error(exc):

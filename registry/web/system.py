@@ -15,7 +15,8 @@ bp = Blueprint("system", __name__)
 def healthz():
     """Store kind and schema revision; 503 when the store cannot serve."""
     store = get_store()
-    body = {"store": store.kind, "head_revision": head_revision(), "version": current_app.config.get("VERSION", "0.1.0")}
+    body = {"store": store.kind, "head_revision": head_revision(),
+            "version": current_app.config.get("VERSION", "0.1.0")}
     try:
         store.check()
         body["schema_revision"] = current_revision(store)

@@ -93,8 +93,8 @@ def test_rtree_follows_geometry_edits_made_outside_the_app(tmp_path):
     # GDAL edits the file the way QGIS would; the triggers must keep the index current.
     if shutil.which("ogrinfo") is None:
         pytest.skip("ogrinfo not installed (apt-get install gdal-bin)")
-    subprocess.run(["ogrinfo", str(path), "-sql",
-                    "UPDATE facilities SET geom = AsGPB(ST_GeomFromText('POINT(117.5 26.5)', 4326)) WHERE code = 'T-1'"],
+    moved = "AsGPB(ST_GeomFromText('POINT(117.5 26.5)', 4326))"
+    subprocess.run(["ogrinfo", str(path), "-sql", f"UPDATE facilities SET geom = {moved} WHERE code = 'T-1'"],
                    capture_output=True, text=True, check=True)
     con = sqlite3.connect(path)
     minx, miny = con.execute("SELECT minx, miny FROM rtree_facilities_geom").fetchone()
@@ -216,3 +216,10 @@ def test_demo_users_can_sign_in_only_in_the_demo(tmp_path):
     app.extensions["registry_store"].dispose()
     with pytest.raises(Exception, match="demo users"):
         make_app(f"sqlite:///{path}", ENV="production", SECRET_KEY="a-long-random-production-secret")
+
+
+def test_an_oversized_upload_is_refused_with_a_message(gpkg_url):
+    app = make_app(gpkg_url, MAX_CONTENT_LENGTH=1024 * 1024)
+    response = app.test_client().post("/login", data={"username": "x" * (2 * 1024 * 1024)})
+    assert response.status_code == 413
+    assert "larger than the 1 MB" in response.get_data(as_text=True)
