@@ -9,7 +9,8 @@ from registry import config as settings
 from registry.config import ConfigError
 from registry.db import StoreError
 
-__all__ = ["ConfigError", "StoreError", "create_app"]
+__all__ = ["ConfigError", "StoreError", "__version__", "create_app"]
+__version__ = "0.1.0"
 
 
 def create_app(config: dict | None = None) -> Flask:

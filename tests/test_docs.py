@@ -21,7 +21,7 @@ def test_every_setting_is_documented():
 
 def test_every_command_is_documented(app):
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    ours = ("db", "demo", "users")
+    ours = ("db", "demo", "users", "import")
     for group_name in ours:
         group = app.cli.commands[group_name]
         assert isinstance(group, click.Group)
@@ -35,3 +35,22 @@ def test_the_readme_names_the_two_commands():
     for target in ("run", "test", "bench"):
         assert f"make {target}" in readme
         assert f"\n{target}:" in makefile
+
+
+# Flask's and its extensions' own keys, set by the code rather than by a deployment.
+FRAMEWORK_KEYS = {"BABEL_DOMAIN", "BABEL_TRANSLATION_DIRECTORIES", "WTF_CSRF_TIME_LIMIT", "TESTING"}
+
+
+def test_every_config_key_the_code_reads_is_documented():
+    import re
+
+    configuration = (ROOT / "docs" / "CONFIGURATION.md").read_text(encoding="utf-8")
+    pattern = re.compile(r"config(?:\.get\(|\.setdefault\(|\[)\"([A-Z][A-Z0-9_]+)\"")
+    keys = set()
+    for path in (ROOT / "registry").rglob("*.py"):
+        keys |= set(pattern.findall(path.read_text(encoding="utf-8")))
+    keys -= FRAMEWORK_KEYS
+    keys -= set(SETTINGS)  # documented under their environment variable names
+    assert keys, "the pattern found no keys at all"
+    missing = sorted(k for k in keys if f"`{k}`" not in configuration)
+    assert missing == []

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 
+from registry import __version__
 from registry.db import StoreError
 from registry.extensions import get_store
 from registry.migrate import current_revision, head_revision
@@ -15,8 +16,7 @@ bp = Blueprint("system", __name__)
 def healthz():
     """Store kind and schema revision; 503 when the store cannot serve."""
     store = get_store()
-    body = {"store": store.kind, "head_revision": head_revision(),
-            "version": current_app.config.get("VERSION", "0.1.0")}
+    body = {"store": store.kind, "head_revision": head_revision(), "version": __version__}
     try:
         store.check()
         body["schema_revision"] = current_revision(store)
