@@ -39,8 +39,12 @@ def _sql(kind: str, layer: str, include_retired: bool) -> str:
     join = f'FROM {rtree} AS r CROSS JOIN "{layer}" AS t ON t.id = r.id'
     live = "" if include_retired else " AND t.status <> 'retired'"
     if kind == "inside":
-        # Answers without an exact test: only the status is read, never the geometry.
-        return f"SELECT r.id {join} WHERE {_INSIDE}{live}"
+        # Answers without an exact test, straight from the R*Tree. Retired rows are left out through
+        # the partial index of retired ids, so no table row is read at all.
+        if include_retired:
+            return f"SELECT r.id FROM {rtree} AS r WHERE {_INSIDE}"
+        return (f"SELECT r.id FROM {rtree} AS r WHERE {_INSIDE} AND r.id NOT IN "
+                f"(SELECT id FROM \"{layer}\" WHERE status = 'retired')")
     if kind == "edges":
         strips = " UNION ".join(f"SELECT r.id FROM {rtree} AS r WHERE {_OVERLAP} AND {c}" for c in _CROSSINGS)
         return f'SELECT t.id, t.geom FROM ({strips}) AS e CROSS JOIN "{layer}" AS t ON t.id = e.id WHERE 1{live}'
