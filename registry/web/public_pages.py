@@ -29,6 +29,7 @@ from registry.services.public_tribute import (
     leave_message,
     tribute_summary,
 )
+from registry.services.relocations import relocation_story
 from registry.web.public import category_labels, current_basemap, level_labels
 
 bp = Blueprint("public_pages", __name__)
@@ -113,6 +114,7 @@ def _grave_context(martyr_id: int) -> dict:
     return {
         "martyr": martyr,
         "map": _small_map(first["lon"], first["lat"], martyr["name"]) if first else None,
+        "journeys": relocation_story(get_store(), martyr_id),
         "tribute": tribute_summary(get_store(), "martyr", martyr_id),
         "target_type": "martyr",
         "target_id": martyr_id,
