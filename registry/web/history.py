@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request
-from sqlalchemy import select
 
-from registry.extensions import db_session
+from registry.extensions import get_store
 from registry.models import AuditEvent
+from registry.services.history import recent_events, record_events
 from registry.web.auth import role_required
 
 bp = Blueprint("history", __name__, url_prefix="/history")
@@ -29,9 +29,7 @@ def _changes(event: AuditEvent) -> list[tuple[str, object, object]]:
 def recent():
     """The latest changes across the archive."""
     page = max(request.args.get("page", 1, type=int), 1)
-    events = db_session().scalars(
-        select(AuditEvent).order_by(AuditEvent.id.desc()).limit(PAGE).offset((page - 1) * PAGE)
-    ).all()
+    events = recent_events(get_store(), page, PAGE)
     return render_template("history/list.html", events=events, page=page, changes=_changes, title=None)
 
 
@@ -41,11 +39,7 @@ def record(entity_type: str, entity_id: int):
     """The full history of one record, oldest first."""
     if entity_type not in ENTITY_TYPES:
         abort(404, description=f"unknown record type {entity_type!r}")
-    events = db_session().scalars(
-        select(AuditEvent)
-        .where(AuditEvent.entity_type == entity_type, AuditEvent.entity_id == entity_id)
-        .order_by(AuditEvent.id)
-    ).all()
+    events = record_events(get_store(), entity_type, entity_id)
     if not events:
         abort(404, description=f"no history for {entity_type} {entity_id}")
     return render_template("history/list.html", events=events, page=None, changes=_changes,
