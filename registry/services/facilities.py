@@ -62,6 +62,16 @@ def _require_county(actor: Actor, county_code: str) -> None:
         raise Forbidden(f"{actor.name} may not edit facilities in county {county_code}")
 
 
+def _load_for_edit(session, actor: Actor, facility_id: int, version: int | None) -> tuple[Facility, dict]:
+    """The facility to edit and its state before the edit, once the actor's county and the version are checked."""
+    facility = session.get(Facility, facility_id)
+    if facility is None:
+        raise NotFound(f"no facility {facility_id}")
+    _require_county(actor, facility.county_code)
+    check_version(facility, version)
+    return facility, snapshot(facility)
+
+
 def create_facility(store: Store, actor: Actor, values: dict) -> Facility:
     """Register a facility; its first name enters the history of names."""
     values = dict(values)
@@ -90,14 +100,9 @@ def update_facility(store: Store, actor: Actor, facility_id: int, version: int |
         raise InvalidInput("the name of record changes only by an approved renaming", field="name")
     _check_fields(values)
     with unit_of_work(store) as session:
-        facility = session.get(Facility, facility_id)
-        if facility is None:
-            raise NotFound(f"no facility {facility_id}")
-        _require_county(actor, facility.county_code)
+        facility, before = _load_for_edit(session, actor, facility_id, version)
         if "county_code" in values:
             _require_county(actor, values["county_code"])
-        check_version(facility, version)
-        before = snapshot(facility)
         if "lon" in values or "lat" in values:
             facility.geom = _point(values.pop("lon", facility.geom.x), values.pop("lat", facility.geom.y))
         for key, value in values.items():
@@ -114,12 +119,7 @@ def rename_facility(store: Store, actor: Actor, facility_id: int, version: int |
     if not (approval_number or "").strip():
         raise InvalidInput("a renaming needs the approval number (批准文号)", field="approval_number")
     with unit_of_work(store) as session:
-        facility = session.get(Facility, facility_id)
-        if facility is None:
-            raise NotFound(f"no facility {facility_id}")
-        _require_county(actor, facility.county_code)
-        check_version(facility, version)
-        before = snapshot(facility)
+        facility, before = _load_for_edit(session, actor, facility_id, version)
         current = session.scalar(
             select(FacilityName).where(FacilityName.facility_id == facility_id, FacilityName.valid_to.is_(None))
         )
@@ -137,12 +137,7 @@ def retire_facility(store: Store, actor: Actor, facility_id: int, version: int |
     if not (reason or "").strip():
         raise InvalidInput("a reason is required to retire a facility", field="reason")
     with unit_of_work(store) as session:
-        facility = session.get(Facility, facility_id)
-        if facility is None:
-            raise NotFound(f"no facility {facility_id}")
-        _require_county(actor, facility.county_code)
-        check_version(facility, version)
-        before = snapshot(facility)
+        facility, before = _load_for_edit(session, actor, facility_id, version)
         facility.status = "retired"
         facility.retired_reason = reason.strip()
         record_audit(session, actor, "retire", facility, before=before)
