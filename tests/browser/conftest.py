@@ -94,8 +94,26 @@ def watched_page(browser):
             watched.blocked.append(url)
             route.abort("blockedbyclient")
 
+    # A request still in flight when the page navigates away is cancelled by the browser
+    # (net::ERR_ABORTED); that is the user leaving, not the page failing. Count main-frame
+    # navigations so such cancellations can be told from real failures.
+    navigations = {"count": 0}
+    started: dict[object, int] = {}
+
+    def navigated(frame):
+        if frame == page.main_frame:
+            navigations["count"] += 1
+
+    def failed(request):
+        left = started.pop(request, navigations["count"]) < navigations["count"]
+        if not (left and request.failure == "net::ERR_ABORTED"):
+            watched.failed.append(f"{request.url} ({request.failure})")
+
     page.route("**/*", guard)
-    page.on("requestfailed", lambda request: watched.failed.append(f"{request.url} ({request.failure})"))
+    page.on("framenavigated", navigated)
+    page.on("request", lambda request: started.__setitem__(request, navigations["count"]))
+    page.on("requestfinished", lambda request: started.pop(request, None))
+    page.on("requestfailed", failed)
     page.on("console", lambda message: message.type == "error" and watched.console_errors.append(message.text))
     page.on("pageerror", lambda error: watched.page_errors.append(str(error)))
     yield watched
