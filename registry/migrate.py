@@ -34,7 +34,7 @@ def current_revision(store: Store) -> str | None:
     return "+".join(sorted(heads)) or None
 
 
-def upgrade(store: Store, revision: str = "head") -> str:
+def upgrade(store: Store, revision: str = "heads") -> str:
     """Create the store if it is a new GeoPackage path, then apply every pending migration."""
     if store.kind == "geopackage" and not store.path.exists():
         gpkg.create_file(store.path)
