@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from geodata.images import ImageError, check_image, renditions
 from registry.db import Store
 from registry.models import Attachment, Facility, ProblemReport
 from registry.models.types import utcnow
@@ -34,7 +35,6 @@ REPORT_STATES = ("received", "in_progress", "resolved", "rejected")
 REPORT_RATE = (3.0, 60.0)
 # Unambiguous characters for reference numbers (no 0/O, 1/I/L), read out over the phone.
 _ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
-_PHOTO_TYPES = {b"\xff\xd8\xff": ("image/jpeg", ".jpg"), b"\x89PNG\r\n\x1a\n": ("image/png", ".png")}
 
 
 @dataclass(frozen=True)
@@ -50,16 +50,18 @@ def new_reference() -> str:
     return f"WT-{utcnow():%Y%m%d}-" + "".join(secrets.choice(_ALPHABET) for _ in range(6))
 
 
-def _check_photo(photo: Photo | None) -> tuple[str, str] | None:
+def _stored_photo(photo: Photo | None) -> bytes | None:
+    """The copy of a visitor's photo that is kept: checked to be a real image, resized, without EXIF.
+
+    A phone photo's EXIF holds where the visitor stood and their device; a report needs the picture only.
+    """
     if photo is None or not photo.data:
         return None
-    if len(photo.data) > PHOTO_MAX_BYTES:
-        raise InvalidInput(f"photo is {len(photo.data) // 1024} KB; at most {PHOTO_MAX_BYTES // 1024 // 1024} MB",
-                           field="photo")
-    for magic, kind in _PHOTO_TYPES.items():
-        if photo.data.startswith(magic):
-            return kind
-    raise InvalidInput("photo must be a JPEG or PNG image", field="photo")
+    try:
+        check_image(photo.data, "photo", max_bytes=PHOTO_MAX_BYTES)
+        return renditions(photo.data, "photo").display
+    except ImageError as exc:
+        raise InvalidInput(str(exc), field="photo") from None
 
 
 def submit_report(store: Store, facility_id, text: str, contact: str | None = None, photo: Photo | None = None, *,
@@ -74,7 +76,7 @@ def submit_report(store: Store, facility_id, text: str, contact: str | None = No
     contact = (contact or "").strip() or None
     if contact and len(contact) > CONTACT_MAX:
         raise InvalidInput(f"contact is {len(contact)} characters; at most {CONTACT_MAX}", field="contact")
-    kind = _check_photo(photo)
+    stored = _stored_photo(photo)
     existing = lookup_by_key(store, key)
     if existing is not None:
         return existing
@@ -90,18 +92,17 @@ def submit_report(store: Store, facility_id, text: str, contact: str | None = No
             take_token(session, f"report:{client}", REPORT_RATE,
                        "Too many reports from this device in a short time; please wait {seconds} seconds.")
             attachment_id = None
-            if kind is not None:
-                content_type, suffix = kind
-                digest = hashlib.sha256(photo.data).hexdigest()
+            if stored is not None:
+                digest = hashlib.sha256(stored).hexdigest()
                 # Beside the other attachments, relative to the instance folder as their storage_path is.
-                relative = Path("attachments") / "reports" / f"{digest}{suffix}"
+                relative = Path("attachments") / "reports" / f"{digest}.jpg"
                 folder = Path(instance_path) / relative.parent
                 folder.mkdir(parents=True, exist_ok=True)
                 # Content-addressed: a retry or a rolled-back transaction rewrites the same file, never a new one.
-                (Path(instance_path) / relative).write_bytes(photo.data)
+                (Path(instance_path) / relative).write_bytes(stored)
                 attachment = Attachment(entity_type="problem_reports", entity_id=0, kind="report_photo",
                                         filename=Path(photo.filename or "photo").name[:100] or "photo",
-                                        content_type=content_type, size=len(photo.data), sha256=digest,
+                                        content_type="image/jpeg", size=len(stored), sha256=digest,
                                         storage_path=relative.as_posix(), public=False)
                 session.add(attachment)
                 session.flush()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import re
+from pathlib import Path
 
 import pytest
+from PIL import Image
 from sqlalchemy import func, select
 
 from registry.models import Attachment, AuditEvent, ProblemReport, Tribute
@@ -19,6 +22,7 @@ from registry.services.public_tribute import (
     tribute_summary,
 )
 from tests.registry.public_factories import XSS_NAME, demo_like
+from tests.registry.test_manage_helpers import jpeg, pixel_bomb
 
 MANAGER = Actor(name="mgr", id=7, roles=("manager",), counties=("350802",))
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -191,13 +195,19 @@ def test_rate_limited_form_says_so(seeded):
 
 def test_report_a_problem_and_look_it_up(seeded, tmp_path):
     app, store, ids = seeded
-    answer = submit_report(store, ids["national"], "墓碑倾斜，需要扶正", "13800000000", Photo("p.png", PNG),
+    photo = jpeg(2400, 1800, exif_time="2026:04:04 09:30:00", gps=(116.8, 25.1))
+    answer = submit_report(store, ids["national"], "墓碑倾斜，需要扶正", "13800000000", Photo("p.jpg", photo),
                            client="c1", idempotency_key="report-key-1", instance_path=tmp_path)
     retry = submit_report(store, ids["national"], "墓碑倾斜，需要扶正", None, None, client="c1",
                           idempotency_key="report-key-1", instance_path=tmp_path)
 
     assert re.fullmatch(r"WT-\d{8}-[2-9A-Z]{6}", answer["reference"]) and retry["reference"] == answer["reference"]
     assert count(store, ProblemReport) == 1 and count(store, Attachment) == 1
+    with store.session() as session:
+        kept = Image.open(io.BytesIO((Path(tmp_path) / session.scalars(select(Attachment)).one().storage_path)
+                                     .read_bytes()))
+    # The visitor's position and clock stay out of what is kept; the picture is resized for viewing.
+    assert not kept.getexif() and max(kept.size) <= 1600
     found = lookup_report(store, answer["reference"].lower())
     assert found["state"] == "received" and found["facility_name"] == "示例烈士陵园（示例）"
 
@@ -216,15 +226,21 @@ def test_report_a_problem_and_look_it_up(seeded, tmp_path):
         ("墓碑倾斜需要扶正", "x" * 61, None, "contact"),
         ("墓碑倾斜需要扶正", None, Photo("a.gif", b"GIF89a" + b"\x00" * 10), "photo"),
         ("墓碑倾斜需要扶正", None, Photo("big.png", PNG + b"\x00" * (5 * 1024 * 1024)), "photo"),
+        ("墓碑倾斜需要扶正", None, Photo("fake.png", PNG), "photo"),
+        # Made when the test runs, not when the suite is collected: the bomb takes a moment to draw.
+        ("墓碑倾斜需要扶正", None, lambda: Photo("bomb.png", pixel_bomb()), "photo"),
+        ("墓碑倾斜需要扶正", None, lambda: Photo("cut.jpg", jpeg(800, 600)[:2000]), "photo"),
     ],
 )
 def test_bad_reports_are_refused(seeded, tmp_path, text, contact, photo, field):
     _app, store, ids = seeded
+    photo = photo() if callable(photo) else photo
     with pytest.raises(InvalidInput) as raised:
         submit_report(store, ids["national"], text, contact, photo, client="c1", idempotency_key="bad-report-1",
                       instance_path=tmp_path)
 
-    assert raised.value.field == field and count(store, ProblemReport) == 0
+    assert raised.value.field == field and count(store, ProblemReport) == 0 and count(store, Attachment) == 0
+    assert not list(Path(tmp_path).rglob("*.jpg"))
 
 
 def test_report_form_gives_a_reference_and_unknown_references_are_404(seeded):
