@@ -27,6 +27,9 @@ LOCAL_ASSETS: dict[str, str] = {
     "markerclusterjs": "leaflet.markercluster/leaflet.markercluster.js",
     "markerclustercss": "leaflet.markercluster/MarkerCluster.css",
     "markerclusterdefaultcss": "leaflet.markercluster/MarkerCluster.Default.css",
+    # maps.drawing.DrawOutline, under the names folium.plugins.GeoMan uses too
+    "leaflet_geoman_js": "leaflet-geoman-free/leaflet-geoman.min.js",
+    "leaflet_geoman_css": "leaflet-geoman-free/leaflet-geoman.css",
 }
 
 

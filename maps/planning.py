@@ -12,6 +12,7 @@ from shapely.geometry import mapping, shape
 
 from geodata.crs import shift_geometry
 from maps.basemaps import Basemap, add_basemap
+from maps.drawing import DrawOutline
 from maps.shell import LONGYAN_CENTER, MetricScale
 
 # Finding -> (stroke, fill): forbidden red, needs review amber, the outline blue, plan scopes green.
@@ -131,6 +132,36 @@ def build_check_map(basemap: Basemap, check_geojson: Mapping) -> folium.Map:
     return m
 
 
+def build_zone_map(basemap: Basemap, zones_geojson: Mapping, *, field: str = "geojson", lang: str = "zh") -> folium.Map:
+    """A facility's zones with a tool to draw a new one (polygons) into the form field ``field``.
+
+    Parameters
+    ----------
+    basemap : Basemap
+        The configured base map.
+    zones_geojson : Mapping
+        The facility's current zones and its point, with roles as :func:`build_check_map` takes them.
+    field : str, default "geojson"
+        Id of the form field the drawing fills (GeoJSON in WGS 84 longitude/latitude).
+    lang : str, default "zh"
+        The page's locale, for the drawing tools' tooltips.
+
+    Returns
+    -------
+    folium.Map
+
+    Examples
+    --------
+    >>> from maps.basemaps import basemap_from_settings
+    >>> m = build_zone_map(basemap_from_settings({"BASEMAP": "none"}), {"type": "FeatureCollection", "features": []})
+    >>> [c._name for c in m._children.values()][-1]
+    'DrawOutline'
+    """
+    m = build_check_map(basemap, zones_geojson)
+    DrawOutline(field, ("polygon",), lang=lang, gcj02=basemap.needs_gcj_shift, style=STYLES["outline"]).add_to(m)
+    return m
+
+
 class _PlanningLayers(MacroElement):
     """Fill the planning map's layers from the registry for the current view (see static/plan/planning-map.js)."""
 
@@ -195,4 +226,39 @@ def build_planning_map(basemap: Basemap, layer_names: Mapping[str, str], data_ur
         "status": status_element,
         "labels": dict(labels or {}),
     }).add_to(m)
+    return m
+
+
+def build_outline_map(basemap: Basemap, layer_names: Mapping[str, str], data_url: str, *, field: str = "geojson",
+                      lang: str = "zh", status_element: str = "plan-map-status",
+                      labels: Mapping[str, str] | None = None) -> folium.Map:
+    """The planning map with a tool to draw a proposed project's outline, a road (line) or a plot (polygon).
+
+    The ranges, zones and facilities around are loaded by viewport as on :func:`build_planning_map`,
+    for reference only; the outline drawn fills the form field ``field`` as GeoJSON in WGS 84.
+
+    Parameters
+    ----------
+    basemap, layer_names, data_url, status_element, labels
+        As for :func:`build_planning_map`.
+    field : str, default "geojson"
+        Id of the form field the outline fills.
+    lang : str, default "zh"
+        The page's locale, for the drawing tools' tooltips.
+
+    Returns
+    -------
+    folium.Map
+
+    Examples
+    --------
+    >>> from maps.basemaps import basemap_from_settings
+    >>> m = build_outline_map(basemap_from_settings({"BASEMAP": "none"}), {}, "/plan/map/features")
+    >>> html = m.get_root().render()
+    >>> "registryPlanningMap" in html, '"drawPolyline": true' in html
+    (True, True)
+    """
+    m = build_planning_map(basemap, layer_names, data_url, status_element=status_element, labels=labels)
+    DrawOutline(field, ("line", "polygon"), lang=lang, gcj02=basemap.needs_gcj_shift,
+                style=STYLES["outline"]).add_to(m)
     return m

@@ -50,6 +50,10 @@ COPIES: tuple[Copy, ...] = (
     *(Copy("leaflet.awesome-markers", f"dist/images/{name}", f"leaflet.awesome-markers/images/{name}") for name in (
         "markers-soft.png", "markers-soft@2x.png", "markers-shadow.png", "markers-shadow@2x.png")),
     Copy("leaflet.awesome-markers", "LICENSE", "leaflet.awesome-markers/LICENSE"),
+    # The planners' drawing tools. Its stylesheet's icons are inline data: URIs, so nothing else is needed.
+    Copy("@geoman-io/leaflet-geoman-free", "dist/leaflet-geoman.min.js", "leaflet-geoman-free/leaflet-geoman.min.js"),
+    Copy("@geoman-io/leaflet-geoman-free", "dist/leaflet-geoman.css", "leaflet-geoman-free/leaflet-geoman.css"),
+    Copy("@geoman-io/leaflet-geoman-free", "LICENSE", "leaflet-geoman-free/LICENSE"),
     Copy("jquery", "dist/jquery.min.js", "jquery/jquery.min.js"),
     Copy("jquery", "LICENSE.txt", "jquery/LICENSE"),
     Copy("bootstrap", "dist/js/bootstrap.bundle.min.js", "bootstrap/js/bootstrap.bundle.min.js"),

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from maps.basemaps import BasemapConfigError, basemap_from_settings
-from maps.planning import build_check_map, build_planning_map, for_display
+from maps.planning import build_check_map, build_outline_map, build_planning_map, build_zone_map, for_display
 from maps.shell import render_parts
 from registry.extensions import get_store
 from registry.models.vocab import FUNDING_SOURCES, LONGYAN_COUNTIES, ZONE_KINDS
@@ -36,6 +37,20 @@ def _upload():
     if file is None or not file.filename:
         return None, None
     return file.read(), file.filename
+
+
+def _lang() -> str:
+    """The page's locale, for the drawing tools' own tooltips."""
+    return str(get_locale() or "zh_CN")
+
+
+def _map_texts() -> tuple[dict, dict]:
+    """The planning map's translated layer names and status messages."""
+    names = {"protection_range": _("保护范围"), "control_zone": _("建设控制地带"), "plan_zones": _("规划范围"),
+             "conflict_checks": _("冲突检查项目"), "facilities": _("纪念设施")}
+    labels = {"loaded": _("已加载当前范围内的图层。"), "truncated": _("要素过多，仅显示部分，请放大地图。"),
+              "failed": _("图层加载失败，请稍后重试。")}
+    return names, labels
 
 
 def _labels() -> dict:
@@ -78,7 +93,7 @@ def zone_facilities():
 def _zones_page(facility_id: int, error: InvalidInput | None = None, status: int = 200):
     store = get_store()
     facility, found = zones.get_facility(store, facility_id), zones.zones_of(store, facility_id)
-    parts = render_parts(build_check_map(_basemap(), zones.zones_geojson(facility, found)))
+    parts = render_parts(build_zone_map(_basemap(), zones.zones_geojson(facility, found), lang=_lang()))
     return render_template("plan/zones.html", facility=facility, zones=found, kinds=ZONE_KINDS, error=error,
                            form=request.form, map=parts), status
 
@@ -118,8 +133,11 @@ def add_zone(facility_id: int):
 
 
 def _checks_page(error: InvalidInput | None = None, status: int = 200):
+    names, labels = _map_texts()
+    parts = render_parts(build_outline_map(_basemap(), names, url_for("plan.map_features"), lang=_lang(),
+                                           labels=labels))
     return render_template("plan/checks.html", checks=conflicts.list_checks(get_store()), error=error,
-                           form=request.form, default_distance=conflicts.DEFAULT_DISTANCE_M), status
+                           form=request.form, default_distance=conflicts.DEFAULT_DISTANCE_M, map=parts), status
 
 
 @bp.get("/checks")
@@ -287,10 +305,7 @@ def compare(plan_id: int):
 @role_required(*STAFF)
 def planning_map():
     """Ranges, control zones, plan scopes, saved checks and facilities, loaded by viewport."""
-    names = {"protection_range": _("保护范围"), "control_zone": _("建设控制地带"), "plan_zones": _("规划范围"),
-             "conflict_checks": _("冲突检查项目"), "facilities": _("纪念设施")}
-    labels = {"loaded": _("已加载当前范围内的图层。"), "truncated": _("要素过多，仅显示部分，请放大地图。"),
-              "failed": _("图层加载失败，请稍后重试。")}
+    names, labels = _map_texts()
     parts = render_parts(build_planning_map(_basemap(), names, url_for("plan.map_features"), labels=labels))
     return render_template("plan/map.html", map=parts)
 

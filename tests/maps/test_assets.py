@@ -16,12 +16,17 @@ from folium import plugins
 
 from maps.assets import LOCAL_ASSETS, UnknownAssetError, asset_url, use_local_assets, vendor_paths
 from maps.basemaps import basemap_from_settings
+from maps.drawing import DrawOutline
 from maps.shell import build_overview_map, render_parts
 
 ROOT = Path(__file__).resolve().parents[2]
 VENDOR = ROOT / "registry" / "static" / "vendor"
 EXTERNAL_URL = re.compile(r"https?://[^\s\"'<>\\)]+")
 VENDOR_URL = re.compile(r"/static/vendor/[^\s\"'<>\\)?#]+")
+# A quoted data: URI fetches nothing, and a url(%23...) inside an inline SVG (geoman's icons) points
+# into that SVG, not at a file: such URIs are dropped whole before a stylesheet's references are read.
+DATA_URI = re.compile(r"""url\(\s*(['"])data:.*?\1\s*\)""", re.S)
+CSS_REF = re.compile(r"url\(\s*['\"]?([^'\")]+)")
 
 BASEMAP_SETTINGS = [
     {"BASEMAP": "none"},
@@ -43,6 +48,12 @@ def installed_vendor() -> Path:
 
 def page_of(parts) -> str:
     return "\n".join([parts.header, parts.html, parts.script])
+
+
+def with_drawing(m: folium.Map) -> folium.Map:
+    """The planners' drawing tools (leaflet-geoman), as the zone and conflict-check pages add them."""
+    DrawOutline("geojson", ("line", "polygon")).add_to(m)
+    return m
 
 
 def with_markers(m: folium.Map) -> folium.Map:
@@ -78,6 +89,35 @@ def test_layout_keeps_its_own_viewport_and_charset():
     assert "html, body" not in header
 
 
+@pytest.mark.parametrize("settings", BASEMAP_SETTINGS[:2], ids=lambda s: s["BASEMAP"])
+def test_drawing_tools_load_from_this_server(settings):
+    basemap = basemap_from_settings(settings)
+    page = page_of(render_parts(with_drawing(build_overview_map(settings))))
+
+    hosts = {urlsplit(url).netloc for url in EXTERNAL_URL.findall(page)}
+
+    assert hosts <= basemap.hosts, f"unexpected hosts {hosts - basemap.hosts}"
+    assert '<script src="/static/vendor/leaflet-geoman-free/leaflet-geoman.min.js"></script>' in page
+    assert "/static/vendor/leaflet-geoman-free/leaflet-geoman.css" in page
+
+
+def test_folium_own_geoman_plugin_is_served_locally_too():
+    m = build_overview_map({"BASEMAP": "none"})
+    plugins.GeoMan().add_to(m)
+
+    page = page_of(render_parts(m))
+
+    assert EXTERNAL_URL.findall(page) == []
+    assert "/static/vendor/leaflet-geoman-free/leaflet-geoman.min.js" in page
+
+
+def test_stylesheet_scan_skips_inline_svg_but_not_files():
+    """The data: URI rule above must not hide a real reference written after an inline SVG."""
+    css = """a { background: url('data:image/svg+xml,<svg><use href="url(%23x)"/></svg>'); }
+b { background: url(images/missing.png); }"""
+    assert CSS_REF.findall(DATA_URI.sub("url(data:)", css)) == ["data:", "images/missing.png"]
+
+
 def test_localizing_one_map_leaves_folium_defaults_alone():
     before = list(folium.Map.default_js)
 
@@ -103,11 +143,11 @@ def test_asset_url_joins_base_and_path():
 
 def test_every_vendor_url_of_a_map_exists_when_installed():
     vendor = installed_vendor()
-    page = page_of(render_parts(with_markers(build_overview_map({"BASEMAP": "none"}))))
+    page = page_of(render_parts(with_drawing(with_markers(build_overview_map({"BASEMAP": "none"})))))
 
     referenced = {url.removeprefix("/static/vendor/") for url in VENDOR_URL.findall(page)}
 
-    assert referenced
+    assert {"leaflet-geoman-free/leaflet-geoman.min.js", "leaflet-geoman-free/leaflet-geoman.css"} <= referenced
     assert sorted(p for p in referenced if not (vendor / p).is_file()) == []
 
 
@@ -127,9 +167,10 @@ def test_every_stylesheet_reference_resolves_to_an_installed_file():
         if not name.endswith(".css"):
             continue
         css = re.sub(r"/\*.*?\*/", "", (vendor / name).read_text(encoding="utf-8"), flags=re.S)
+        css = DATA_URI.sub("url(data:)", css)
         # @import would fetch too; data: URIs (Bootstrap's inline SVG) fetch nothing.
         assert "@import" not in css, name
-        for ref in re.findall(r"url\(\s*['\"]?([^'\")]+)", css):
+        for ref in CSS_REF.findall(css):
             if ref.startswith(("data:", "#")):
                 continue
             if re.match(r"(?:[a-z]+:)?//", ref):
@@ -180,6 +221,8 @@ def test_installer_is_idempotent_and_repairs_a_missing_file(tmp_path):
     assert (dest / "leaflet" / "leaflet.js").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["vendor"]  # no staging folder left behind
     assert manifest["packages"]["leaflet"] and manifest["files"]["leaflet/leaflet.js"]["from"] == "dist/leaflet.js"
+    assert manifest["files"]["leaflet-geoman-free/leaflet-geoman.min.js"]["package"] == "@geoman-io/leaflet-geoman-free"
+    assert (dest / "leaflet-geoman-free" / "LICENSE").is_file()
 
 
 def test_installer_says_what_to_run_without_node_modules(tmp_path):

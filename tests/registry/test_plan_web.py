@@ -164,3 +164,77 @@ def test_pages_are_translated_into_english(client, site):
     assert "Project conflict check" in page and "Check and save" in page
     board = client.get("/plan").get_data(as_text=True)
     assert "At least one provincial-level facility in every county" in board
+
+
+def drawn_geojson(*geoms) -> str:
+    """What the map's drawing tools write into the form: a FeatureCollection in lon/lat."""
+    return json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {}, "geometry": g.__geo_interface__} for g in geoms]})
+
+
+def _options(page: str) -> dict:
+    """The drawing widget's options as rendered into the page's script."""
+    return json.loads(re.search(r"/\* registryDrawOutline \*/.*?\}\)\(\w+, (\{.*?\})\);", page, re.S).group(1))
+
+
+def test_zone_and_check_pages_offer_drawing_with_local_tools(client, site):
+    login(client, "planner1")
+    zones_page = client.get(f"/plan/zones/{site.id}").get_data(as_text=True)
+    checks_page = client.get("/plan/checks").get_data(as_text=True)
+
+    for page in (zones_page, checks_page):
+        head = page.split("</head>")[0]
+        assert "/static/vendor/leaflet-geoman-free/leaflet-geoman.min.js" in head
+        assert "/static/vendor/leaflet-geoman-free/leaflet-geoman.css" in head
+        assert "https://" not in head and "http://" not in head
+    zone_tools, check_tools = _options(zones_page), _options(checks_page)
+    assert zone_tools["field"] == check_tools["field"] == "geojson"
+    assert zone_tools["lang"] == check_tools["lang"] == "zh"
+    assert zone_tools["tools"] == {"drawPolygon": True, "drawRectangle": True}
+    assert check_tools["tools"] == {"drawPolyline": True, "drawPolygon": True, "drawRectangle": True}
+    assert "registryPlanningMap" in checks_page  # the ranges around, for reference while drawing
+    client.get("/lang/en")
+    assert _options(client.get("/plan/checks").get_data(as_text=True))["lang"] == "en"
+
+
+def test_a_drawn_road_is_checked_like_an_uploaded_one(client, site):
+    login(client, "planner1")
+    response = client.post("/plan/checks", data={"project_name": "绘制的道路", "width_m": "20",
+                                                 "geojson": drawn_geojson(ROAD)})
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "禁止：进入保护范围" in page and "古田会议会址" in page
+
+
+def test_a_drawing_of_a_road_and_a_plot_together_is_refused_and_nothing_saved(client, site):
+    login(client, "planner1")
+    plot = Polygon([(116.9, 25.3), (116.901, 25.3), (116.901, 25.301), (116.9, 25.301)])
+    response = client.post("/plan/checks", data={"project_name": "混合轮廓", "geojson": drawn_geojson(ROAD, plot)})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "outline mixes LineString, Polygon" in page and "<code>outline</code>" in page
+    assert "没有保存任何更改" in page and "混合轮廓</a>" not in page
+    # The drawing is handed back to the form, so the map shows it again for correction.
+    assert "&#34;LineString&#34;" in page or "&quot;LineString&quot;" in page
+
+
+def test_a_drawn_range_in_two_parts_is_one_zone_with_its_area(client, site):
+    login(client, "planner1")
+    a = Polygon([(116.9, 25.3), (116.901, 25.3), (116.901, 25.301), (116.9, 25.301)])
+    b = Polygon([(116.903, 25.3), (116.904, 25.3), (116.904, 25.301), (116.903, 25.301)])
+    response = client.post(f"/plan/zones/{site.id}", data={"kind": "control_zone", "geojson": drawn_geojson(a, b)})
+    assert response.status_code == 302
+    page = client.get(f"/plan/zones/{site.id}").get_data(as_text=True)
+    row = re.search(r"<tr><td>建设控制地带</td><td>现行</td>\s*<td class=\"num\">([\d,.]+)</td>", page)
+    assert 22000 < float(row.group(1).replace(",", "")) < 22600  # two squares of ~11,150 m2, one zone
+
+
+def test_a_drawn_range_that_crosses_itself_names_the_place_and_is_not_saved(client, site):
+    login(client, "planner1")
+    before = client.get(f"/plan/zones/{site.id}").get_data(as_text=True).count("<tr><td>")
+    response = client.post(f"/plan/zones/{site.id}", data={"kind": "protection_range",
+                                                            "geojson": drawn_geojson(BOWTIE)})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "lon 116.815000, lat 25.225000" in page and "<code>geometry</code>" in page
+    assert page.count("<tr><td>") == before
