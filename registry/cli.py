@@ -1,4 +1,4 @@
-"""Commands on app.cli: the store (db), the demo registry (demo) and accounts (users)."""
+"""Commands on app.cli: the store (db), the demo registry (demo), accounts (users) and API tokens (tokens)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from registry.services import Actor, ServiceError
 db_cli = AppGroup("db", help="Create, migrate and check the registry store.")
 demo_cli = AppGroup("demo", help="The Longyan demo registry and large synthetic sets.")
 users_cli = AppGroup("users", help="Accounts and roles.")
+tokens_cli = AppGroup("tokens", help="API tokens for GIS clients (QGIS, GDAL, a provincial platform).")
 
 
 def _fail(exc: Exception) -> None:
@@ -124,8 +125,73 @@ def users_retire(username):
     click.echo(f"retired {username}")
 
 
+# The service names the field at fault; the operator typed an option, so name that instead.
+_TOKEN_OPTIONS = {"user": "--user", "role": "--role", "expires": "--expires", "label": "--label", "id": "ID"}
+
+
+def _token_fail(exc: ServiceError) -> None:
+    option = _TOKEN_OPTIONS.get(exc.field or "")
+    raise click.ClickException(f"{option}: {exc.message}; nothing was written" if option else exc.message)
+
+
+@tokens_cli.command("create")
+@click.option("--user", "username", required=True, help="The account the token acts for.")
+@click.option("--role", required=True, help=f"One role the user holds: {', '.join(ROLES)}.")
+@click.option("--expires", "expires_days", type=int, default=None,
+              help="Days until the token stops working (default: it does not expire).")
+@click.option("--label", default=None, help="Which system or person the token is for, shown in 'tokens list'.")
+def tokens_create(username, role, expires_days, label):
+    """Issue an API token; the secret is printed once and only its hash is kept."""
+    from registry.services.tokens import create_token
+
+    try:
+        info, secret = create_token(get_store(), Actor.system("cli"), username, role, expires_days, label)
+    except ServiceError as exc:
+        _token_fail(exc)
+    except StoreError as exc:
+        _fail(exc)
+    expires = info.expires_at.strftime("%Y-%m-%d %H:%M UTC") if info.expires_at else "never"
+    click.echo(f"token {info.id} for {username} ({role}), label {info.label!r}, expires {expires}")
+    click.echo("Copy the secret now; it is not stored and cannot be shown again:")
+    click.echo(secret)
+
+
+@tokens_cli.command("list")
+def tokens_list():
+    """List API tokens: id, first characters, user, role, state and expiry (never the secrets)."""
+    from registry.services.tokens import list_tokens
+
+    try:
+        rows = list_tokens(get_store())
+    except StoreError as exc:
+        _fail(exc)
+    if not rows:
+        click.echo("no API tokens")
+        return
+    click.echo(f"{'id':>4}  {'prefix':<9} {'user':<14} {'role':<9} {'state':<8} {'expires':<17} label")
+    for row in rows:
+        expires = row.expires_at.strftime("%Y-%m-%d %H:%M") if row.expires_at else "never"
+        click.echo(f"{row.id:>4}  {row.prefix + '…':<9} {row.username or '-':<14} {','.join(row.roles):<9} "
+                   f"{row.state:<8} {expires:<17} {row.label}")
+
+
+@tokens_cli.command("revoke")
+@click.argument("token_id", metavar="ID", type=int)
+def tokens_revoke(token_id):
+    """Revoke an API token: it stops working at once; its record and history stay."""
+    from registry.services.tokens import revoke_token
+
+    try:
+        info = revoke_token(get_store(), Actor.system("cli"), token_id)
+    except ServiceError as exc:
+        _token_fail(exc)
+    except StoreError as exc:
+        _fail(exc)
+    click.echo(f"revoked token {info.id} ({info.prefix}…, {info.label})")
+
+
 def init_app(app: Flask) -> None:
-    for group in (db_cli, demo_cli, users_cli):
+    for group in (db_cli, demo_cli, users_cli, tokens_cli):
         app.cli.add_command(group)
     from registry.cli_import import import_cli
     app.cli.add_command(import_cli)

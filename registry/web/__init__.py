@@ -10,6 +10,7 @@ def register(app: Flask) -> None:
         api,
         assets,
         auth,
+        gis_import,
         history,
         manage,
         ogc,
@@ -21,5 +22,6 @@ def register(app: Flask) -> None:
         tiles,
     )
 
-    for module in (assets, system, auth, public, public_pages, api, history, manage, relocations, plan, ogc, tiles):
+    for module in (assets, system, auth, public, public_pages, api, history, manage, relocations, plan, ogc, tiles,
+                   gis_import):
         app.register_blueprint(module.bp)
