@@ -82,7 +82,8 @@ def _walk(element: Element) -> Iterator[Element]:
 
 
 def _is_local(url: str, base_url: str) -> bool:
-    return url.startswith(base_url.rstrip("/") + "/")
+    # A root-relative URL ("/static/js/x.js") is served by this application, like the vendor folder.
+    return url.startswith(base_url.rstrip("/") + "/") or (url.startswith("/") and not url.startswith("//"))
 
 
 def _localized(element: Element, links: list[tuple[str, str]], base_url: str) -> list[tuple[str, str]]:

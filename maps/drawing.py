@@ -14,6 +14,7 @@ from maps.assets import asset_url
 SHAPES = {"line": ("drawPolyline",), "polygon": ("drawPolygon", "drawRectangle")}
 # geoman ships its own translations; the site's languages map onto them (zh is simplified Chinese).
 LANGUAGES = {"zh": "zh", "en": "en"}
+GCJ02_SCRIPT = "/static/js/gcj02.js"
 DEFAULT_STYLE = {"color": "#1d4ed8", "weight": 4, "fillOpacity": 0.1}
 
 
@@ -56,7 +57,8 @@ class DrawOutline(JSCSSMixin):
     (True, True)
     """
 
-    default_js = [("leaflet_geoman_js", asset_url("leaflet_geoman_js"))]
+    # The app's own GCJ-02 script is root-relative: served by this application like the vendor folder.
+    default_js = [("leaflet_geoman_js", asset_url("leaflet_geoman_js")), ("registry_gcj02", GCJ02_SCRIPT)]
     default_css = [("leaflet_geoman_css", asset_url("leaflet_geoman_css"))]
 
     _template = Template(
@@ -78,33 +80,8 @@ class DrawOutline(JSCSSMixin):
             map.eachLayer(reference);
             map.on("layeradd", function (e) { reference(e.layer); });
 
-            // GCJ-02 <-> WGS 84, for drawing over a GCJ-02 base map (the field is always WGS 84).
-            var AXIS = 6378245.0, ECC = 0.00669342162296594323, PI = Math.PI;
-            function outsideChina(lon, lat) { return lon < 72.004 || lon > 137.8347 || lat < 0.8293 || lat > 55.8271; }
-            function wgsToGcj(lon, lat) {
-                if (outsideChina(lon, lat)) { return [lon, lat]; }
-                var x = lon - 105.0, y = lat - 35.0;
-                var dLat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * Math.sqrt(Math.abs(x));
-                dLat += (20.0 * Math.sin(6.0 * x * PI) + 20.0 * Math.sin(2.0 * x * PI)) * 2.0 / 3.0;
-                dLat += (20.0 * Math.sin(y * PI) + 40.0 * Math.sin(y / 3.0 * PI)) * 2.0 / 3.0;
-                dLat += (160.0 * Math.sin(y / 12.0 * PI) + 320 * Math.sin(y * PI / 30.0)) * 2.0 / 3.0;
-                var dLon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * Math.sqrt(Math.abs(x));
-                dLon += (20.0 * Math.sin(6.0 * x * PI) + 20.0 * Math.sin(2.0 * x * PI)) * 2.0 / 3.0;
-                dLon += (20.0 * Math.sin(x * PI) + 40.0 * Math.sin(x / 3.0 * PI)) * 2.0 / 3.0;
-                dLon += (150.0 * Math.sin(x / 12.0 * PI) + 300.0 * Math.sin(x / 30.0 * PI)) * 2.0 / 3.0;
-                var radLat = lat / 180.0 * PI;
-                var magic = 1 - ECC * Math.sin(radLat) * Math.sin(radLat);
-                var sqrtMagic = Math.sqrt(magic);
-                dLat = (dLat * 180.0) / ((AXIS * (1 - ECC)) / (magic * sqrtMagic) * PI);
-                dLon = (dLon * 180.0) / (AXIS / sqrtMagic * Math.cos(radLat) * PI);
-                return [lon + dLon, lat + dLat];
-            }
-            function gcjToWgs(lon, lat) {
-                // The shift is smooth and small, so a few fixed-point steps invert it to well under a millimetre.
-                var x = lon, y = lat;
-                for (var i = 0; i < 6; i += 1) { var g = wgsToGcj(x, y); x += lon - g[0]; y += lat - g[1]; }
-                return [x, y];
-            }
+            // For drawing over a GCJ-02 base map (the field is always WGS 84); see static/js/gcj02.js.
+            var gcjToWgs = window.registryGcj02.gcjToWgs, wgsToGcj = window.registryGcj02.wgsToGcj;
             function round(v) { return Math.round(v * 1e7) / 1e7; }
             function mapCoords(coords, fn) {
                 if (typeof coords[0] === "number") { return fn(coords); }
