@@ -18,6 +18,7 @@ from bench.stores import fresh_store, postgis_available
 from geodata import gpkg as blobs
 from registry import create_app, spatial
 from registry.services.features import features_in_bbox
+from registry.services.name_grams import rebuild_name_grams
 from registry.services.public_roll import RollQuery, search_martyrs
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
@@ -86,8 +87,11 @@ def load_facilities(store, count: int = 300, seed: int = 9) -> None:
     _insert_rows(store, "facilities", columns, rows)
 
 
-def load_martyrs(store, count: int, seed: int = 13) -> None:
-    """``count`` martyrs with three-character names, their full pinyin and initials."""
+def load_martyrs(store, count: int, seed: int = 13) -> float:
+    """``count`` martyrs with three-character names, their full pinyin and initials, and the names' n-grams.
+
+    Returns the seconds the n-gram index took to build (one INSERT ... SELECT, as the demo loader does).
+    """
     rng = np.random.default_rng(seed)
     sound = {ch: lazy_pinyin(ch)[0] for ch in SURNAMES + GIVEN}
     s = rng.integers(0, len(SURNAMES), count)
@@ -105,8 +109,21 @@ def load_martyrs(store, count: int, seed: int = 13) -> None:
     columns = ("name", "name_pinyin", "name_initials", "is_unknown", "death_year", "status", "is_demo",
                "created_at", "updated_at", "version")
     _insert_rows(store, "martyrs", columns, rows())
+    started = time.perf_counter()
+    with store.write_session() as session:
+        conn = session.connection()
+        if store.kind == "geopackage":
+            # As the demo loader does: room for the index sorts in memory, restored before the searches.
+            cache = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+            conn.exec_driver_sql("PRAGMA cache_size=-262144")
+        rebuild_name_grams(session)
+        session.commit()
+        if store.kind == "geopackage":
+            session.connection().exec_driver_sql(f"PRAGMA cache_size={int(cache)}")
+    grams_s = time.perf_counter() - started
     with store.engine.begin() as conn:
         conn.execute(text("ANALYZE"))
+    return grams_s
 
 
 def folium_page_bytes(markers: int, seed: int = 1) -> int:
@@ -181,18 +198,20 @@ def run(table: Table, quick: bool) -> None:
                           target="<= 3x", note=f"{len(boxes)} boxes of {COUNTY_DEGREES}°, median "
                                               f"{int(np.median(hits)):,} tombs each; clustered at zoom 10"))
         with fresh_store(kind) as store:
-            load_martyrs(store, martyrs)
+            grams_s = load_martyrs(store, martyrs)
             queries = ["zmh", "chenhua", "wangguo"]
             ours, base = paired_times(lambda q: search_martyrs(store, RollQuery(q=q)),
                                       lambda q: _like_scan(store, "明华"), queries)
             table.add(Row("martyr search by pinyin vs LIKE scan", kind, f"{martyrs:,}", median(ours), median(base),
                           target="<= 0.05", note="initials / full pinyin use the name_pinyin/initials indexes"))
-            names = ["张明", "明华", "華"]
+            # A surname (every match in one stretch of the pinyin order), a common given-name character in
+            # traditional script, pairs, and a full name whose rarest pair is checked by LIKE.
+            names = ["张", "華", "张明", "明华", "陈明华"]
             ours, base = paired_times(lambda q: search_martyrs(store, RollQuery(q=q)),
                                       lambda q: _like_scan(store, q), names)
             table.add(Row("martyr search by characters vs LIKE scan", kind, f"{martyrs:,}", median(ours),
                           median(base), target="<= 0.05",
-                          note="NOT MET: part-of-name search in characters is itself a LIKE scan (first page only)"))
+                          note=f"n-gram index (first page); max {max(ours):.1f} ms; index built in {grams_s:.0f}s"))
 
 
 if __name__ == "__main__":

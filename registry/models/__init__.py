@@ -7,6 +7,7 @@ from registry.models.facility import Facility, FacilityName, FacilityZone, Herit
 from registry.models.gis import ApiToken
 from registry.models.inspection import Inspection, MaintenanceTask
 from registry.models.martyr import Martyr, Tomb
+from registry.models.name_grams import martyr_name_grams
 from registry.models.people import Attachment, AuditEvent, User
 from registry.models.plan import FundingLine, PlanZone, PreservationPlan
 from registry.models.planning import ConflictCheck, PlanVersion
@@ -48,4 +49,5 @@ __all__ = [
     "FundingLine", "HeritageSite", "Inspection", "MaintenanceTask", "Martyr", "PlanZone",
     "PreservationPlan", "ConflictCheck", "PlanVersion", "Record", "Relocation", "Tomb", "User",
     "ProblemReport", "RateBucket", "Tribute", "TributeCount",
+    "martyr_name_grams",
 ]
