@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import case, func, literal, or_, select
+from sqlalchemy import String, case, func, literal, select, true, type_coerce
+from sqlalchemy.types import NullType
 
 from registry.db import Store
 from registry.models import Facility, Inspection, MaintenanceTask
@@ -26,6 +29,8 @@ TIER_LABELS = {"station": ("乡镇/村站巡查", "Station"), "county": ("县级
 # Tasks that still need work or a second person's check keep a problem open.
 ACTIVE_TASK_STATES = ("open", "in_progress", "done")
 CONDITION_SCORE = {"good": 3, "fair": 2, "poor": 1, "critical": 0}
+# The worse conditions, worst first: of two inspections at the same moment the worse one counts.
+CONDITION_RANK = {"critical": 3, "poor": 2, "fair": 1}
 PRIORITIES = {
     "A": ("立即危险，尚无措施", "Immediate risk, no solution agreed"),
     "B": ("立即危险，已有措施未完成", "Immediate risk, solution agreed, not yet done"),
@@ -77,9 +82,9 @@ class Cadence:
         return tier != "city" or level in self.city_levels
 
 
-@dataclass
+@dataclass(slots=True)
 class FacilityDue:
-    """One facility's line in the managers' list."""
+    """One facility's line in the managers' list (slots: a county's list makes 20,000 of them)."""
 
     id: int
     code: str
@@ -165,8 +170,9 @@ def statuses(store: Store, actor: Actor, cadence: Cadence, *, county: str | None
              ids: list[int] | None = None, now: datetime | None = None) -> list[FacilityDue]:
     """Every active facility the actor may read (optionally filtered) with its due status, most urgent first.
 
-    Three grouped queries, whatever the number of inspections: the facilities, the last inspection of
-    each tier and condition per facility (one pass over the inspections), and the work orders.
+    One statement: per facility the last active inspection of each tier, the latest condition and the
+    work orders (GeoPackage: the tables joined and grouped; PostGIS: a LATERAL aggregate and correlated
+    subqueries); the due dates, the status and the order are then worked out per row.
     """
     now = now or datetime.now(UTC)
     if county and county not in LONGYAN_COUNTIES:
@@ -182,87 +188,152 @@ def statuses(store: Store, actor: Actor, cadence: Cadence, *, county: str | None
         require_county(actor, county, write=False)
     elif allowed == ():
         raise Forbidden(f"{actor.name} has no counties to manage")
-    conditions = [Facility.status == "active"]
+    facilities, inspections, tasks = Facility.__table__.c, Inspection.__table__.c, MaintenanceTask.__table__
+    conditions = [facilities.status == "active"]
     if county:
-        conditions.append(Facility.county_code == county)
+        conditions.append(facilities.county_code == county)
     elif allowed is not None:
-        conditions.append(Facility.county_code.in_(allowed))
+        conditions.append(facilities.county_code.in_(allowed))
     if level:
-        conditions.append(Facility.level == level)
+        conditions.append(facilities.level == level)
     if category:
-        conditions.append(Facility.category == category)
+        conditions.append(facilities.category == category)
     if ids is not None:
-        conditions.append(Facility.id.in_(ids))
-    scope = select(Facility.id).where(*conditions)
+        conditions.append(facilities.id.in_(ids))
 
     def last(when):
-        return func.max(case((when, Inspection.inspected_at), else_=literal(None)))
+        return func.max(case((when, inspections.inspected_at), else_=literal(None)))
 
-    agg = (
-        select(
-            Inspection.facility_id.label("fid"),
-            func.max(Inspection.inspected_at).label("last_any"),
-            last(Inspection.tier.in_(("county", "city"))).label("last_county"),
-            last(Inspection.tier == "city").label("last_city"),
-            *(last(Inspection.condition == c).label(f"last_{c}") for c in ("critical", "poor", "fair")),
+    def raw(column):
+        return type_coerce(column, NullType())
+
+    columns = [facilities.id, facilities.code, facilities.name, facilities.county_code, facilities.township,
+               facilities.level, facilities.category, raw(facilities.created_at).label("created_at")]
+    live = (tasks.c.status == "active") & (tasks.c.state != "cancelled")
+    is_active = case((tasks.c.state.in_(ACTIVE_TASK_STATES), 1), else_=0)
+    tasked = Inspection.__table__.alias("tasked")
+    county_tier, city_tier = inspections.tier.in_(("county", "city")), inspections.tier == "city"
+    if store.kind == "geopackage":
+        # The two tables joined and grouped by facility. GeoPackage timestamps are fixed-width text, so one
+        # max() over the time followed by a digit for the condition (worst highest) gives both the last visit
+        # and its condition, the worse of two at the same moment.
+        ranked = case(*((inspections.condition == c, literal(str(r))) for c, r in CONDITION_RANK.items()),
+                      else_=literal("0"))
+        # Work orders are few: grouped once and joined (SQLite indexes the grouped rows on the fly).
+        work = (select(tasks.c.facility_id.label("fid"), func.sum(is_active).label("active"),
+                       func.max(tasked.c.inspected_at).label("last_tasked"))
+                .select_from(tasks.outerjoin(tasked, tasked.c.id == tasks.c.inspection_id))
+                .where(live).group_by(tasks.c.facility_id).subquery("work"))
+        query = (
+            select(*columns, func.max(work.c.active).label("active"), raw(func.max(work.c.last_tasked)),
+                   raw(last(county_tier)).label("last_county"), raw(last(city_tier)).label("last_city"),
+                   func.max(inspections.inspected_at.op("||", return_type=String)(ranked)).label("latest"),
+                   literal(None).label("unused"))
+            .select_from(Facility.__table__.outerjoin(
+                Inspection.__table__, (inspections.facility_id == facilities.id) & (inspections.status == "active"))
+                .outerjoin(work, work.c.fid == facilities.id))
+            .where(*conditions)
+            .group_by(facilities.id)
         )
-        .where(Inspection.facility_id.in_(scope), Inspection.status == "active")
-        .group_by(Inspection.facility_id)
-        .subquery()
-    )
-    work = (
-        select(
-            MaintenanceTask.facility_id.label("fid"),
-            func.sum(case((MaintenanceTask.state.in_(ACTIVE_TASK_STATES), 1), else_=0)).label("active"),
-            func.max(Inspection.inspected_at).label("last_tasked"),
-        )
-        .join(Inspection, Inspection.id == MaintenanceTask.inspection_id, isouter=True)
-        .where(MaintenanceTask.facility_id.in_(scope), MaintenanceTask.status == "active",
-               MaintenanceTask.state != "cancelled")
-        .group_by(MaintenanceTask.facility_id)
-        .subquery()
-    )
-    # Comparisons of timestamps are made in the query, so only three per facility cross into Python
-    # (converting timestamps is what costs time at 20,000 facilities). Three separate queries rather
-    # than one join: with stale planner statistics (just after a bulk load) PostgreSQL chose a nested
-    # loop over the grouped subquery for the join and took minutes; each query alone has one plan.
-    latest_condition = case(
-        *((agg.c[f"last_{c}"] == agg.c.last_any, literal(c)) for c in ("critical", "poor", "fair")),
-        (agg.c.last_any.is_not(None), literal("good")),
-        else_=literal(None),
-    )
-    # A poor or critical condition found by the latest inspection stays a problem open until a work order
-    # is made from it. Notes on a fair or good facility (weeds, faded paint) are routine upkeep: shown on
-    # the inspection, but they do not flag the facility (the demo data notes something at most visits).
-    alarming = case((or_(*(agg.c[f"last_{c}"] == agg.c.last_any for c in ("critical", "poor"))), 1), else_=0)
-    per_facility = select(agg.c.fid, agg.c.last_any, agg.c.last_county, agg.c.last_city, latest_condition,
-                          alarming)
-    with store.session() as session:
-        facilities = session.execute(
-            select(Facility.id, Facility.code, Facility.name, Facility.county_code, Facility.township,
-                   Facility.level, Facility.category, Facility.created_at).where(*conditions)
-        ).all()
-        inspected = {row[0]: row[1:] for row in session.execute(per_facility)}
-        work_orders = {row[0]: (int(row[1] or 0), row[2]) for row in session.execute(select(work))}
+    else:
+        # PostgreSQL: a LATERAL aggregate per facility, one probe of the facility_id index each. That plan
+        # does not depend on statistics: grouping first and joining back, it chose a nested loop over the
+        # grouped rows with stale statistics (just after a bulk load) and took minutes; grouping the join,
+        # it sorted every inspection with the facilities' names on disk.
+        any_visit = func.max(inspections.inspected_at)
+        worst = case(*((last(inspections.condition == c) == any_visit, literal(c)) for c in CONDITION_RANK),
+                     (any_visit.is_not(None), literal("good")), else_=literal(None))
+        seen = (select(raw(last(county_tier)).label("last_county"), raw(last(city_tier)).label("last_city"),
+                       raw(any_visit).label("last_any"), worst.label("latest_condition"))
+                .where(inspections.facility_id == facilities.id, inspections.status == "active")
+                .lateral("seen"))
+        # Work orders are few: a correlated subquery each, answered from the facility_id index.
+        mine = (tasks.c.facility_id == facilities.id) & live
+        active = select(func.sum(is_active)).select_from(tasks).where(mine).scalar_subquery()
+        last_tasked = (select(func.max(tasked.c.inspected_at)).select_from(tasks)
+                       .join(tasked, tasked.c.id == tasks.c.inspection_id).where(mine).scalar_subquery())
+        query = (select(*columns, active.label("active"), raw(last_tasked).label("last_tasked"),
+                        seen.c.last_county, seen.c.last_city, seen.c.last_any, seen.c.latest_condition)
+                 .select_from(Facility.__table__.outerjoin(seen, true()))
+                 .where(*conditions))
+    with _no_cycle_collection(), store.session() as session:
+        connection = session.connection()
+        if store.kind == "postgis":
+            # Timestamps in UTC for this transaction: the driver then gives Python's own UTC, with which the
+            # date arithmetic below is several times faster than with a zoneinfo time zone.
+            connection.exec_driver_sql("SET LOCAL TIME ZONE 'UTC'")
+        rows = connection.execute(query).all()
+        return _due_rows(store, rows, cadence, status, now)
+
+
+@contextmanager
+def _no_cycle_collection():
+    """Pause Python's cycle collector while a county's list is read and built.
+
+    The list is 20,000 records (from as many rows) without reference cycles; with the collector on, the
+    allocations make it walk the whole heap several times over, which took a third of the list's time
+    (measured in bench/manage.py). Whoever found it on turns it back on, so overlapping requests leave it
+    as they found it.
+    """
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _due_rows(store: Store, rows, cadence: Cadence, status: str | None, now: datetime) -> list[FacilityDue]:
+    """Due date, status and order of the grouped rows.
+
+    The timestamps come raw from the driver (their columns are typed without a result processor), and a
+    GeoPackage's text is parsed only where a date is needed: parsing every one through the column type
+    cost more than the query itself at 20,000 facilities. GeoPackage timestamps are fixed-width UTC text,
+    so comparing two of them as text is comparing the times.
+    """
     soon = timedelta(days=cadence.due_soon_days)
-    periods = {(tier, lvl): timedelta(days=cadence.days[tier]) for tier in TIERS for lvl in LEVELS
-               if cadence.applies(tier, lvl)}
-    never = (None, None, None, None, 0)
-    result = []
-    for fid, code, name, county_code, township, lvl, cat, created in facilities:
-        last_any, last_county, last_city, latest_condition, alarm = inspected.get(fid, never)
-        active, last_tasked = work_orders.get(fid, (0, None))
-        untasked = bool(alarm) and (last_tasked is None or last_tasked < last_any)
-        next_due, overdue_tier = None, None
-        for tier, seen in (("station", last_any), ("county", last_county), ("city", last_city)):
-            period = periods.get((tier, lvl))
-            if period is None:
-                continue
-            # Never inspected: due from registration, so a new facility is overdue one cadence later.
-            due = (seen or created) + period
+    # For each level, the tiers that apply to it with their period and the column their last visit is in.
+    plan = {lvl: tuple((tier, column, timedelta(days=cadence.days[tier]))
+                       for tier, column in (("station", 0), ("county", 1), ("city", 2)) if cadence.applies(tier, lvl))
+            for lvl in LEVELS}
+    conditions_by_rank = {str(r): c for c, r in CONDITION_RANK.items()} | {"0": "good"}
+    priorities = {(c, a): priority_for(c, a) for c in (None, "good", *CONDITION_RANK) for a in (0, 1)}
+    order = {s: i for i, s in enumerate(STATUSES)}
+    far = datetime.max.replace(tzinfo=UTC)
+    text = store.kind == "geopackage"
+    # Python 3.11+ reads the GeoPackage's trailing "Z" as UTC; PostgreSQL's values are datetimes already.
+    parse = datetime.fromisoformat if text else (lambda value: value)
+    keyed = []
+    # The last two columns: the last visit and its condition (PostgreSQL), or both packed in one (GeoPackage).
+    for number, (fid, code, name, county_code, township, lvl, cat, created, active_n, last_tasked, last_county,
+                 last_city, last_any, latest_condition) in enumerate(rows):
+        if not text:
+            seen_any = last_any
+        elif last_any:
+            seen_any, latest_condition = last_any[:-1], conditions_by_rank[last_any[-1]]
+            last_any = parse(seen_any)
+        else:
+            seen_any = last_any = latest_condition = None
+        # A poor or critical condition found by the latest inspection stays a problem open until a work order
+        # is made from it. Notes on a fair or good facility (weeds, faded paint) are routine upkeep: shown on
+        # the inspection, but they do not flag the facility (the demo data notes something at most visits).
+        untasked = latest_condition in ("critical", "poor") and (last_tasked is None or last_tasked < seen_any)
+        next_due, overdue_tier, registered = None, None, None
+        for tier, column, period in plan.get(lvl, ()):
+            if column == 0:
+                base = last_any
+            else:
+                seen = last_county if column == 1 else last_city
+                base = parse(seen) if seen is not None else None
+            if base is None:
+                # Never inspected: due from registration, so a new facility is overdue one cadence later.
+                base = registered = registered or parse(created)
+            due = base + period
             if next_due is None or due < next_due:
                 next_due, overdue_tier = due, tier
-        if active or untasked:
+        active_n = int(active_n or 0)
+        if active_n or untasked:
             state = "problem_open"
         elif next_due is not None and next_due < now:
             state = "overdue"
@@ -272,13 +343,11 @@ def statuses(store: Store, actor: Actor, cadence: Cadence, *, county: str | None
             state = "ok"
         if status and state != status:
             continue
-        result.append(FacilityDue(fid, code, name, county_code, township, lvl, cat, state, next_due,
-                                  overdue_tier, last_any, latest_condition, active,
-                                  priority_for(latest_condition, active)))
-    order = {s: i for i, s in enumerate(STATUSES)}
-    far = datetime.max.replace(tzinfo=UTC)
-    result.sort(key=lambda f: (order[f.status], f.next_due or far, f.code))
-    return result
+        line = FacilityDue(fid, code, name, county_code, township, lvl, cat, state, next_due, overdue_tier,
+                           last_any, latest_condition, active_n, priorities[latest_condition, min(active_n, 1)])
+        keyed.append((order[state], next_due or far, code, number, line))
+    keyed.sort()
+    return [entry[-1] for entry in keyed]
 
 
 def map_features(store: Store, actor: Actor, cadence: Cadence, *, box: tuple | None = None,

@@ -17,8 +17,8 @@ from maps.shell import render_parts
 from registry.extensions import get_store
 from registry.models.vocab import CATEGORIES, CHECK_STATES, CONDITIONS, FUNDING_SOURCES, LEVELS, LONGYAN_COUNTIES
 from registry.models.vocab import SIX_ONES as SIX_ONES_VOCAB
-from registry.services import Conflict, Forbidden, record_audit, unit_of_work
-from registry.services.archive import facility_archive, ledger_xlsx, townships
+from registry.services import Conflict, Forbidden, NotFound, record_audit, unit_of_work
+from registry.services.archive import archive_pdf, facility_archive, ledger_xlsx, pdf_font, townships
 from registry.services.due import (
     PRIORITIES,
     STATUS_LABELS,
@@ -32,6 +32,7 @@ from registry.services.due import (
 )
 from registry.services.facilities import registry_has_demo, update_facility
 from registry.services.inspections import facility_for_form
+from registry.services.photos import photo_file
 from registry.services.tasks import PRIORITIES as TASK_PRIORITIES
 from registry.services.tasks import STATE_LABELS
 from registry.web.auth import current_actor, role_required
@@ -174,6 +175,25 @@ def archive(facility_id: int):
     due = statuses(get_store(), current_actor(), cadence(), ids=[facility_id])
     return render_template("manage/archive.html", a=record, f=record.facility, due=due[0] if due else None,
                            demo_notice=record.facility.is_demo, now=datetime.now(UTC))
+
+
+@bp.get("/facilities/<int:facility_id>/archive.pdf")
+@role_required(*READ)
+def archive_pdf_file(facility_id: int):
+    """The facility's archive as PDF: the page's content, with the Chinese font embedded (subset)."""
+    actor = current_actor()
+    record = facility_archive(get_store(), actor, facility_id)
+    due = statuses(get_store(), actor, cadence(), ids=[facility_id])
+    font = pdf_font(current_app.config.get("PDF_FONT"))
+    thumbs = {}
+    for _when, shots in record.timeline:
+        try:
+            thumbs[shots[0].id] = photo_file(get_store(), actor, current_app.instance_path, shots[0].id, "thumb")[0]
+        except NotFound:
+            continue  # a photo without its file is named as missing in the PDF
+    data = archive_pdf(record, due[0] if due else None, font, photos=thumbs)
+    return send_file(io.BytesIO(data), mimetype="application/pdf", as_attachment=True,
+                     download_name=f"{record.facility.code}-{record.facility.name}-档案.pdf")
 
 
 @bp.route("/facilities/<int:facility_id>/edit", methods=["GET", "POST"])

@@ -65,6 +65,7 @@ ROUTES = [
     ("/manage/ledgers", {"mgr", "mgr2", "other", "reviewer1", "admin1"}),
     ("/manage/ledgers/350823.xlsx", READ_EVERYWHERE),
     ("/manage/facilities/{facility}", READ_EVERYWHERE),
+    ("/manage/facilities/{facility}/archive.pdf", READ_EVERYWHERE),
     ("/manage/facilities/{facility}/inspect", WRITE_HERE),
     ("/manage/facilities/{facility}/edit", WRITE_HERE),
     ("/manage/facilities/{facility}/distance?lon=116.818&lat=25.226", WRITE_HERE),
