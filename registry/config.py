@@ -20,6 +20,16 @@ SETTINGS = {
     "DEFAULT_LOCALE": ("REGISTRY_DEFAULT_LOCALE", "zh_CN"),
     "ASSETS_DIR": ("REGISTRY_ASSETS_DIR", None),
     "PDF_FONT": ("REGISTRY_PDF_FONT", ""),
+    # Unset (None) means the reading service's own default, which docs/CONFIGURATION.md states.
+    "MANAGE_CADENCE_DAYS": ("REGISTRY_MANAGE_CADENCE_DAYS", None),
+    "MANAGE_CITY_CHECK_LEVELS": ("REGISTRY_MANAGE_CITY_CHECK_LEVELS", None),
+    "MANAGE_DUE_SOON_DAYS": ("REGISTRY_MANAGE_DUE_SOON_DAYS", None),
+    "MANAGE_ON_SITE_METRES": ("REGISTRY_MANAGE_ON_SITE_METRES", None),
+    "MANAGE_MAX_DISTANCE_KM": ("REGISTRY_MANAGE_MAX_DISTANCE_KM", None),
+    "MANAGE_PHOTO_MAX_MB": ("REGISTRY_MANAGE_PHOTO_MAX_MB", None),
+    "MANAGE_PHOTO_MAX_MEGAPIXELS": ("REGISTRY_MANAGE_PHOTO_MAX_MEGAPIXELS", None),
+    "MANAGE_PHOTO_MAX_COUNT": ("REGISTRY_MANAGE_PHOTO_MAX_COUNT", None),
+    "RELOCATION_FILES_DIR": ("REGISTRY_RELOCATION_FILES_DIR", None),
 }
 
 
@@ -35,12 +45,31 @@ def load(overrides: dict | None = None, instance_path: str | os.PathLike | None 
     # Requests larger than this are refused before they are read (the ledger import's 200 MB limit fits inside).
     config.setdefault("MAX_CONTENT_LENGTH", 210 * 1024 * 1024)
     config.update(overrides or {})
+    _check_numbers(config)
     instance = Path(instance_path or Path.cwd() / "instance")
     if not config.get("DATABASE_URL"):
         config["DATABASE_URL"] = f"sqlite:///{instance / 'registry.gpkg'}"
     if not config.get("ASSETS_DIR"):
         config["ASSETS_DIR"] = str(Path(__file__).resolve().parent / "static" / "vendor")
     return config
+
+
+# Settings that must be positive numbers when given; checked at start-up so a typo fails fast, by name.
+NUMERIC = ("MANAGE_DUE_SOON_DAYS", "MANAGE_ON_SITE_METRES", "MANAGE_MAX_DISTANCE_KM", "MANAGE_PHOTO_MAX_MB",
+           "MANAGE_PHOTO_MAX_MEGAPIXELS", "MANAGE_PHOTO_MAX_COUNT")
+
+
+def _check_numbers(config: dict) -> None:
+    for key in NUMERIC:
+        value = config.get(key)
+        if value in (None, ""):
+            continue
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = None
+        if number is None or not number > 0:
+            raise ConfigError(f"{SETTINGS[key][0]}={value!r} must be a positive number (or empty for the default)")
 
 
 def check_production(config: dict, demo_users: list[str]) -> None:

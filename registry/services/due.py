@@ -70,7 +70,7 @@ class Cadence:
             if value in (None, "", 0, "0"):
                 continue  # a tier without a cadence is not required
             days[tier] = int(value)
-        levels = config.get("MANAGE_CITY_CHECK_LEVELS", default.city_levels)
+        levels = config.get("MANAGE_CITY_CHECK_LEVELS") or default.city_levels
         if isinstance(levels, str):
             levels = [part.strip() for part in levels.split(",") if part.strip()]
         soon = int(config.get("MANAGE_DUE_SOON_DAYS") or default.due_soon_days)
