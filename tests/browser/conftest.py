@@ -79,6 +79,16 @@ class WatchedPage:
                 "page errors": self.page_errors}
 
 
+def cancelled(request) -> bool:
+    """Whether a failed request was cancelled rather than failed.
+
+    net::ERR_ABORTED is a cancellation: the page navigated away while the request was in flight, or
+    the map aborted a viewport load the user had already panned past. A server that is down or refuses
+    shows as another error, and the blocked hosts as ERR_BLOCKED_BY_CLIENT.
+    """
+    return request.failure == "net::ERR_ABORTED"
+
+
 @pytest.fixture
 def watched_page(browser):
     """A fresh page whose requests to any host but 127.0.0.1 are aborted and recorded."""
@@ -94,25 +104,11 @@ def watched_page(browser):
             watched.blocked.append(url)
             route.abort("blockedbyclient")
 
-    # A request still in flight when the page navigates away is cancelled by the browser
-    # (net::ERR_ABORTED); that is the user leaving, not the page failing. Count main-frame
-    # navigations so such cancellations can be told from real failures.
-    navigations = {"count": 0}
-    started: dict[object, int] = {}
-
-    def navigated(frame):
-        if frame == page.main_frame:
-            navigations["count"] += 1
-
     def failed(request):
-        left = started.pop(request, navigations["count"]) < navigations["count"]
-        if not (left and request.failure == "net::ERR_ABORTED"):
+        if not cancelled(request):
             watched.failed.append(f"{request.url} ({request.failure})")
 
     page.route("**/*", guard)
-    page.on("framenavigated", navigated)
-    page.on("request", lambda request: started.__setitem__(request, navigations["count"]))
-    page.on("requestfinished", lambda request: started.pop(request, None))
     page.on("requestfailed", failed)
     page.on("console", lambda message: message.type == "error" and watched.console_errors.append(message.text))
     page.on("pageerror", lambda error: watched.page_errors.append(str(error)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from registry.db import Store
-from tests.browser.conftest import ALLOWED_HOST
+from tests.browser.conftest import ALLOWED_HOST, cancelled
 from tests.registry.public_factories import demo_like
 
 pytestmark = pytest.mark.browser
@@ -28,7 +28,7 @@ def phone(browser):
     problems = []
     page.route("**/*", lambda route: route.continue_() if ALLOWED_HOST in route.request.url.split("/")[2]
                else (problems.append(route.request.url), route.abort("blockedbyclient")))
-    page.on("requestfailed", lambda request: problems.append(f"failed {request.url}"))
+    page.on("requestfailed", lambda request: cancelled(request) or problems.append(f"failed {request.url}"))
     page.on("pageerror", lambda error: problems.append(str(error)))
     page.on("console", lambda message: message.type == "error" and problems.append(message.text))
     yield page, problems
