@@ -21,19 +21,45 @@ JOURNEYS = 4377
 
 
 def write_ledger(path: Path, rows: int, seed: int = 5) -> Path:
-    """A clean CSV ledger of ``rows`` relocations in the usual Chinese headings, to the bench's destinations."""
+    """A clean CSV ledger of ``rows`` relocations in the usual Chinese headings, to the bench's destinations.
+
+    Like a county's ledger, it names the martyr of most rows (one on the roll: :func:`_roll`) and leaves
+    one row in 33 unnamed (an unknown martyr, as about 3% of the demo's), and gives each its plot.
+    """
     rng = np.random.default_rng(seed)
     lon = rng.uniform(116.2, 116.7, rows)
     lat = rng.uniform(24.9, 25.3, rows)
     dest = rng.integers(0, DESTINATIONS, rows)
     day = rng.integers(1, 28, rows)
     with path.open("w", encoding="utf-8") as fh:
-        fh.write("编号,县区,乡镇,原址,经度,纬度,迁入地,家属同意,同意人,批准文号,批准机关,批准日期,安葬日期,批次,金额\n")
+        fh.write("编号,县区,乡镇,原址,经度,纬度,烈士姓名,迁入地,墓区,排,墓号,家属同意,同意人,批准文号,批准机关,批准日期,"
+                 "安葬日期,批次,金额\n")
         for i in range(rows):
-            fh.write(f"B{i:07d},上杭县,蛟洋镇,某村{i % 997}号墓,{lon[i]:.6f},{lat[i]:.6f},测试陵园{dest[i]:02d},是,"
+            name = _martyr_name(i) or ""
+            fh.write(f"B{i:07d},上杭县,蛟洋镇,某村{i % 997}号墓,{lon[i]:.6f},{lat[i]:.6f},{name},测试陵园{dest[i]:02d},"
+                     f"Q{i // 300}区,{(i // 20) % 15 + 1}排,{i % 20 + 1}号,是,"
                      f"家属{i % 89},杭民〔2021〕{i % 50}号,上杭县人民政府,2021-03-{day[i]:02d},2021-05-{day[i]:02d},"
                      f"2021-第{i % 30}批,3000\n")
     return path
+
+
+def _martyr_name(i: int) -> str | None:
+    return None if i % 33 == 0 else f"测试烈士{i:07d}"
+
+
+def _roll(store, rows: int) -> None:
+    """Put the martyrs the ledger names on the roll (in bulk: this is set-up, not the measured import)."""
+    from sqlalchemy import insert
+
+    from registry.models import Martyr
+    from registry.models.types import utcnow
+
+    now = utcnow()
+    named = [{"name": name, "is_unknown": False, "status": "active", "is_demo": False, "version": 1,
+              "created_at": now, "updated_at": now} for i in range(rows) if (name := _martyr_name(i))]
+    with store.engine.begin() as conn:
+        for start in range(0, len(named), 10000):
+            conn.execute(insert(Martyr.__table__), named[start:start + 10000])
 
 
 def _destinations(store) -> None:
@@ -52,10 +78,11 @@ _CHILD = textwrap.dedent("""
     from registry.services import Actor
     from registry.services.ledger_import import run_import
     store = Store(sys.argv[1])
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     result = run_import(store, Actor.system("bench"), sys.argv[2], "bench.csv")
-    elapsed = time.perf_counter() - started
-    print(json.dumps({"seconds": elapsed, "added": result.added,
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    print(json.dumps({"seconds": elapsed, "cpu": cpu, "added": result.added, "tombs": result.tombs_added,
+                      "martyrs": result.martyrs_added,
                       "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """)
 
@@ -76,7 +103,7 @@ def _baseline_seconds(kind: str, ledger: Path, scratch) -> float:
         rows = list(csv.reader(fh))[1:]
     lon = np.array([float(r[4]) for r in rows])
     lat = np.array([float(r[5]) for r in rows])
-    dest = np.array([int(r[6][-2:]) for r in rows])
+    dest = np.array([int(r[7][-2:]) for r in rows])
     dlon = 116.3 + dest * 0.01
     dlat = 25.0 + (dest % 7) * 0.02
     lines = shapely.linestrings(np.stack([np.column_stack([lon, lat]), np.column_stack([dlon, dlat])], axis=1))
@@ -84,7 +111,7 @@ def _baseline_seconds(kind: str, ledger: Path, scratch) -> float:
         import geopandas as gpd
 
         frame = gpd.GeoDataFrame({"code": [r[0] for r in rows], "origin_place": [r[3] for r in rows],
-                                  "approval_number": [r[9] for r in rows], "batch": [r[13] for r in rows]},
+                                  "approval_number": [r[13] for r in rows], "batch": [r[17] for r in rows]},
                                  geometry=lines, crs="EPSG:4326")
         with tempfile.TemporaryDirectory() as folder:
             frame.to_file(Path(folder) / "bare.gpkg", layer="relocations", driver="GPKG", engine="pyogrio")
@@ -97,28 +124,41 @@ def _baseline_seconds(kind: str, ledger: Path, scratch) -> float:
                 hexes = shapely.to_wkb(shapely.set_srid(lines, 4326), hex=True, include_srid=True)
                 with cur.copy("COPY bench_bare (code, origin_place, approval_number, batch, geom) FROM STDIN") as cp:
                     for r, wkb in zip(rows, hexes, strict=True):
-                        cp.write_row((r[0], r[3], r[9], r[13], wkb))
+                        cp.write_row((r[0], r[3], r[13], r[17], wkb))
             con.driver_connection.commit()
         finally:
             con.close()
     return time.perf_counter() - started
 
 
-def bench_import(kind: str, rows: int, table: Table) -> None:
+def bench_import(kind: str, rows: int, table: Table, repeats: int = 2) -> None:
+    """The import against the plain bulk write, each run ``repeats`` times in turn; the best of each counts.
+
+    Taking turns and the best run keeps the ratio honest on a machine shared with other work, where one
+    run can be slowed several-fold by a neighbour.
+    """
+    runs, bases = [], []
     with tempfile.TemporaryDirectory(prefix="ledger-bench-") as folder:
         ledger = write_ledger(Path(folder) / "ledger.csv", rows)
-        with fresh_store(kind) as store:
-            _destinations(store)
-            store.dispose()
-            outcome = _import_in_child(store.url, ledger)
-            assert outcome["added"] == rows, outcome
+        for _ in range(repeats):
+            with fresh_store(kind) as store:
+                _destinations(store)
+                _roll(store, rows)
+                store.dispose()
+                outcome = _import_in_child(store.url, ledger)
+                assert outcome["added"] == rows and outcome["tombs"] == rows, outcome
+                runs.append(outcome)
             with fresh_store(kind) as scratch:
-                base = _baseline_seconds(kind, ledger, scratch)
-        baseline_name = "pyogrio to .gpkg" if kind == "geopackage" else "COPY"
-        table.add(Row("ledger import (dry run + import)", kind, f"{rows:,}", outcome["seconds"], base, unit="s",
-                      target="<= 3x",
-                      note=f"{rows / outcome['seconds']:,.0f} rows/s vs {rows / base:,.0f} rows/s plain "
-                           f"{baseline_name}; peak RSS {outcome['maxrss_mb']:,.0f} MB (target < 1 GB)"))
+                bases.append(_baseline_seconds(kind, ledger, scratch))
+    outcome = min(runs, key=lambda r: r["seconds"])
+    base = min(bases)
+    baseline_name = "pyogrio to .gpkg" if kind == "geopackage" else "COPY"
+    table.add(Row("ledger import (dry run + import)", kind, f"{rows:,}", outcome["seconds"], base, unit="s",
+                  target="<= 3x",
+                  note=f"{rows / outcome['seconds']:,.0f} rows/s vs {rows / base:,.0f} rows/s plain {baseline_name} "
+                       f"(relocations only); the import also writes {outcome['tombs']:,} tombs and "
+                       f"{outcome['martyrs']:,} martyrs; import CPU {outcome['cpu']:.1f} s; best of {repeats}; "
+                       f"peak RSS {max(r['maxrss_mb'] for r in runs):,.0f} MB (target < 1 GB)"))
 
 
 def bench_journey_map(table: Table) -> None:

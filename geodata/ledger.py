@@ -368,11 +368,23 @@ def _resolve_county(text: str, counties: Mapping) -> str | None:
 _DIGITS = re.compile(r"\d")
 
 
-def _header_score(cells: list, mapping: Mapping[str, str]) -> int:
+def _blank(cells: list) -> bool:
+    """Whether every cell of a row is empty or blank text (a CSV row's cells are all text: one join tells)."""
+    try:
+        return not "".join(cells).strip()
+    except TypeError:
+        return all(c is None or _text(c) == "" for c in cells)
+
+
+def _header_score(cells: list, mapping: Mapping[str, str], headings: frozenset | None = None) -> int:
     # A heading row has at least one cell spelt exactly as a known heading; data rows fail this cheap test,
     # which keeps the search cheap on 100,000 rows. Headings are short texts without digits.
-    if not any(type(c) is str and c in mapping for c in cells):
-        return 0
+    try:
+        if (headings if headings is not None else frozenset(mapping)).isdisjoint(cells):
+            return 0
+    except TypeError:  # an unhashable cell: test cell by cell
+        if not any(type(c) is str and c in mapping for c in cells):
+            return 0
     score = 0
     for c in cells:
         if isinstance(c, str) and c and len(c) <= 24 and not _DIGITS.search(c) and mapping.get(header_key(c)):
@@ -483,21 +495,26 @@ def _spill(data: bytes) -> Path:
 
 def _read_rows(ledger: Ledger, raw_rows: Iterable[tuple[int, list]], mapping: Mapping[str, str],
                counties: Mapping, progress) -> None:
-    columns: list[tuple[int, str, str]] | None = None  # (index, header, field)
+    columns: list[tuple] | None = None  # (index, header, field, converter, axis, memo of the column)
     header_cells: list[str] = []
     seen: dict[str, int] = {}
     codes: dict[str, tuple[int, str]] = {}
     pending: list[LedgerRow] = []
     count = 0
+    headings = frozenset(mapping)
+    # Cells repeat down a column (dates, counties, destinations, batches): each distinct cell of a column is
+    # converted once and its outcome reused, which keeps a 100,000-row ledger's read to a few seconds.
+    memo: dict[str, dict] = {name: {} for name in FIELDS}
+    county_of: dict[str, str | None] = {}
     for number, cells in raw_rows:
         count += 1
         if progress is not None and count % 1000 == 0:
             progress(count)
-        if all(c is None or _text(c) == "" for c in cells):
+        if _blank(cells):
             if columns is not None:
                 ledger.warn("empty row skipped", row=number, kind="empty")
             continue
-        score = _header_score(cells, mapping)
+        score = _header_score(cells, mapping, headings)
         if score >= 3 and (columns is None or score >= max(3, len(columns) // 2)):
             new_cells = [_text(c) for c in cells]
             if columns is not None:
@@ -514,18 +531,23 @@ def _read_rows(ledger: Ledger, raw_rows: Iterable[tuple[int, list]], mapping: Ma
             for index, text in enumerate(new_cells):
                 target = mapping.get(header_key(text)) if text else None
                 if target and target not in used:
-                    columns.append((index, text, target, _CONVERTERS.get(target, _text), _ANGLES.get(target)))
+                    columns.append((index, text, target, _CONVERTERS.get(target, _text), _ANGLES.get(target),
+                                    None if target in _UNREMEMBERED else memo[target]))
                     used.add(target)
                 elif text and ledger.header_row == number and text not in ledger.unmapped:
                     ledger.unmapped.append(text)
             continue
         if columns is None:
             continue  # a title row above the header
-        row = _clean_row(ledger, number, cells, columns, counties)
+        row = _clean_row(ledger, number, cells, columns, counties, county_of)
         if row is None:
             continue
         # Every row has the same fields in the same order, so their values alone tell duplicates apart.
-        fingerprint = repr(list(row.values.values()))
+        fingerprint = tuple(row.values.values())
+        try:
+            hash(fingerprint)
+        except TypeError:  # a list of personal effects
+            fingerprint = tuple(tuple(v) if type(v) is list else v for v in row.values.values())
         if fingerprint in seen:
             ledger.warn(f"duplicate of row {seen[fingerprint]}, skipped", row=number, kind="duplicate")
             continue
@@ -603,41 +625,65 @@ _CONVERTERS = {
 _ANGLES = {"origin_lon": "lon", "origin_lat": "lat", "dest_lon": "lon", "dest_lat": "lat"}
 
 
-def _clean_row(ledger: Ledger, number: int, cells: list, columns, counties: Mapping) -> LedgerRow | None:
+_MISSING = object()
+# Fields whose cells are mostly unique: remembering them would only grow the memo.
+_UNREMEMBERED = frozenset({"code", "origin_lon", "origin_lat", "dest_lon", "dest_lat"})
+
+
+def _convert_cell(raw, convert, axis) -> tuple:
+    """One cell's outcome: (value, notes as (why, kind) pairs, error or None); the same cell gives the same."""
+    notes = ()
+    if isinstance(raw, str):
+        if not raw.strip():
+            return None, (), None
+        if _FULLWIDTH_DIGIT.search(raw):
+            notes = ((f"full-width digits read as {_text(raw)}", "fullwidth"),)
+    try:
+        if axis is not None:
+            angle, was_dms = _parse_angle(raw, axis)
+            if was_dms:
+                notes += ((f"degrees-minutes-seconds read as {angle:.6f}", "dms"),)
+            return angle, notes, None
+        return convert(raw), notes, None
+    except ValueError as exc:
+        return None, notes, str(exc)
+
+
+def _clean_row(ledger: Ledger, number: int, cells: list, columns, counties: Mapping,
+               county_of: dict | None = None) -> LedgerRow | None:
     values: dict = {}
     failed = False
     width = len(cells)
-    for index, header, target, convert, axis in columns:
+    for index, header, target, convert, axis, seen in columns:
         raw = cells[index] if index < width else None
-        if raw is None:
+        if raw is None or raw == "":
             values[target] = None
             continue
-        if isinstance(raw, str):
-            if not raw.strip():
-                values[target] = None
-                continue
-            if _FULLWIDTH_DIGIT.search(raw):
-                ledger.warn(f"full-width digits read as {_text(raw)}", row=number, column=header, value=raw,
-                            kind="fullwidth")
-        try:
-            if axis is not None:
-                angle, was_dms = _parse_angle(raw, axis)
-                if was_dms:
-                    ledger.warn(f"degrees-minutes-seconds read as {angle:.6f}", row=number, column=header,
-                                value=raw, kind="dms")
-                values[target] = angle
-            else:
-                values[target] = convert(raw)
-        except ValueError as exc:
-            ledger.error(str(exc), row=number, column=header, value=raw, kind="value")
+        if seen is None:
+            outcome = _convert_cell(raw, convert, axis)
+        else:
+            try:
+                outcome = seen.get(raw, _MISSING)
+                if outcome is _MISSING:
+                    outcome = seen[raw] = _convert_cell(raw, convert, axis)
+            except TypeError:  # an unhashable cell is converted, not remembered
+                outcome = _convert_cell(raw, convert, axis)
+        value, notes, error = outcome
+        for why, kind in notes:
+            ledger.warn(why, row=number, column=header, value=raw, kind=kind)
+        if error is not None:
+            ledger.error(error, row=number, column=header, value=raw, kind="value")
             failed = True
+            continue
+        # A remembered list (personal effects) is copied, so no two rows share one list.
+        values[target] = list(value) if type(value) is list else value
     if all(v in (None, "", []) for v in values.values()):
         ledger.warn("empty row skipped", row=number, kind="empty")
         return None
     if failed:
         return None
     ok = _check_point(ledger, number, values, columns)
-    ok = _check_county(ledger, number, values, columns, counties) and ok
+    ok = _check_county(ledger, number, values, columns, counties, county_of) and ok
     ok = _check_steps(ledger, number, values, columns) and ok
     if not values.get("dest_facility") and any(c[2] == "dest_facility" for c in columns):
         ledger.error("the destination (迁入地) is empty", row=number, column=_header_for(columns, "dest_facility"),
@@ -677,14 +723,19 @@ def _check_point(ledger: Ledger, number: int, values: dict, columns) -> bool:
     return ok
 
 
-def _check_county(ledger: Ledger, number: int, values: dict, columns, counties: Mapping) -> bool:
+def _check_county(ledger: Ledger, number: int, values: dict, columns, counties: Mapping,
+                  county_of: dict | None = None) -> bool:
     text = values.get("county")
     if not counties:
         return True
     header = _header_for(columns, "county")
     code = None
     if text:
-        code = _resolve_county(text, counties)
+        if county_of is None:
+            code = _resolve_county(text, counties)
+        else:
+            code = county_of[text] if text in county_of else county_of.setdefault(text, _resolve_county(text,
+                                                                                                       counties))
         if code is None:
             ledger.error(f"unknown county; known are {', '.join(n for n, *_ in counties.values())}", row=number,
                          column=header, value=text, kind="county")

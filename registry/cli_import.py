@@ -81,7 +81,8 @@ def import_relocations(file, crs, mapping_opt, dry_run):
         click.echo(f"already imported (import {outcome.batch_id}); nothing added")
     else:
         click.echo(f"imported {outcome.added} relocations ({outcome.existing} already in the registry, "
-                   f"{outcome.warnings} warnings); import {outcome.batch_id}")
+                   f"{outcome.warnings} warnings); import {outcome.batch_id}; {outcome.tombs_added} tombs and "
+                   f"{outcome.martyrs_added} martyrs added at the destinations")
 
 
 def _mapping(store, option: str | None) -> dict:

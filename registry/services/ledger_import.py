@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 import struct
 import unicodedata
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import shapely
-from sqlalchemy import Boolean, Date, select
+from sqlalchemy import Boolean, Date, bindparam, select, text, update
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from geodata import ledger as ledgers
 from registry import gpkg
 from registry.db import Store
-from registry.models import ColumnMapping, Facility, ImportBatch, Martyr, Relocation
+from registry.models import ColumnMapping, Facility, ImportBatch, Martyr, Relocation, Tomb
+from registry.models.name_grams import UNKNOWN_NAME
 from registry.models.types import Geometry, JSONText, UTCDateTime, utcnow
 from registry.models.vocab import RELOCATION_STEPS as STEPS
 from registry.services.base import (
@@ -31,6 +34,7 @@ from registry.services.base import (
     snapshot,
     unit_of_work,
 )
+from registry.services.name_grams import refresh_name_grams
 from registry.services.relocations import DESTINATION_CATEGORIES, county_seats_wgs84
 
 Progress = Callable[[str, int, int], None]
@@ -78,37 +82,66 @@ def _norm_name(text: str) -> str:
     return re.sub(r"[\s（）()]|示例", "", text)
 
 
+# How ledgers write that a martyr's name is not known: such a row gets an unknown martyr (无名烈士) of its own,
+# never one matched by that "name" on the roll.
+UNKNOWN_WORDS = frozenset({UNKNOWN_NAME, "无名", "无名氏", "佚名", "不详", "姓名不详", "未知"})
+
+
+def _in_list(session, query: str, values: list[str]) -> list[tuple]:
+    """Rows where ``query``'s last column is one of ``values``: one array parameter per query, not many binds."""
+    found: list[tuple] = []
+    for start in range(0, len(values), 50000):
+        part = values[start:start + 50000]
+        if session.bind.dialect.name == "sqlite":
+            rows = session.execute(text(f"{query} IN (SELECT value FROM json_each(:values))"),
+                                   {"values": json.dumps(part, ensure_ascii=False)})
+        else:
+            rows = session.execute(text(f"{query} = ANY(:values)"), {"values": part})
+        found.extend(tuple(r) for r in rows)
+    return found
+
+
+def _plot_label(area, row, number) -> str:
+    return "".join(str(p) for p in (area, row, number) if p)
+
+
 def _resolve(session, ledger: ledgers.Ledger, progress: Progress | None) -> tuple[list, int]:
-    """Match destinations and martyrs against the registry; name what cannot be matched."""
+    """Match destinations, plots and martyrs against the registry; name what cannot be matched.
+
+    Each new row's values say what the import will write besides the relocation: the tomb at the
+    destination (an existing one found at the same facility and plot, else a new one at the ledger's
+    destination point or the facility's) and the martyr (one on the roll matched by name, else a new
+    one named by the ledger, or an unknown martyr, 无名烈士, where the ledger names none).
+    """
     facilities = session.execute(select(Facility.id, Facility.code, Facility.name, Facility.geom).where(
         Facility.category.in_(DESTINATION_CATEGORIES), Facility.status == "active")).all()
     by_text: dict[str, tuple] = {}
+    names_of: dict[int, str] = {}
     for fid, code, name, geom in facilities:
-        by_text[code] = (fid, geom)
-        by_text[_norm_name(name)] = (fid, geom)
-    names = {r.values["martyr_name"] for r in ledger.rows if r.values.get("martyr_name")}
+        by_text[code] = (fid, geom.x, geom.y)
+        by_text[_norm_name(name)] = (fid, geom.x, geom.y)
+        names_of[fid] = name
+    names = {r.values["martyr_name"] for r in ledger.rows if r.values.get("martyr_name")} - UNKNOWN_WORDS
     martyrs: dict[str, list] = {}
-    name_list = sorted(names)
-    for start in range(0, len(name_list), 900):
-        for mid, name, county in session.execute(select(Martyr.id, Martyr.name, Martyr.native_county_code).where(
-                Martyr.name.in_(name_list[start:start + 900]), Martyr.status == "active")):
-            martyrs.setdefault(name, []).append((mid, county))
-    keys = [r.key for r in ledger.rows]
-    existing_codes = set()
-    # SQLite allows some 32,000 bound values per statement, PostgreSQL 65,535: fewer round trips on PostGIS.
-    step = 900 if session.bind.dialect.name == "sqlite" else 30000
-    for start in range(0, len(keys), step):
-        part = keys[start:start + step]
-        existing_codes.update(session.scalars(select(Relocation.code).where(Relocation.code.in_(part))))
+    for mid, name, county in _in_list(session, "SELECT id, name, native_county_code FROM martyrs WHERE status = "
+                                      "'active' AND name", sorted(names)):
+        martyrs.setdefault(name, []).append((mid, county))
+    existing_codes = {code for (code,) in _in_list(session, "SELECT code FROM relocations WHERE code",
+                                                   [r.key for r in ledger.rows])}
     dest_header = _header(ledger, "dest_facility")
     name_header = _header(ledger, "martyr_name")
+    plot_header = _header(ledger, "dest_plot_number")
     new, existing, given, reference = [], 0, [], []
     total = len(ledger.rows)
+    dest_cache: dict[str, tuple | None] = {}
     for n, row in enumerate(ledger.rows, start=1):
         if progress is not None and n % 2000 == 0:
             progress("check", n, total)
         v = row.values
-        dest = by_text.get(v.get("dest_facility") or "") or by_text.get(_norm_name(v.get("dest_facility") or ""))
+        dest_text = v.get("dest_facility") or ""
+        dest = dest_cache.get(dest_text, False)
+        if dest is False:
+            dest = dest_cache[dest_text] = by_text.get(dest_text) or by_text.get(_norm_name(dest_text))
         if dest is None:
             ledger.error("unknown destination facility: no cemetery or collective burial ground of that name or "
                          "code is in the registry", row=row.number, column=dest_header, value=v.get("dest_facility"),
@@ -116,25 +149,31 @@ def _resolve(session, ledger: ledgers.Ledger, progress: Progress | None) -> tupl
             continue
         if v.get("dest_raw"):
             given.append(v["dest_raw"])
-            reference.append((dest[1].x, dest[1].y))
+            reference.append((dest[1], dest[2]))
+        if row.key in existing_codes:
+            existing += 1
+            continue
         martyr_id = None
-        if v.get("martyr_name"):
-            found = martyrs.get(v["martyr_name"], [])
+        new_martyr = None  # (name, is_unknown) of a martyr the import adds to the roll
+        ambiguous = False
+        name = v.get("martyr_name")
+        if not name or name in UNKNOWN_WORDS:
+            new_martyr = (UNKNOWN_NAME, True)
+        else:
+            found = martyrs.get(name, [])
             same_county = [m for m in found if m[1] == v.get("county_code")]
             if len(found) == 1:
                 martyr_id = found[0][0]
             elif len(same_county) == 1:
                 martyr_id = same_county[0][0]
             elif found:
+                ambiguous = True
                 ledger.warn(f"{len(found)} martyrs on the roll share this name; none linked (link it on the "
-                            "relocation's page)", row=row.number, column=name_header, value=v["martyr_name"],
-                            kind="martyr")
+                            "relocation's page)", row=row.number, column=name_header, value=name, kind="martyr")
             else:
-                ledger.warn("no martyr of this name on the roll; the relocation is imported without a martyr linked",
-                            row=row.number, column=name_header, value=v["martyr_name"], kind="martyr")
-        if row.key in existing_codes:
-            existing += 1
-            continue
+                new_martyr = (name, False)
+                ledger.warn("no martyr of this name on the roll: the import adds them to the roll under this name",
+                            row=row.number, column=name_header, value=name, kind="martyr")
         # Every row carries every column: executemany needs the same keys in each.
         values = {k: v.get(k) for k in RELOCATION_FIELDS}
         values["code"] = row.key
@@ -144,16 +183,17 @@ def _resolve(session, ledger: ledgers.Ledger, progress: Progress | None) -> tupl
         values["family_consent"] = bool(v.get("family_consent"))
         if values["origin_point_method"] is None and v.get("origin_lon") is not None:
             values["origin_point_method"] = "ledger"
-        if martyr_id is None and v.get("martyr_name"):
+        if ambiguous:
             # Keep the ledger's name on the record, so the martyr can be linked later by hand.
-            values["note"] = "；".join(p for p in (v.get("note"), f"台账烈士姓名：{v['martyr_name']}") if p)
-        if v.get("origin_lon") is not None:
-            values["geom"] = ((v["origin_lon"], v["origin_lat"]), (dest[1].x, dest[1].y))
-        else:
-            values["geom"] = None
+            values["note"] = "；".join(p for p in (v.get("note"), f"台账烈士姓名：{name}") if p)
+        values["geom"] = (((v["origin_lon"], v["origin_lat"]), (dest[1], dest[2]))
+                          if v.get("origin_lon") is not None else None)
         values["stage"] = ("accepted" if values["accepted_on"] else
                            "in_progress" if any(values[k] for k in STEPS) else "planned")
-        new.append((row, values))
+        tomb_point = (v["dest_lon"], v["dest_lat"]) if v.get("dest_lon") is not None else (dest[1], dest[2])
+        new.append((row, values, Planned(new_martyr, name if ambiguous else None, tomb_point,
+                                         values["reburied_on"] is not None)))
+    _match_plots(session, ledger, new, names_of, plot_header)
     better = ledgers.crs_check(ledger.crs, given, reference)
     if better is not None:
         crs, declared_m, better_m = better
@@ -161,7 +201,67 @@ def _resolve(session, ledger: ledgers.Ledger, progress: Progress | None) -> tupl
                     f"read as {ledger.crs}, but {better_m:,.0f} m read as {crs}: were the points given in {crs}? "
                     "Choose the right coordinate system and run the check again", column="crs", value=ledger.crs,
                     kind="crs")
+    if ledger.errors:
+        # Rows refused by a plot conflict are not written; the import refuses the whole file anyway.
+        bad = {i.row for i in ledger.errors if i.row}
+        new = [item for item in new if item[0].number not in bad]
     return new, existing
+
+
+@dataclass
+class Planned:
+    """What a new row writes besides its relocation: its martyr and its tomb at the destination."""
+
+    new_martyr: tuple | None  # (name, is_unknown) to add to the roll, or None
+    ledger_name: str | None  # a name that matched several martyrs: kept to match the plot's martyr
+    tomb_point: tuple  # (lon, lat) of the tomb, WGS 84
+    reburied: bool
+    tomb_id: int | None = None  # a tomb already at the plot, found instead of made
+    tomb_martyr: int | None = None  # that tomb's martyr
+    link_tomb: bool = False  # the found tomb has no martyr yet: the import links it
+
+
+def _match_plots(session, ledger: ledgers.Ledger, new: list, names_of: dict, plot_header: str) -> None:
+    """Find the tombs already at the rows' plots (a re-import finds what it made); refuse a plot taken twice."""
+    wanted = [(item, (item[1]["dest_facility_id"], item[1]["dest_plot_area"], item[1]["dest_plot_row"],
+                      item[1]["dest_plot_number"])) for item in new if item[1]["dest_plot_number"]]
+    if not wanted:
+        return
+    facility_ids = sorted({key[0] for _item, key in wanted})
+    tombs: dict[tuple, tuple] = {}
+    for start in range(0, len(facility_ids), 900):
+        for tid, fid, area, row_, number, mid, mname in session.execute(
+                select(Tomb.id, Tomb.facility_id, Tomb.plot_area, Tomb.plot_row, Tomb.plot_number, Tomb.martyr_id,
+                       Martyr.name).outerjoin(Martyr, Martyr.id == Tomb.martyr_id)
+                .where(Tomb.facility_id.in_(facility_ids[start:start + 900]), Tomb.status == "active",
+                       Tomb.plot_number.is_not(None))):
+            tombs.setdefault((fid, area, row_, number), (tid, mid, mname))
+    taken: dict[tuple, int] = {}
+    for (row, values, plan), key in wanted:
+        label = f"{names_of.get(key[0], '')} {_plot_label(*key[1:])}"
+        if key in taken:
+            ledger.error(f"plot {label} is given to row {taken[key]} too: one plot holds one tomb", row=row.number,
+                         column=plot_header, value=values["dest_plot_number"], kind="plot")
+            continue
+        taken[key] = row.number
+        found = tombs.get(key)
+        if found is None:
+            continue
+        tid, mid, mname = found
+        if mid is None:
+            plan.link_tomb = True
+        elif plan.new_martyr is not None and plan.new_martyr[1]:
+            # The ledger names no one: whoever the registry has at that plot is who lies there.
+            plan.new_martyr = None
+            values["martyr_id"] = mid
+        elif plan.ledger_name is not None and plan.ledger_name == mname:
+            values["martyr_id"] = mid  # the plot tells which of the namesakes it is
+        elif values["martyr_id"] != mid:
+            ledger.error(f"plot {label} already holds the tomb of {mname or 'another martyr'} (tomb {tid}): check "
+                         "the plot or the name", row=row.number, column=plot_header,
+                         value=values["dest_plot_number"], kind="plot")
+            continue
+        plan.tomb_id, plan.tomb_martyr = tid, mid
 
 
 def _header(ledger: ledgers.Ledger, field_name: str) -> str:
@@ -200,6 +300,8 @@ class ImportResult:
     existing: int
     warnings: int
     already_imported: bool
+    tombs_added: int = 0
+    martyrs_added: int = 0
 
 
 def run_import(store: Store, actor: Actor, source: str | Path | bytes, filename: str, crs: str = "EPSG:4326",
@@ -208,9 +310,30 @@ def run_import(store: Store, actor: Actor, source: str | Path | bytes, filename:
 
     The dry run is repeated here (the file may have changed since the preview); any error refuses the
     whole file. Rows whose code (or natural key) is already in the registry are counted, not added.
+    Each new row writes its relocation, the tomb at the destination plot (or links the tomb found
+    there) and, where the roll has no match, its martyr (无名烈士 where the ledger names none). One
+    audit event records the file's hash and the ids of every record written, by ledger row.
     """
     if not (actor.can("manager") or actor.can("reviewer")):
         raise Forbidden(f"{actor.name} may not import relocation ledgers")
+    with _gc_paused():
+        return _run_import(store, actor, source, filename, crs, mapping, progress)
+
+
+@contextmanager
+def _gc_paused():
+    # The import holds some 100,000 row dicts that form no cycles: the cyclic collector would rescan the
+    # growing heap again and again for nothing.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _run_import(store, actor, source, filename, crs, mapping, progress) -> ImportResult:
     checked = preview(store, source, filename, crs, mapping, progress)
     if checked.file_error:
         raise InvalidInput(checked.file_error, field="file")
@@ -223,7 +346,7 @@ def run_import(store: Store, actor: Actor, source: str | Path | bytes, filename:
     ledger = checked.ledger
     if not (actor.can("reviewer") or actor.can("admin")) and actor.counties:
         # A county's manager imports that county's ledger only.
-        outside = [row.number for row, values in checked.new if values["origin_county_code"] not in actor.counties]
+        outside = [item[0].number for item in checked.new if item[1]["origin_county_code"] not in actor.counties]
         if outside:
             raise Forbidden(f"{actor.name} records relocations for {', '.join(actor.counties)} only, but rows "
                             f"{', '.join(map(str, outside[:10]))}{' …' if len(outside) > 10 else ''} are in other "
@@ -234,8 +357,19 @@ def run_import(store: Store, actor: Actor, source: str | Path | bytes, filename:
     with unit_of_work(store) as session:
         if session.scalar(select(ImportBatch.id).where(ImportBatch.content_hash == ledger.content_hash)):
             raise Conflict("this ledger was imported a moment ago by someone else; nothing was added", field="file")
-        rows = [values for _row, values in checked.new]
-        _bulk_insert(session, store, rows, progress)
+        conn = session.connection()
+        cache_size = None
+        if store.kind == "geopackage" and len(checked.new) > CHUNK:
+            # A large page cache keeps the growing indexes and R*Tree in memory during a big import (the demo
+            # loader does the same); without it the insert slows down as the table grows. Restored below.
+            cache_size = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+            conn.exec_driver_sql(f"PRAGMA cache_size=-{256 * 1024}")
+        try:
+            written = _write(session, store, checked.new, progress)
+        finally:
+            if cache_size is not None:
+                conn.exec_driver_sql(f"PRAGMA cache_size={int(cache_size)}")
+        rows = [item[1] for item in checked.new]
         batch = ImportBatch(content_hash=ledger.content_hash, filename=Path(filename or "ledger").name,
                             crs=ledger.crs, mapping={k: v for k, v in (mapping or {}).items()},
                             rows_read=len(ledger.rows), rows_added=len(rows), rows_existing=checked.existing,
@@ -243,101 +377,283 @@ def run_import(store: Store, actor: Actor, source: str | Path | bytes, filename:
                             codes=[r["code"] for r in rows])
         session.add(batch)
         session.flush()
-        record_audit(session, actor, "import", entity_type="relocation_import_batches", entity_id=batch.id,
-                     note=f"ledger {batch.filename}: {len(rows)} relocations added, {checked.existing} already in the "
-                          f"registry, {len(checked.warnings)} warnings, CRS {ledger.crs}, sha256 {ledger.content_hash}")
-    return ImportResult(batch.id, len(rows), checked.existing, len(checked.warnings), False)
+        event = record_audit(
+            session, actor, "import", entity_type="relocation_import_batches", entity_id=batch.id,
+            note=f"ledger {batch.filename}: {len(rows)} relocations added, {written['tombs_created']} tombs and "
+                 f"{written['martyrs_created']} martyrs added, {written['tombs_linked']} tombs found at their plots, "
+                 f"{checked.existing} already in the registry, {len(checked.warnings)} warnings, CRS {ledger.crs}, "
+                 f"sha256 {ledger.content_hash}")
+        # The event names every record written, so the import can be traced row by row without an event per row.
+        event.after = written["trail"] | {"file": batch.filename, "sha256": ledger.content_hash,
+                                          "import_batch_id": batch.id}
+    return ImportResult(batch.id, len(rows), checked.existing, len(checked.warnings), False,
+                        written["tombs_created"], written["martyrs_created"])
 
 
-def _bulk_insert(session, store: Store, rows: list[dict], progress: Progress | None) -> None:
-    """Insert relocations in chunks: Core executemany on GeoPackage (the R*Tree triggers run), COPY on PostGIS."""
-    if not rows:
-        return
-    now = utcnow()
-    coords = np.array([r["geom"] if r["geom"] is not None else ((np.nan, np.nan), (np.nan, np.nan)) for r in rows])
-    lines = shapely.linestrings(coords)
-    for r, line in zip(rows, lines.tolist(), strict=True):
-        r["geom"] = None if r["geom"] is None else line
-        r.update(status="active", is_demo=False, version=1, created_at=now, updated_at=now)
-    conn = session.connection()
-    table = Relocation.__table__
-    if store.kind == "geopackage" and len(rows) > CHUNK:
-        # A large page cache keeps the growing indexes and R*Tree in memory during a big import (the demo
-        # loader does the same); without it the insert slows down as the table grows.
-        conn.exec_driver_sql(f"PRAGMA cache_size=-{256 * 1024}")
-    for start in range(0, len(rows), CHUNK):
-        chunk = rows[start:start + CHUNK]
-        if store.kind == "postgis":
-            _copy(conn, table, chunk)
-        else:
-            _sqlite_insert(conn, table, chunk)
-        if progress is not None:
-            progress("write", min(start + CHUNK, len(rows)), len(rows))
-    if store.kind == "geopackage":
-        gpkg.refresh_contents_extent(lambda sql, params=(): conn.exec_driver_sql(sql, tuple(params)), "relocations")
+def _runs(pairs: list[tuple[int, int]]) -> list[list[int]]:
+    """Compress (ledger row, id) pairs into runs [first row, last row, first id] where both step by one.
 
-
-_GPKG_LINE_HEADER = struct.Struct("<2sBBi4d")
-
-
-def _sqlite_insert(conn, table, rows: list[dict]) -> None:
-    """executemany on the session's own sqlite3 connection (same transaction), values already in storage form.
-
-    SQLAlchemy's per-value type processing cost more than the insert itself at 100,000 rows, so the
-    values are put in the form the column types would give them: GeoPackage blobs (little-endian
-    header, XY envelope, ISO WKB, as geodata.gpkg.encode writes lines), ISO dates, 0/1, JSON text and
-    GeoPackage UTC timestamps. The R*Tree triggers still run for every row.
+    Examples
+    --------
+    >>> _runs([(3, 10), (4, 11), (5, 12), (7, 13)])
+    [[3, 5, 10], [7, 7, 13]]
     """
-    columns = [c for c in rows[0] if c in table.c]
-    geoms = np.array([r["geom"] for r in rows], dtype=object)
+    runs: list[list[int]] = []
+    for row, ident in pairs:
+        if runs and row == runs[-1][1] + 1 and ident == runs[-1][2] + (row - runs[-1][0]):
+            runs[-1][1] = row
+        else:
+            runs.append([row, row, ident])
+    return runs
+
+
+def _allocate_ids(conn, store: Store, table: str, n: int) -> list[int]:
+    """Ids for ``n`` new rows of ``table``, taken before writing so the rows can point at each other.
+
+    On GeoPackage the write lock is held (BEGIN IMMEDIATE), so the next ids are those after the table's
+    AUTOINCREMENT high-water mark (never one a retired or rolled-back row had); explicit ids move that mark
+    on. On PostGIS they are drawn from the table's sequence.
+    """
+    if not n:
+        return []
+    if store.kind == "geopackage":
+        top = conn.exec_driver_sql(
+            f"SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = '{table}'), 0), "
+            f"coalesce((SELECT max(id) FROM {table}), 0))").scalar()
+        return list(range(top + 1, top + 1 + n))
+    # Drawn on the server: one range comes back as its ends; only when another writer drew ids meanwhile
+    # (so ours are not one range) does the whole list travel.
+    low, high, scattered = conn.exec_driver_sql(
+        f"WITH drawn AS (SELECT nextval(pg_get_serial_sequence('{table}', 'id')) AS id "
+        f"FROM generate_series(1, {int(n)})) SELECT min(id), max(id), CASE WHEN max(id) - min(id) + 1 = count(*) "
+        "THEN NULL ELSE array_agg(id ORDER BY id) END FROM drawn").one()
+    return list(range(low, high + 1)) if scattered is None else list(scattered)
+
+
+_PINYIN_CACHE: dict[str, tuple[str, str]] = {}
+
+
+def _pinyin(name: str) -> tuple[str, str]:
+    """Full pinyin (no tones) and initials of a name, as the roll keeps them for search and order."""
+    if name not in _PINYIN_CACHE:
+        from pypinyin import lazy_pinyin
+
+        syllables = lazy_pinyin(name)
+        _PINYIN_CACHE[name] = ("".join(syllables), "".join(p[0] for p in syllables if p))
+    return _PINYIN_CACHE[name]
+
+
+def _write(session, store: Store, new: list, progress: Progress | None) -> dict:
+    """Write the new rows' martyrs, tombs and relocations in bulk; return the counts and the audit trail."""
+    conn = session.connection()
+    now = utcnow()
+    stamp = {"status": "active", "is_demo": False, "version": 1, "created_at": now, "updated_at": now}
+    martyr_rows = [item for item in new if item[2].new_martyr is not None]
+    martyr_ids = _allocate_ids(conn, store, "martyrs", len(martyr_rows))
+    for (_row, values, _plan), mid in zip(martyr_rows, martyr_ids, strict=True):
+        values["martyr_id"] = mid
+    tomb_rows = [item for item in new if item[2].tomb_id is None]
+    tomb_ids = _allocate_ids(conn, store, "tombs", len(tomb_rows))
+    for (_row, _values, plan), tid in zip(tomb_rows, tomb_ids, strict=True):
+        plan.tomb_id = tid
+    relocation_ids = _allocate_ids(conn, store, "relocations", len(new))
+    total = len(martyr_rows) + len(tomb_rows) + len(new)
+    done = 0
+
+    def report(n):
+        # Progress is told in ledger rows, though each row writes up to three records.
+        nonlocal done
+        done += n
+        if progress is not None:
+            progress("write", round(done / total * len(new)), len(new))
+
+    if martyr_rows:
+        names = [plan.new_martyr for _row, _values, plan in martyr_rows]
+        pinyin = [_pinyin(name) for name, _unknown in names]
+        _insert(conn, store, Martyr.__table__, {
+            "id": martyr_ids, "name": [n for n, _u in names], "is_unknown": [u for _n, u in names],
+            "name_pinyin": [p[0] for p in pinyin], "name_initials": [p[1] for p in pinyin],
+        }, stamp, report)
+        # Core inserts pass the ORM's hooks: index the new names for the roll's search here, in this transaction.
+        refresh_name_grams(session, martyr_ids)
+    if tomb_rows:
+        points = np.array([plan.tomb_point for _row, _values, plan in tomb_rows], dtype=float)
+        _insert(conn, store, Tomb.__table__, {
+            "id": tomb_ids, "martyr_id": [values["martyr_id"] for _row, values, _plan in tomb_rows],
+            "facility_id": [values["dest_facility_id"] for _row, values, _plan in tomb_rows],
+            "plot_area": [values["dest_plot_area"] for _row, values, _plan in tomb_rows],
+            "plot_row": [values["dest_plot_row"] for _row, values, _plan in tomb_rows],
+            "plot_number": [values["dest_plot_number"] for _row, values, _plan in tomb_rows],
+            "state": ["relocated" if plan.reburied else "awaiting_relocation" for _row, _values, plan in tomb_rows],
+            "geom": shapely.points(points),
+        }, stamp, report)
+    linked = [(plan.tomb_id, values["martyr_id"]) for _row, values, plan in new
+              if plan.link_tomb and values["martyr_id"] is not None]
+    if linked:
+        # A tomb found at its plot without a martyr gets the ledger's martyr: a guarded, versioned update.
+        session.execute(
+            update(Tomb.__table__).where(Tomb.__table__.c.id == bindparam("tid"), Tomb.__table__.c.martyr_id.is_(None))
+            .values(martyr_id=bindparam("mid"), version=Tomb.__table__.c.version + 1, updated_at=now),
+            [{"tid": t, "mid": m} for t, m in linked])
+    if new:
+        columns = {k: [values[k] for _row, values, _plan in new] for k in RELOCATION_FIELDS}
+        columns["id"] = relocation_ids
+        columns["tomb_id"] = [plan.tomb_id for _row, _values, plan in new]
+        columns["stage"] = [values["stage"] for _row, values, _plan in new]
+        lines = [values["geom"] for _row, values, _plan in new]
+        present = np.array([g is not None for g in lines])
+        coords = np.array([g if g is not None else ((np.nan, np.nan), (np.nan, np.nan)) for g in lines], dtype=float)
+        geoms = np.full(len(new), None, dtype=object)
+        if present.any():
+            geoms[present] = shapely.linestrings(coords[present])
+        columns["geom"] = geoms
+        _insert(conn, store, Relocation.__table__, columns, stamp, report)
+    if store.kind == "geopackage":
+        for table in ("tombs", "relocations"):
+            gpkg.refresh_contents_extent(lambda sql, params=(): conn.exec_driver_sql(sql, tuple(params)), table)
+    numbers = [row.number for row, _values, _plan in new]
+    trail = {
+        "relocations": _runs(list(zip(numbers, relocation_ids, strict=True))),
+        "tombs_created": _runs([(row.number, tid) for (row, _v, _p), tid in zip(tomb_rows, tomb_ids, strict=True)]),
+        "martyrs_created": _runs([(row.number, mid) for (row, _v, _p), mid in zip(martyr_rows, martyr_ids,
+                                                                                   strict=True)]),
+        "runs": "[first ledger row, last ledger row, first id]: ids step by one with the rows",
+    }
+    created = set(tomb_ids)
+    trail["tombs_found"] = [[row.number, plan.tomb_id] for row, _values, plan in new if plan.tomb_id not in created]
+    trail["tombs_linked_to_martyr"] = [[t, m] for t, m in linked]
+    return {"trail": trail, "tombs_created": len(tomb_ids), "martyrs_created": len(martyr_ids),
+            "tombs_linked": len(trail["tombs_found"])}
+
+
+_GPKG_HEADER = struct.Struct("<2sBBi")
+_GPKG_ENVELOPE = struct.Struct("<4d")
+
+
+def _gpkg_blobs(geoms: np.ndarray, srid: int) -> tuple[list, np.ndarray]:
+    """GeoPackage blobs (as geodata.gpkg.encode writes them) and bounds of many geometries at once."""
+    blobs: list = [None] * len(geoms)
     present = ~shapely.is_missing(geoms)
-    blobs: list = [None] * len(rows)
-    if present.any():
-        wkb = shapely.to_wkb(geoms[present], byte_order=1, flavor="iso")
-        bounds = shapely.bounds(geoms[present])
-        for i, w, (minx, miny, maxx, maxy) in zip(np.flatnonzero(present).tolist(), wkb.tolist(), bounds.tolist(),
-                                                   strict=True):
-            blobs[i] = _GPKG_LINE_HEADER.pack(b"GP", 0, 0x03, 4326, minx, maxx, miny, maxy) + w
-    stamp = UTCDateTime().process_bind_param(rows[0]["created_at"], _SQLITE)
+    if not present.any():
+        return blobs, np.empty((0, 4))
+    chosen = geoms[present]
+    wkb = shapely.to_wkb(chosen, byte_order=1, flavor="iso").tolist()
+    bounds = shapely.bounds(chosen)
+    points = shapely.get_type_id(chosen) == 0
+    point_head = _GPKG_HEADER.pack(b"GP", 0, 0x01, srid)
+    line_head = _GPKG_HEADER.pack(b"GP", 0, 0x03, srid)
+    for i, w, is_point, (minx, miny, maxx, maxy) in zip(np.flatnonzero(present).tolist(), wkb, points.tolist(),
+                                                         bounds.tolist(), strict=True):
+        # Points carry no envelope, other shapes their XY envelope (flags 0x01 / 0x03: little-endian).
+        blobs[i] = point_head + w if is_point else line_head + _GPKG_ENVELOPE.pack(minx, maxx, miny, maxy) + w
+    return blobs, bounds
 
-    special = {"geom", "created_at", "updated_at"}
-    others = [c for c in columns if c not in special]
-    # One converter per column, chosen once from its type, instead of testing every value's type.
-    dates = {c for c in others if isinstance(table.c[c].type, Date)}
-    flags = {c for c in others if isinstance(table.c[c].type, Boolean)}
-    texts = {c for c in others if isinstance(table.c[c].type, JSONText)}
-    columns_out = []
-    for c in others:
-        values = [r[c] for r in rows]
-        if c in dates:
-            values = [None if v is None else v.isoformat() for v in values]
-        elif c in flags:
-            values = [None if v is None else int(v) for v in values]
-        elif c in texts:
-            values = [None if v is None else json.dumps(v, ensure_ascii=False, sort_keys=True) for v in values]
-        columns_out.append(values)
-    columns_out += [blobs, [stamp] * len(rows), [stamp] * len(rows)]
-    order = others + ["geom", "created_at", "updated_at"]
-    params = list(zip(*columns_out, strict=True))
+
+def _insert(conn, store: Store, table, columns: dict[str, list], stamp: dict, report) -> None:
+    """Insert rows given column by column, in chunks, inside the session's transaction.
+
+    GeoPackage: executemany on the session's own sqlite3 connection with values already in storage form
+    (SQLAlchemy's per-value type processing cost more than the insert itself at 100,000 rows). PostGIS: COPY.
+    """
+    n = len(next(iter(columns.values())))
+    for name, value in stamp.items():
+        if name in table.c and name not in columns:
+            columns[name] = [value] * n
+    # A column empty in every row is left to its NULL default: ledgers fill only some of the fields, and each
+    # value sent costs a conversion on the way.
+    columns = {name: values for name, values in columns.items()
+               if name == "id" or any(v is not None for v in values)}
+    if store.kind == "postgis":
+        for start in range(0, n, CHUNK):
+            _copy(conn, table, {k: v[start:start + CHUNK] for k, v in columns.items()})
+            report(min(CHUNK, n - start))
+        return
     raw = conn.connection.driver_connection
-    raw.executemany(f"INSERT INTO {table.name} ({', '.join(order)}) VALUES ({', '.join('?' * len(order))})", params)
+    out = {}
+    geometry = None
+    for name, values in columns.items():
+        kind = table.c[name].type
+        if isinstance(kind, Geometry):
+            out[name], bounds = _gpkg_blobs(np.asarray(values, dtype=object), kind.srid)
+            geometry = (name, np.asarray(values, dtype=object), bounds, np.asarray(columns["id"]))
+        elif isinstance(kind, UTCDateTime):
+            stamps = {v: kind.process_bind_param(v, _SQLITE) for v in set(values)}
+            out[name] = [stamps[v] for v in values]
+        elif isinstance(kind, Date):
+            out[name] = [None if v is None else v.isoformat() for v in values]
+        elif isinstance(kind, Boolean):
+            out[name] = [None if v is None else int(v) for v in values]
+        elif isinstance(kind, JSONText):
+            out[name] = [None if v is None else json.dumps(v, ensure_ascii=False, sort_keys=True) for v in values]
+        else:
+            out[name] = list(values)
+    order = list(out)
+    statement = f"INSERT INTO {table.name} ({', '.join(order)}) VALUES ({', '.join('?' * len(order))})"
+    params = list(zip(*(out[c] for c in order), strict=True))
+    with _index_filled_here(raw, table.name, geometry):
+        for start in range(0, n, CHUNK):
+            _sqlite_insert(raw, statement, params[start:start + CHUNK])
+            report(min(CHUNK, n - start))
 
 
-def _copy(conn, table, rows: list[dict]) -> None:
+def _sqlite_insert(raw, statement: str, params: list[tuple]) -> None:
+    """One chunk through the session's own sqlite3 connection (so in its transaction)."""
+    raw.executemany(statement, params)
+
+
+@contextmanager
+def _index_filled_here(raw, table: str, geometry):
+    """Fill a GeoPackage table's R*Tree for a bulk insert in one pass instead of through its insert trigger.
+
+    The GeoPackage trigger calls five SQL functions (Python ones here) per row, which made it some 80% of
+    a 100,000-row import. Inside the import's own transaction (the write lock is held, so no other writer
+    can insert meanwhile, and readers see the schema as before) the insert trigger is dropped, the rows
+    written, their bounds put in the R*Tree (which rounds them outward to float32 exactly as the trigger's
+    insert would), and the trigger created again from its own stored SQL: the file keeps the triggers the
+    specification wants, and a rollback undoes all of it.
+    """
+    if geometry is None:
+        yield
+        return
+    column, geoms, bounds, ids = geometry
+    trigger = f"rtree_{table}_{column}_insert"
+    found = raw.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (trigger,)).fetchone()
+    if found is None:
+        yield  # no spatial index on this table: nothing to fill
+        return
+    raw.execute(f"DROP TRIGGER {trigger}")
+    try:
+        yield
+    except BaseException:
+        raw.execute(found[0])
+        raise
+    present = ~shapely.is_missing(geoms)
+    keep = ~shapely.is_empty(geoms[present])
+    ids = ids[present][keep]
+    box = bounds[keep]
+    raw.executemany(f"INSERT INTO rtree_{table}_{column} (id, minx, maxx, miny, maxy) VALUES (?, ?, ?, ?, ?)",
+                    zip(ids.tolist(), box[:, 0].tolist(), box[:, 2].tolist(), box[:, 1].tolist(), box[:, 3].tolist(),
+                        strict=True))
+    raw.execute(found[0])
+
+
+def _copy(conn, table, columns: dict[str, list]) -> None:
     """COPY a chunk into PostGIS within the transaction: geometry as hex EWKB, JSON as text."""
-    columns = [c for c in rows[0] if c in table.c]
     raw = conn.connection.driver_connection
-    geo = [c for c in columns if isinstance(table.c[c].type, Geometry)]
-    js = {c for c in columns if isinstance(table.c[c].type, JSONText)}
-    hexes = {}
-    for c in geo:
-        geoms = shapely.set_srid(np.array([r[c] for r in rows], dtype=object), table.c[c].type.srid)
-        hexes[c] = shapely.to_wkb(geoms, hex=True, include_srid=True).tolist()
+    out = []
+    for name, values in columns.items():
+        kind = table.c[name].type
+        if isinstance(kind, Geometry):
+            geoms = shapely.set_srid(np.asarray(values, dtype=object), kind.srid)
+            out.append(shapely.to_wkb(geoms, hex=True, include_srid=True).tolist())
+        elif isinstance(kind, JSONText):
+            out.append([None if v is None else json.dumps(v, ensure_ascii=False) for v in values])
+        else:
+            out.append(values)
     with raw.cursor() as cursor:
         with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
-            for i, r in enumerate(rows):
-                copy.write_row([hexes[c][i] if c in hexes else (json.dumps(r[c], ensure_ascii=False)
-                                if c in js and r[c] is not None else r[c]) for c in columns])
+            for record in zip(*out, strict=True):
+                copy.write_row(record)
 
 
 # --- saved column mappings --------------------------------------------------------------------------

@@ -238,3 +238,18 @@ def test_points_and_counties_that_cannot_be_placed(tmp_path, lon, lat, county, m
     ledger = read(path)
     assert ledger.rows == []
     assert message in ledger.errors[0].why and ledger.errors[0].row == 2
+
+
+def test_a_repeated_cell_is_named_on_every_row_it_is_on(tmp_path):
+    # Each distinct cell of a column is converted once; its warning or error still belongs to every row.
+    path = tmp_path / "r.csv"
+    path.write_text("编号,县区,原址,经度,纬度,迁入地,安葬日期,遗物\n"
+                    "R1,上杭县,甲,１１６.４,25.05,某陵园,2021-13-01,碗、扣\n"
+                    "R2,上杭县,乙,１１６.４,25.06,某陵园,2021-13-01,碗、扣\n"
+                    "R3,上杭县,丙,116.41,25.07,某陵园,2021-05-01,碗、扣\n", encoding="utf-8")
+    ledger = read(path)
+    assert [i.row for i in ledger.issues if i.kind == "fullwidth"] == [2, 3]
+    assert [(i.row, i.column, i.value) for i in ledger.errors] == [(2, "安葬日期", "2021-13-01"),
+                                                                   (3, "安葬日期", "2021-13-01")]
+    (row,) = ledger.rows
+    assert row.values["effects"] == ["碗", "扣"] and row.values["reburied_on"] == date(2021, 5, 1)

@@ -7,7 +7,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from registry.models import AuditEvent, ImportBatch, Martyr, Relocation
+from registry.models import AuditEvent, ImportBatch, Martyr, Relocation, Tomb
 from registry.services import Actor, Forbidden, InvalidInput, unit_of_work
 from registry.services import ledger_import as imports
 from tests.conftest import make_app
@@ -28,7 +28,7 @@ def dests(any_store):
 
 def counts(store):
     with store.session() as s:
-        return tuple(s.scalar(select(func.count(m.id))) for m in (Relocation, ImportBatch, AuditEvent))
+        return tuple(s.scalar(select(func.count(m.id))) for m in (Relocation, ImportBatch, AuditEvent, Tomb, Martyr))
 
 
 def test_preview_names_every_error_and_writes_nothing(any_store, dests, tmp_path):
@@ -88,21 +88,30 @@ def test_import_then_reimport_adds_nothing(any_store, dests, tmp_path):
     assert counts(any_store)[0] == 10
 
 
-def test_martyrs_are_linked_by_name_and_unknown_names_kept(any_store, dests, tmp_path):
+def test_martyrs_are_linked_by_name_added_when_new_and_unknown_when_unnamed(any_store, dests, tmp_path):
     with unit_of_work(any_store) as s:
         s.add(Martyr(name="李明", version=1))
+        s.add_all([Martyr(name="张三", native_county_code="350821", version=1),
+                   Martyr(name="张三", native_county_code="350821", version=1)])
     path = tmp_path / "n.csv"
     path.write_text("编号,县区,原址,经度,纬度,迁入地,烈士姓名\n"
                     "N1,上杭县,某处,116.5,25.1,上杭县烈士陵园（测试）,李明\n"
-                    "N2,上杭县,某处2,116.5,25.11,上杭县烈士陵园（测试）,王无名\n", encoding="utf-8")
+                    "N2,上杭县,某处2,116.5,25.11,上杭县烈士陵园（测试）,王无名\n"
+                    "N3,上杭县,某处3,116.5,25.12,上杭县烈士陵园（测试）,\n"
+                    "N4,上杭县,某处4,116.5,25.13,上杭县烈士陵园（测试）,张三\n", encoding="utf-8")
     result = imports.preview(any_store, path, "n.csv")
-    martyr_warning = next(i for i in result.warnings if i.kind == "martyr")
-    assert martyr_warning.row == 3 and martyr_warning.value == "王无名"
+    warnings = {i.row: i for i in result.warnings if i.kind == "martyr"}
+    assert warnings[3].value == "王无名" and "adds them to the roll" in warnings[3].why
+    assert warnings[5].value == "张三" and "none linked" in warnings[5].why
     imports.run_import(any_store, IMPORTER, path, "n.csv")
     with any_store.session() as s:
         rows = {r.code: r for r in s.scalars(select(Relocation))}
-    assert rows["N1"].martyr_id is not None and rows["N2"].martyr_id is None
-    assert "王无名" in rows["N2"].note
+        martyrs = {r.code: s.get(Martyr, r.martyr_id) if r.martyr_id else None for r in rows.values()}
+    assert martyrs["N1"].name == "李明"
+    assert (martyrs["N2"].name, martyrs["N2"].is_unknown, martyrs["N2"].name_pinyin) == ("王无名", False, "wangwuming")
+    assert (martyrs["N3"].name, martyrs["N3"].is_unknown) == ("无名烈士", True)
+    # Two 张三 on the roll and none in the row's county: nobody is guessed, the ledger's name is kept.
+    assert martyrs["N4"] is None and "张三" in rows["N4"].note
 
 
 def test_crs_warning_when_points_look_like_gcj02(any_store, dests, tmp_path):
@@ -225,3 +234,8 @@ def test_a_failure_midway_leaves_nothing_behind(any_store, dests, tmp_path, monk
         imports.run_import(any_store, IMPORTER, write_messy_ledger(tmp_path / "m.xlsx", with_errors=False), "m.xlsx",
                            mapping=FIXED_MAPPING)
     assert counts(any_store) == before
+    if any_store.kind == "geopackage":
+        # The R*Tree insert trigger set aside for the bulk write is back, and a later insert still indexes.
+        with any_store.engine.connect() as conn:
+            triggers = set(conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'").scalars())
+        assert {"rtree_tombs_geom_insert", "rtree_relocations_geom_insert"} <= triggers
