@@ -19,24 +19,34 @@ import pyproj
 import shapely
 from shapely.geometry import mapping
 from sqlalchemy import (
+    JSON,
     Boolean,
     Date,
     Float,
     Integer,
+    LargeBinary,
+    Text,
     and_,
+    case,
+    cast,
     column,
     false,
     func,
+    literal_column,
     not_,
+    null,
     or_,
     select,
     table,
     text,
     true,
+    type_coerce,
 )
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from geodata import cql2, mvt
+from geodata import gpkg as gpkg_blobs
 from registry.db import Store
 from registry.models import (
     ApiToken,
@@ -725,15 +735,19 @@ def _where(session: Session, store: Store, collection: Collection, query: ItemsQ
 
 @dataclass
 class ItemsPage:
-    features: list[dict]
+    """One page of features: as dicts, or (GeoJSON on PostGIS) as the JSON text of the features array."""
+
+    features: list[dict] | None
     number_matched: int
     offset: int
     limit: int | None
     crs: str
+    features_json: str | None = None
+    returned: int | None = None
 
     @property
     def number_returned(self) -> int:
-        return len(self.features)
+        return self.returned if self.returned is not None else len(self.features)
 
     @property
     def has_next(self) -> bool:
@@ -757,31 +771,28 @@ def _transform(geoms: list, crs: str) -> list:
     return list(array)
 
 
-def _plain(value):
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    return value
-
-
-def rows_to_features(rows, collection: Collection, crs: str = CRS84) -> list[dict]:
-    """GeoJSON feature dicts of result rows (geometry in ``crs``)."""
-    names = list(collection.properties())
-    geoms = [row.geom for row in rows] if collection.has_geometry else [None] * len(rows)
-    geoms = _transform(geoms, crs)
-    if collection.geometry_type == "POINT":
-        geometries = _point_geojson(geoms)
-    else:
-        geometries = [mapping(geom) if geom is not None else None for geom in geoms]
-    names = [name for name in names if name != "id"]
+def rows_to_features(rows, collection: Collection, crs: str = CRS84, geometries: list | None = None) -> list[dict]:
+    """GeoJSON feature dicts of result rows (geometry in ``crs``, unless the GeoJSON geometries are given)."""
+    props = collection.properties()
+    if geometries is None:
+        geoms = [row.geom for row in rows] if collection.has_geometry else [None] * len(rows)
+        geoms = _transform(geoms, crs)
+        if collection.geometry_type == "POINT":
+            geometries = _point_geojson(geoms)
+        else:
+            geometries = [mapping(geom) if geom is not None else None for geom in geoms]
+    names = [name for name in props if name != "id"]
+    # Only date and time columns need turning into text; the rest go into the dict as they come.
+    timed = [name for name in names if _kind(props[name]) in ("date", "datetime")]
     features = []
     for row, geometry in zip(rows, geometries, strict=True):
         mapping_ = row._mapping
-        features.append({
-            "type": "Feature",
-            "id": row.id,
-            "geometry": geometry,
-            "properties": {name: _plain(mapping_[name]) for name in names},
-        })
+        properties = {name: mapping_[name] for name in names}
+        for name in timed:
+            value = properties[name]
+            if isinstance(value, (date, datetime)):
+                properties[name] = value.isoformat()
+        features.append({"type": "Feature", "id": row.id, "geometry": geometry, "properties": properties})
     return features
 
 
@@ -790,23 +801,115 @@ def _point_geojson(geoms: list) -> list:
     out = [None] * len(geoms)
     present = [i for i, g in enumerate(geoms) if g is not None and not g.is_empty]
     if present:
-        coords = shapely.get_coordinates(np.array([geoms[i] for i in present], dtype=object)).tolist()
+        # Filled in place: np.array(list of geometries) would probe every geometry as a sequence first.
+        array = np.empty(len(present), dtype=object)
+        array[:] = [geoms[i] for i in present]
+        coords = shapely.get_coordinates(array).tolist()
         for i, xy in zip(present, coords, strict=True):
             out[i] = {"type": "Point", "coordinates": xy}
     return out
 
 
-def items(store: Store, session: Session, collection: Collection, query: ItemsQuery) -> ItemsPage:
-    """One page of a collection's features matching the query, ordered by id, with the number matched."""
+def items(store: Store, session: Session, collection: Collection, query: ItemsQuery, *,
+          as_json: bool = False) -> ItemsPage:
+    """One page of a collection's features matching the query, ordered by id, with the number matched.
+
+    With ``as_json`` on PostGIS the database writes the GeoJSON of the page itself, in the same
+    statement that counts the matches, and the page carries it as text (``features_json``).
+    """
     clauses = _where(session, store, collection, query)
+    if as_json and store.kind == "postgis" and len(collection.properties()) <= _MAX_JSON_PAIRS:
+        return _items_postgis_json(session, collection, query, clauses)
     t = collection.table
     counted = base_select(collection, [func.count()]).where(*clauses)
     matched = session.execute(counted).scalar_one()
-    stmt = base_select(collection).where(*clauses).order_by(t.c.id).offset(query.offset)
+    raw = store.kind == "geopackage" and collection.has_geometry
+    # On the GeoPackage the geometry blobs come back as they are and are read in one pass below.
+    stmt = (_raw_select(collection.id) if raw else base_select(collection)).where(*clauses)
+    stmt = stmt.order_by(t.c.id).offset(query.offset)
     if query.limit is not None:
         stmt = stmt.limit(query.limit)
-    rows = session.execute(stmt).all()
-    return ItemsPage(rows_to_features(rows, collection, query.crs), matched, query.offset, query.limit, query.crs)
+    rows = session.connection().execute(stmt).all()
+    geometries = _gpkg_geometries(rows, collection, query.crs) if raw else None
+    return ItemsPage(rows_to_features(rows, collection, query.crs, geometries), matched, query.offset, query.limit,
+                     query.crs)
+
+
+@functools.lru_cache(maxsize=64)
+def _raw_select(collection_id: str):
+    """The published SELECT with the geometry as the stored GeoPackage blob (no per-row decoding)."""
+    collection = COLLECTIONS[collection_id]
+    cols = [expr.label(name) for name, expr in collection.properties().items()]
+    cols.append(type_coerce(collection.table.c.geom, LargeBinary).label("geom"))
+    return _build_select(collection, cols)
+
+
+def _gpkg_geometries(rows, collection: Collection, crs: str) -> list:
+    """GeoJSON geometries of GeoPackage blobs: plain points straight from their bytes, the rest via shapely."""
+    blobs = [row.geom for row in rows]
+    if collection.geometry_type == "POINT" and crs == CRS84:
+        xs, ys = gpkg_blobs.point_xy_many(blobs)
+        if not (np.isnan(xs).any() or np.isnan(ys).any()):
+            return [{"type": "Point", "coordinates": [x, y]} for x, y in zip(xs.tolist(), ys.tolist(), strict=True)]
+    geoms = _transform(list(gpkg_blobs.decode_many(blobs)), crs)
+    if collection.geometry_type == "POINT":
+        return _point_geojson(geoms)
+    return [mapping(geom) if geom is not None else None for geom in geoms]
+
+
+# json_build_object takes at most 100 arguments, a name and a value per property.
+_MAX_JSON_PAIRS = 50
+
+
+def _json_value(col, kind: str):
+    """A column as json_build_object should see it, so the text equals what Python's json.dumps writes."""
+    if kind != "datetime":
+        return col
+    # Python writes an aware UTC datetime as 2026-01-01T00:00:00+00:00, with .ffffff only when non-zero.
+    utc = func.timezone("UTC", col)
+    micro = func.to_char(utc, "US")
+    written = func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS') + case((micro == "000000", ""), else_="." + micro)
+    return case((col.is_(None), null()), else_=written + "+00:00")
+
+
+def _geojson_geometry(geom, crs: str):
+    code, lat_first = CRS[crs]
+    if code == 3857:
+        geom = func.ST_Transform(geom, 3857)
+    elif lat_first:
+        geom = func.ST_FlipCoordinates(geom)
+    # 15 decimals keep every digit of a double in degrees or metres (the output is the shortest exact form).
+    return cast(func.ST_AsGeoJSON(geom, 15), JSON)
+
+
+def _items_postgis_json(session: Session, collection: Collection, query: ItemsQuery, clauses) -> ItemsPage:
+    """The PostGIS items page in one round trip: the count and the page's GeoJSON, written by the database."""
+    # Referenced twice (the count and the page), the matched rows are read from the table once.
+    matched = base_select(collection).where(*clauses).cte("matched")
+    page = select(matched).order_by(matched.c.id).offset(query.offset)
+    if query.limit is not None:
+        page = page.limit(query.limit)
+    page = page.subquery("page")
+    pairs = []
+    for name, expr in collection.properties().items():
+        if name != "id":
+            # Property names come from the fixed collection definitions, never from a request.
+            pairs += [literal_column(f"'{name}'"), _json_value(page.c[name], _kind(expr))]
+    geometry = _geojson_geometry(page.c.geom, query.crs) if collection.has_geometry else null()
+    feature = func.json_build_object(literal_column("'type'"), literal_column("'Feature'"),
+                                     literal_column("'id'"), page.c.id, literal_column("'geometry'"), geometry,
+                                     literal_column("'properties'"), func.json_build_object(*pairs))
+    stmt = select(select(func.count()).select_from(matched).scalar_subquery(), func.count(),
+                  cast(func.json_agg(aggregate_order_by(feature, page.c.id)), Text)).select_from(page)
+    # Its own pooled connection, committed: psycopg keeps the statement prepared only past a commit
+    # (a rollback drops them all), so repeated pages skip the planner.
+    with session.get_bind().connect() as connection:
+        # PostGIS function costs are high enough to trigger JIT, and compiling takes longer than the query.
+        connection.execute(text("SET LOCAL jit = off"))
+        number_matched, returned, features_json = connection.execute(stmt).one()
+        connection.commit()
+    return ItemsPage(None, number_matched, query.offset, query.limit, query.crs,
+                     features_json=features_json or "[]", returned=returned)
 
 
 def item(session: Session, collection: Collection, feature_id: str, crs: str = CRS84) -> dict:
@@ -912,23 +1015,24 @@ def _tile_where_sql(collection: Collection) -> str:
 
 
 def tile_sql(collection: Collection, clustered: bool) -> str:
-    """The PostGIS query of one tile of a collection (parameters :z, :x, :y, :cell)."""
+    """The PostGIS query of one tile of a collection, in the driver's own placeholders (z, x, y and cell)."""
     t = collection.table.name
     props = "".join(f', t."{name}"' for name in collection.tile_fields)
     where = _tile_where_sql(collection)
-    envelope = "ST_TileEnvelope(:z, :x, :y)"
+    envelope = "ST_TileEnvelope(%(z)s, %(x)s, %(y)s)"
+    # The rows to read: the tile grown by its 64-unit buffer (1/64 of its width), in lon/lat for the index.
+    around = "ST_Transform(ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => 0.015625), 4326)"
     if clustered:
         return (
-            f"WITH b AS (SELECT {envelope} AS e, ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => 0.015625), 4326)"
-            f" AS g), c AS (SELECT min(t.id) AS id, count(*) AS count, "
+            f"WITH b AS (SELECT {envelope} AS e, {around} AS g), c AS (SELECT min(t.id) AS id, count(*) AS count, "
             f"ST_Centroid(ST_Collect(ST_Transform(t.geom, 3857))) AS m FROM \"{t}\" AS t, b WHERE t.geom && b.g AND "
-            f"{where} GROUP BY ST_SnapToGrid(ST_Transform(t.geom, 3857), :cell)), "
+            f"{where} GROUP BY ST_SnapToGrid(ST_Transform(t.geom, 3857), %(cell)s)), "
             f"q AS (SELECT c.id, c.count, ST_AsMVTGeom(c.m, b.e, 4096, 64, true) AS geom FROM c, b) "
             f"SELECT ST_AsMVT(q, '{collection.id}', 4096, 'geom', 'id') FROM q WHERE q.geom IS NOT NULL"
         )
     return (
-        f"WITH b AS (SELECT {envelope} AS e, ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => 0.015625), 4326)"
-        f" AS g), q AS (SELECT t.id{props}, ST_AsMVTGeom(ST_Transform(t.geom, 3857), b.e, 4096, 64, true) AS geom"
+        f"WITH b AS (SELECT {envelope} AS e, {around} AS g), "
+        f"q AS (SELECT t.id{props}, ST_AsMVTGeom(ST_Transform(t.geom, 3857), b.e, 4096, 64, true) AS geom"
         f" FROM \"{t}\" AS t, b WHERE t.geom && b.g AND {where}) "
         f"SELECT ST_AsMVT(q, '{collection.id}', 4096, 'geom', 'id') FROM q WHERE q.geom IS NOT NULL"
     )
@@ -948,10 +1052,21 @@ def tile(store: Store, session: Session, collection: Collection, z, x, y) -> byt
     clustered = _cluster(collection, z)
     cell = (bounds[2] - bounds[0]) / mvt.EXTENT * 64
     if store.kind == "postgis":
-        data = session.execute(text(tile_sql(collection, clustered)),
-                               {"z": z, "x": x, "y": y, "cell": cell}).scalar()
+        # A plain pooled connection, straight to the driver: one statement, the tile back in binary
+        # (SQLAlchemy's text results would carry the bytea hex-encoded, twice its size). The read
+        # commits, because psycopg drops its prepared statements on a rollback, and a prepared tile
+        # query skips the planner (a good part of a tile's time).
+        with store.engine.connect() as connection:
+            driver = connection.connection.driver_connection
+            with driver.cursor(binary=True) as cursor:
+                cursor.execute("SET LOCAL jit = off")
+                cursor.execute(tile_sql(collection, clustered), {"z": z, "x": x, "y": y, "cell": cell})
+                data = cursor.fetchone()[0]
+            driver.commit()
         return bytes(data or b"")
     lonlat = mvt.tile_bounds_lonlat(z, x, y, buffer=mvt.BUFFER / mvt.EXTENT)
+    if collection.geometry_type == "POINT":
+        return _gpkg_point_tile(session, store, collection, lonlat, bounds, clustered)
     t = collection.table
     cols = [t.c.id.label("id")] + [t.c[name].label(name) for name in collection.tile_fields] + [t.c.geom.label("geom")]
     stmt = base_select(collection, cols).where(_bbox_clause(session, store, collection, check_box(*lonlat)))
@@ -969,6 +1084,35 @@ def tile(store: Store, session: Session, collection: Collection, z, x, y) -> byt
                      "properties": {name: _tile_value(row._mapping[name]) for name in collection.tile_fields}}
                     for row, geom in zip(rows, geoms, strict=True)]
     return mvt.encode([{"name": collection.id, "features": features}], bounds)
+
+
+def _gpkg_point_tile(session: Session, store: Store, collection: Collection, lonlat, bounds, clustered: bool):
+    """A point tile on the GeoPackage: raw rows from the R*Tree, coordinates read from the blobs, one encoder pass."""
+    t = collection.table
+    cols = ([t.c.id.label("id")] + [t.c[name].label(name) for name in collection.tile_fields]
+            + [type_coerce(t.c.geom, LargeBinary).label("geom")])
+    stmt = base_select(collection, cols).where(_bbox_clause(session, store, collection, check_box(*lonlat)))
+    rows = session.connection().execute(stmt.order_by(t.c.id)).all()
+    if not rows:
+        return b""
+    blobs = [row[-1] for row in rows]
+    lon, lat = gpkg_blobs.point_xy_many(blobs)
+    odd = np.isnan(lon) | np.isnan(lat)
+    if odd.any():  # blobs other than plain points (an envelope, big-endian): let shapely read them
+        geoms = gpkg_blobs.decode_many([blobs[i] for i in np.flatnonzero(odd)])
+        present = ~shapely.is_empty(geoms)
+        lon[np.flatnonzero(odd)[present]] = shapely.get_x(geoms[present])
+        lat[np.flatnonzero(odd)[present]] = shapely.get_y(geoms[present])
+    keep = np.flatnonzero(~(np.isnan(lon) | np.isnan(lat)))
+    xs, ys = mvt.lonlat_to_mercator(lon[keep], lat[keep])
+    ids = [rows[i][0] for i in keep.tolist()]
+    if clustered:
+        first, counts = mvt.thin_points(xs, ys, bounds)
+        return mvt.encode_points(collection.id, [ids[i] for i in first.tolist()], xs[first], ys[first],
+                                 {"count": counts.tolist()}, bounds)
+    properties = {name: [_tile_value(rows[i][n]) for i in keep.tolist()]
+                  for n, name in enumerate(collection.tile_fields, start=1)}
+    return mvt.encode_points(collection.id, ids, xs, ys, properties, bounds)
 
 
 def _tile_value(value):

@@ -60,3 +60,34 @@ def test_to_mercator_projects_and_clamps():
     projected = mvt.to_mercator([Point(180.0, 89.9)])
     assert projected[0].x == pytest.approx(mvt.ORIGIN)
     assert projected[0].y == pytest.approx(mvt.ORIGIN, rel=1e-6)
+
+
+def test_point_writer_decodes_like_the_general_encoder():
+    bounds = mvt.tile_bounds(12, 3371, 1772)
+    rng = np.random.default_rng(1)
+    xs = rng.uniform(bounds[0], bounds[2], 50)
+    ys = rng.uniform(bounds[1], bounds[3], 50)
+    names = ["古田", "长汀", None, "上杭", "武平"] * 10
+    counts = list(range(-25, 25))
+    flags = [True, False] * 25
+    areas = [i / 3 for i in range(50)]
+    props = {"name": names, "n": counts, "flag": flags, "area": areas}
+    fast = mapbox_vector_tile.decode(mvt.encode_points("tombs", range(1, 51), xs, ys, props, bounds))["tombs"]
+    general = mapbox_vector_tile.decode(mvt.encode([{"name": "tombs", "features": [
+        {"id": i + 1, "geometry": Point(x, y), "properties": {k: v[i] for k, v in props.items()}}
+        for i, (x, y) in enumerate(zip(xs, ys, strict=True))]}], bounds))["tombs"]
+    assert fast["extent"] == general["extent"] == mvt.EXTENT
+    assert [f["id"] for f in fast["features"]] == list(range(1, 51))
+    assert [f["properties"] for f in fast["features"]] == [f["properties"] for f in general["features"]]
+    assert [f["geometry"] for f in fast["features"]] == [f["geometry"] for f in general["features"]]
+    assert "name" not in fast["features"][2]["properties"]
+
+
+def test_point_writer_leaves_out_points_beyond_the_buffer():
+    bounds = mvt.tile_bounds(12, 3371, 1772)
+    width = bounds[2] - bounds[0]
+    xs = [bounds[0] + width / 2, bounds[2] + width / 2, bounds[0] - width * 0.01]
+    ys = [bounds[1] + width / 2] * 3
+    layer = mapbox_vector_tile.decode(mvt.encode_points("t", [1, 2, 3], xs, ys, {}, bounds))["t"]
+    assert [f["id"] for f in layer["features"]] == [1, 3]  # 1% of a tile is inside the 64-unit buffer
+    assert mvt.encode_points("t", [2], xs[1:2], ys[1:2], {}, bounds) == b""
