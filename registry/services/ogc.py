@@ -7,6 +7,7 @@ document. Public collections publish public fields only; staff collections need 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import math
@@ -126,6 +127,10 @@ class Collection:
     roles: tuple[str, ...] | None = None  # None: public
     tile_fields: tuple[str, ...] = ()
     geometry_type: str | None = None
+    # Staff collections: the county a row belongs to (an SQL expression), so that a manager reads
+    # only their counties' rows, as in the managers' pages; and the counties this copy is limited to.
+    county: object = None
+    scope_counties: tuple[str, ...] | None = None
 
     @property
     def table(self):
@@ -167,6 +172,10 @@ _RELOCATION_FULL = _RELOCATION_PUBLIC + (
 )
 STAFF_ROLES = ("manager", "planner", "reviewer")
 
+def _facility_county(facility_id):
+    return select(Facility.county_code).where(Facility.id == facility_id).scalar_subquery()
+
+
 COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
     Collection(
         "facilities", "纪念设施", "Memorial facilities", "Martyr memorial facilities (烈士纪念设施) of Longyan.",
@@ -201,13 +210,14 @@ COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
         Inspection,
         ("facility_id", "inspector_name", "inspected_at", "tier", "condition", "std_marker", "std_deeds",
          "std_headstone", "std_boundary", "std_rules", "std_road", "problems", "distance_m", "on_site") + _RECORD,
-        temporal="inspected_at", roles=STAFF_ROLES, geometry_type="POINT"),
+        temporal="inspected_at", roles=STAFF_ROLES, geometry_type="POINT",
+        county=_facility_county(Inspection.facility_id)),
     Collection(
         "maintenance_tasks", "维修任务", "Maintenance tasks", "Maintenance work orders (维修/整修); no geometry.",
         MaintenanceTask,
         ("facility_id", "inspection_id", "title", "description", "priority", "due_on", "cost_estimate",
          "cost_actual", "funding_source", "state", "completed_at", "verified_at") + _RECORD,
-        temporal="due_on", roles=STAFF_ROLES),
+        temporal="due_on", roles=STAFF_ROLES, county=_facility_county(MaintenanceTask.facility_id)),
     Collection(
         "preservation_plans", "保护利用规划", "Preservation plans", "Preservation plans and projects; no geometry.",
         PreservationPlan,
@@ -218,7 +228,9 @@ COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
         "relocation_records", "迁移档案（完整）", "Relocation records (full)",
         "Full relocation records, with family consent details and funding: staff only.",
         Relocation, _RELOCATION_FULL, temporal="reburied_on", roles=("manager", "reviewer"),
-        geometry_type="LINESTRING"),
+        geometry_type="LINESTRING",
+        # A relocation is the business of the county it left and of the county that received it.
+        county=(Relocation.origin_county_code, _facility_county(Relocation.dest_facility_id))),
 )}
 
 
@@ -240,7 +252,16 @@ def get_collection(collection_id: str, actor: Actor | None) -> Collection:
                                "(Authorization: Bearer …)", field="collectionId")
         raise Forbidden(f"collection {collection_id!r} needs one of the roles {', '.join(collection.roles)}",
                         field="collectionId")
+    if collection.county is not None and actor is not None and not (
+            actor.can("admin") or actor.can("reviewer") or actor.can("planner")):
+        # A manager (and a manager's token) reads their own counties' rows, and nothing else.
+        return dataclasses.replace(collection, scope_counties=tuple(actor.counties))
     return collection
+
+
+def _scope_clause(collection: Collection):
+    columns = collection.county if isinstance(collection.county, tuple) else (collection.county,)
+    return or_(*(col.in_(collection.scope_counties) for col in columns))
 
 
 def readable_collections(actor: Actor | None) -> list[Collection]:
@@ -309,7 +330,15 @@ def actor_for_token(store: Store, token: str) -> Actor | None:
                                                     ApiToken.status == "active"))
         if row is None or (row.expires_at is not None and row.expires_at <= utcnow()):
             return None
-        return Actor(name=f"token:{row.name}", id=row.owner_id, roles=tuple(row.roles or ()))
+        owner = session.get(User, row.owner_id) if row.owner_id is not None else None
+        if row.owner_id is not None and (owner is None or owner.status != "active"):
+            return None  # a retired user's tokens stop with the account
+        held = set(owner.roles or ()) if owner is not None else None
+        roles = tuple(r for r in (row.roles or ()) if held is None or r in held or "admin" in held)
+        if not roles:
+            return None  # the role the token was issued for has since been taken from its user
+        counties = tuple(owner.counties or ()) if owner is not None else ()
+        return Actor(name=f"token:{row.name}", id=row.owner_id, roles=roles, counties=counties)
 
 
 # --- parameters -------------------------------------------------------------------------------
@@ -730,6 +759,8 @@ def _where(session: Session, store: Store, collection: Collection, query: ItemsQ
     props = queryables(collection)
     for name, value in sorted(query.equals.items()):
         clauses.append(props[name][0] == value)
+    if collection.scope_counties is not None:
+        clauses.append(_scope_clause(collection))
     return clauses
 
 
@@ -918,7 +949,10 @@ def item(session: Session, collection: Collection, feature_id: str, crs: str = C
         key = int(feature_id)
     except (TypeError, ValueError):
         raise NotFound(f"feature {feature_id!r} is not in {collection.id}", field="featureId") from None
-    row = session.execute(base_select(collection).where(collection.table.c.id == key)).first()
+    stmt = base_select(collection).where(collection.table.c.id == key)
+    if collection.scope_counties is not None:
+        stmt = stmt.where(_scope_clause(collection))
+    row = session.execute(stmt).first()
     if row is None:
         raise NotFound(f"feature {feature_id!r} is not in {collection.id}", field="featureId")
     return rows_to_features([row], collection, crs)[0]

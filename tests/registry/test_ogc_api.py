@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 import pytest
 import shapely
 from shapely.geometry import LineString, MultiPolygon, Point, box
+from sqlalchemy import select
 
 from registry.models import (
     Facility,
@@ -51,7 +52,8 @@ def seed(store) -> dict:
             s.add(Tomb(martyr_id=martyrs[i].id, facility_id=f2.id, plot_area="A", plot_row=str(i // 5),
                        plot_number=str(i % 5), geom=Point(GRID_X0 + STEP * (i % 5), GRID_Y0 + STEP * (i // 5))))
         s.flush()
-        s.add(Relocation(code="R1", origin_place="上杭县某村", consent_by="李四", consent_relation="孙子",
+        s.add(Relocation(code="R1", origin_place="上杭县某村", origin_county_code="350823", consent_by="李四",
+                         consent_relation="孙子",
                          family_consent=True, dest_facility_id=f2.id, reburied_on=date(2021, 4, 1),
                          stage="accepted", funding_amount=5000.0,
                          geom=LineString([(116.7, 25.1), (116.361, 25.842)])))
@@ -256,11 +258,37 @@ def test_staff_collections_need_a_role(seeded):
     inspections = get_json(client, "/ogc/collections/inspections/items")
     assert inspections["features"][0]["properties"]["inspector_name"] == "巡查员甲"
     full = get_json(client, "/ogc/collections/relocation_records/items")
-    assert {f["properties"]["consent_by"] for f in full["features"]} == {"李四", "王五"}
+    # manager1 keeps 350823: R1 left it; R2 neither left nor reached it.
+    assert {f["properties"]["consent_by"] for f in full["features"]} == {"李四"}
     assert get_json(client, "/ogc/collections/preservation_plans/items", 403)["code"] == "Forbidden"
     # Even a signed-in manager sees no family details through the public collection.
     public = json.dumps(get_json(client, "/ogc/collections/relocations/items"), ensure_ascii=False)
     assert "李四" not in public
+
+
+def test_a_manager_reads_only_their_counties_staff_rows(seeded):
+    app, client, ids = seeded
+    store = app.extensions["registry_store"]
+    with store.write_session() as s:
+        s.add(Inspection(facility_id=ids["f2"], inspector_name="长汀巡查员", condition="poor",
+                         inspected_at=datetime(2025, 4, 1, 2, tzinfo=UTC), geom=Point(116.361, 25.842)))
+        s.commit()
+        other = s.scalar(select(Inspection.id).where(Inspection.facility_id == ids["f2"]))
+    login(client, "manager1", "manager-pass-123")
+
+    mine = get_json(client, "/ogc/collections/inspections/items")
+    assert [f["properties"]["inspector_name"] for f in mine["features"]] == ["巡查员甲"]
+    assert mine["numberMatched"] == 1
+    get_json(client, f"/ogc/collections/inspections/items/{other}", 404)
+    tasks = get_json(client, "/ogc/collections/maintenance_tasks/items")
+    assert [f["properties"]["title"] for f in tasks["features"]] == ["修补墓碑"]
+
+    # A planner works city-wide and reads every county's inspections.
+    planner = app.test_client()
+    login(planner, "planner1", "planner-pass-123")
+    names = {f["properties"]["inspector_name"]
+             for f in get_json(planner, "/ogc/collections/inspections/items")["features"]}
+    assert names == {"巡查员甲", "长汀巡查员"}
 
 
 def test_api_token(seeded):
@@ -344,9 +372,11 @@ def test_geojson_items_equal_the_html_features(seeded, crs):
     app, client, _ids = seeded
     login(client, "manager1", "manager-pass-123")  # staff collections too: they have date-times and JSON
     store = app.extensions["registry_store"]
-    for cid, collection in ogc.COLLECTIONS.items():
+    manager = Actor(name="manager1", roles=("manager",), counties=("350823",))
+    for cid in ogc.COLLECTIONS:
         if cid == "preservation_plans":
             continue  # planners only
+        collection = ogc.get_collection(cid, manager)  # the manager's view: their counties' staff rows
         page = get_json(client, f"/ogc/collections/{cid}/items", query_string={"crs": crs, "f": "json"})
         with app.app_context(), store.session() as session:
             query = ogc.parse_items_query(collection, {"crs": [crs]})

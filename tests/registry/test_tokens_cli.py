@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from registry.models import ApiToken, AuditEvent
+from registry.models import ApiToken, AuditEvent, User
 from registry.models.types import utcnow
 from registry.services.tasks import create_task
 from tests.registry.test_manage_helpers import facility, people
@@ -158,6 +158,19 @@ def test_revoked_and_expired_tokens_get_401(any_app, any_store, staff):
         body = _exception(response, 401)
         assert body["code"] == "NotAuthorized" and "revoked or expired" in body["description"]
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_token_stops_with_its_users_account_and_role(any_app, any_store, staff):
+    retired = _create(any_app, "--user", "reviewer1", "--role", "reviewer")
+    demoted = _create(any_app, "--user", "planner1", "--role", "planner")
+    assert any_app.test_cli_runner().invoke(args=["users", "retire", "reviewer1"]).exit_code == 0
+    with any_store.write_session() as s:
+        s.scalar(select(User).where(User.username == "planner1")).roles = ["reviewer"]
+        s.commit()
+    client = any_app.test_client()
+    for secret in (retired, demoted):
+        response = client.get("/ogc/collections/maintenance_tasks/items", headers={"Authorization": f"Bearer {secret}"})
+        assert _exception(response, 401)["code"] == "NotAuthorized"
 
 
 def test_the_readme_lists_the_token_commands(app):
