@@ -214,9 +214,16 @@ def _csv_rows(data: bytes, name: str) -> Iterator[tuple[int, list]]:
     text = _decode(data, name)
     sample = text[:8192]
     try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=",\t;")
+        sniffed = csv.Sniffer().sniff(sample, delimiters=",\t;")
     except csv.Error:
-        dialect = csv.excel
+        sniffed = csv.excel
+
+    class dialect(sniffed):  # noqa: N801 - a csv dialect is a class
+        # Spreadsheets write a quote inside a quoted cell as two; the sniffer guesses otherwise on a sample
+        # without one and would keep both quotes of every such cell.
+        doublequote = True
+        escapechar = None
+
     yield from enumerate(csv.reader(io.StringIO(text), dialect), start=1)
 
 
@@ -633,6 +640,15 @@ _UNREMEMBERED = frozenset({"code", "origin_lon", "origin_lat", "dest_lon", "dest
 def _convert_cell(raw, convert, axis) -> tuple:
     """One cell's outcome: (value, notes as (why, kind) pairs, error or None); the same cell gives the same."""
     notes = ()
+    if type(raw) is str and raw.isascii():
+        # The common cell: plain ASCII has no full-width digits to name, and its text is itself stripped.
+        if axis is not None:
+            try:
+                return float(raw), (), None
+            except ValueError:
+                pass  # blank, or degrees-minutes-seconds: read below
+        elif convert is _text:
+            return raw.strip() or None, (), None
     if isinstance(raw, str):
         if not raw.strip():
             return None, (), None

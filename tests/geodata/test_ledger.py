@@ -253,3 +253,22 @@ def test_a_repeated_cell_is_named_on_every_row_it_is_on(tmp_path):
                                                                    (3, "安葬日期", "2021-13-01")]
     (row,) = ledger.rows
     assert row.values["effects"] == ["碗", "扣"] and row.values["reburied_on"] == date(2021, 5, 1)
+
+
+def test_a_quote_inside_a_quoted_csv_cell_is_read_once(tmp_path):
+    # Spreadsheets write a quote in a quoted cell as two; the cell reads back as the bureau typed it.
+    path = tmp_path / "q.csv"
+    path.write_text('编号,县区,原址,经度,纬度,迁入地,备注\n'
+                    'Q1,上杭县,某处,116.5,25.1,上杭县烈士陵园,"据""家谱""记载, 原葬山腰"\n', encoding="utf-8")
+    ledger = read(path)
+    assert ledger.rows[0].values["note"] == '据"家谱"记载, 原葬山腰'
+    assert not ledger.errors
+
+
+@pytest.mark.parametrize("cell, expected", [(" 116.5 ", 116.5), ("１１６.５", 116.5), ("116°30′0″", 116.5)])
+def test_longitude_cells_read_alike_however_written(tmp_path, cell, expected):
+    path = tmp_path / "lon.csv"
+    path.write_text(f"编号,县区,原址,经度,纬度,迁入地\nL1,上杭县,某处,{cell},25.1,上杭县烈士陵园\n", encoding="utf-8")
+    ledger = read(path)
+    assert ledger.rows[0].values["origin_lon"] == pytest.approx(expected)
+    assert not ledger.errors

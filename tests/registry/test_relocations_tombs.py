@@ -143,3 +143,21 @@ def test_a_tomb_found_at_its_plot_without_a_martyr_gets_the_ledgers(any_store, d
     assert tomb_count(any_store) == 1 and tomb.martyr_id == martyr.id and martyr.name == "周某"
     assert tomb.version == 2  # a versioned update, named in the import's event
     assert event.after["tombs_linked_to_martyr"] == [[tomb.id, martyr.id]]
+
+
+def test_awkward_text_is_written_exactly_as_the_ledger_has_it(any_store, dests, tmp_path):
+    # The bulk write formats COPY's text itself on PostGIS: backslashes, tabs, line breaks and a literal \N
+    # (COPY's NULL) must arrive as written, and personal effects as their list.
+    note = 'C:\\扫描\\N 件\t第二栏\n第二行 "引号" 完'
+    path = tmp_path / "odd.csv"
+    path.write_text("编号,县区,原址,经度,纬度,迁入地,墓号,备注,遗物,批次\n"
+                    f'W1,上杭县,"某处\\N",116.5,25.1,上杭县烈士陵园（测试）,7号,"{note.replace(chr(34), chr(34) * 2)}",'
+                    '"钢笔、怀表",\\N\n', encoding="utf-8")
+    imports.run_import(any_store, IMPORTER, path, "odd.csv")
+    with any_store.session() as s:
+        row = s.scalar(select(Relocation).where(Relocation.code == "W1"))
+        tomb = s.get(Tomb, row.tomb_id)
+    assert row.note == note
+    assert row.origin_place == "某处\\N" and row.batch == "\\N"
+    assert row.effects == ["钢笔", "怀表"]
+    assert tomb.plot_number == "7号"
