@@ -11,7 +11,6 @@ import dataclasses
 import functools
 import hashlib
 import math
-import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -50,7 +49,6 @@ from geodata import cql2, mvt
 from geodata import gpkg as gpkg_blobs
 from registry.db import Store
 from registry.models import (
-    ApiToken,
     Facility,
     FacilityZone,
     HeritageSite,
@@ -60,19 +58,14 @@ from registry.models import (
     PreservationPlan,
     Relocation,
     Tomb,
-    User,
 )
-from registry.models.types import JSONText, UTCDateTime, utcnow
-from registry.models.vocab import ROLES
+from registry.models.types import JSONText, UTCDateTime
 from registry.services.base import (
     Actor,
     Forbidden,
     InvalidInput,
     NotFound,
     ServiceError,
-    record_audit,
-    snapshot,
-    unit_of_work,
 )
 from registry.spatial.base import box_geometry, check_box
 
@@ -266,79 +259,6 @@ def _scope_clause(collection: Collection):
 
 def readable_collections(actor: Actor | None) -> list[Collection]:
     return [c for c in COLLECTIONS.values() if may_read(c, actor)]
-
-
-# --- API tokens -------------------------------------------------------------------------------
-
-TOKEN_PREFIX = "rgt_"
-
-
-def _token_hash(token: str) -> str:
-    # Tokens are 256 random bits, so a plain SHA-256 cannot be brute-forced; no salt is needed.
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def create_api_token(store: Store, actor: Actor, name: str, roles, owner_username: str | None = None,
-                     expires_at: datetime | None = None) -> tuple[ApiToken, str]:
-    """Issue a bearer token; the plain token is returned once and only its hash is stored."""
-    if not actor.can("admin"):
-        raise Forbidden("only an admin may issue API tokens")
-    name = (name or "").strip()
-    if not name:
-        raise InvalidInput("name is required (say which system or person the token is for)", field="name")
-    roles = list(roles or [])
-    unknown = [r for r in roles if r not in ROLES]
-    if not roles or unknown:
-        raise InvalidInput(f"roles {roles!r}: choose from {', '.join(ROLES)}", field="roles")
-    if expires_at is not None and expires_at.tzinfo is None:
-        raise InvalidInput("expires_at must carry a time zone", field="expires_at")
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    with unit_of_work(store) as session:
-        owner_id = None
-        if owner_username:
-            owner = session.scalar(select(User).where(User.username == owner_username))
-            if owner is None:
-                raise InvalidInput(f"no user named {owner_username!r}", field="owner")
-            owner_id = owner.id
-        row = ApiToken(name=name, token_hash=_token_hash(token), prefix=token[:8], roles=roles, owner_id=owner_id,
-                       expires_at=expires_at)
-        session.add(row)
-        record_audit(session, actor, "create", row)
-    return row, token
-
-
-def revoke_api_token(store: Store, actor: Actor, token_id: int) -> ApiToken:
-    """Retire a token: it stops working at once; its row and history stay."""
-    if not actor.can("admin"):
-        raise Forbidden("only an admin may revoke API tokens")
-    with unit_of_work(store) as session:
-        row = session.get(ApiToken, token_id)
-        if row is None:
-            raise NotFound(f"no API token {token_id}")
-        before = snapshot(row)
-        row.status = "retired"
-        record_audit(session, actor, "retire", row, before=before)
-    return row
-
-
-def actor_for_token(store: Store, token: str) -> Actor | None:
-    """The actor a bearer token stands for, or None when it is unknown, revoked or expired."""
-    if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
-        return None
-    with store.session() as session:
-        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token),
-                                                    ApiToken.status == "active"))
-        if row is None or (row.expires_at is not None and row.expires_at <= utcnow()):
-            return None
-        owner = session.get(User, row.owner_id) if row.owner_id is not None else None
-        if row.owner_id is not None and (owner is None or owner.status != "active"):
-            return None  # a retired user's tokens stop with the account
-        held = set(owner.roles or ()) if owner is not None else None
-        roles = tuple(r for r in (row.roles or ()) if held is None or r in held or "admin" in held)
-        if not roles:
-            return None  # the role the token was issued for has since been taken from its user
-        counties = tuple(owner.counties or ()) if owner is not None else ()
-        return Actor(name=f"token:{row.name}", id=row.owner_id, roles=roles, counties=counties)
 
 
 # --- parameters -------------------------------------------------------------------------------

@@ -1,12 +1,13 @@
 """API tokens issued to a named account: create (the secret shown once), list without secrets, revoke.
 
 A token stands for one role of one user, so it can never reach further than the person it was issued
-to. Only the SHA-256 of the secret is stored (see ``ApiToken``); the hash and the prefix come from
-``registry.services.ogc``, which checks the tokens GIS clients send, so both always agree.
+to. Only the SHA-256 of the secret is stored (see ``ApiToken``). ``actor_for_token`` turns the token a
+GIS client sends into the actor it stands for, with its user's counties.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,10 +28,15 @@ from registry.services.base import (
     snapshot,
     unit_of_work,
 )
-from registry.services.ogc import TOKEN_PREFIX, _token_hash
 
+TOKEN_PREFIX = "rgt_"
 # A token longer-lived than ten years is a forgotten one; ask for a new one instead.
 MAX_DAYS = 3650
+
+
+def token_hash(token: str) -> str:
+    """What is stored of a token: its SHA-256 (256 random bits cannot be brute-forced; no salt is needed)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -84,7 +90,7 @@ def create_token(store: Store, actor: Actor, username: str, role: str, expires_d
         if not user.has_role(role):
             raise InvalidInput(f"user {username!r} does not have the role {role!r} (their roles: "
                                f"{', '.join(user.roles or []) or 'none'})", field="role")
-        row = ApiToken(name=label, token_hash=_token_hash(secret), prefix=secret[:8], roles=[role],
+        row = ApiToken(name=label, token_hash=token_hash(secret), prefix=secret[:8], roles=[role],
                        owner_id=user.id, expires_at=utcnow() + timedelta(days=days) if days else None)
         session.add(row)
         record_audit(session, actor, "create", row, note=f"API token for {username} ({role})")
@@ -130,3 +136,23 @@ def revoke_token(store: Store, actor: Actor, token_id: int) -> TokenInfo:
         record_audit(session, actor, "revoke", row, before=before)
         owner = session.get(User, row.owner_id) if row.owner_id else None
         return _info(row, owner.username if owner else None)
+
+
+def actor_for_token(store: Store, token: str) -> Actor | None:
+    """The actor a bearer token stands for, or None when it is unknown, revoked or expired."""
+    if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    with store.session() as session:
+        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(token),
+                                                    ApiToken.status == "active"))
+        if row is None or (row.expires_at is not None and row.expires_at <= utcnow()):
+            return None
+        owner = session.get(User, row.owner_id) if row.owner_id is not None else None
+        if row.owner_id is not None and (owner is None or owner.status != "active"):
+            return None  # a retired user's tokens stop with the account
+        held = set(owner.roles or ()) if owner is not None else None
+        roles = tuple(r for r in (row.roles or ()) if held is None or r in held or "admin" in held)
+        if not roles:
+            return None  # the role the token was issued for has since been taken from its user
+        counties = tuple(owner.counties or ()) if owner is not None else ()
+        return Actor(name=f"token:{row.name}", id=row.owner_id, roles=roles, counties=counties)

@@ -12,6 +12,7 @@ from registry.extensions import db_session, get_store
 from registry.services import exports
 from registry.services import ogc as service
 from registry.services.base import Actor, ServiceError
+from registry.services.tokens import actor_for_token
 from registry.web.auth import current_user
 from registry.web.ogc_openapi import openapi_document
 
@@ -73,7 +74,7 @@ def request_actor() -> Actor | None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise service.Unauthorized("Authorization must be 'Bearer <token>'", field="Authorization")
-        actor = service.actor_for_token(get_store(), token.strip())
+        actor = actor_for_token(get_store(), token.strip())
         if actor is None:
             raise service.Unauthorized("the API token is unknown, revoked or expired", field="Authorization")
         return actor

@@ -11,6 +11,7 @@ from shapely.geometry import LineString, MultiPolygon, Point, box
 from sqlalchemy import select
 
 from registry.models import (
+    ApiToken,
     Facility,
     FacilityZone,
     HeritageSite,
@@ -22,7 +23,8 @@ from registry.models import (
     Tomb,
 )
 from registry.services import Actor
-from registry.services.ogc import CRS84, EPSG, create_api_token
+from registry.services.ogc import CRS84, EPSG
+from registry.services.tokens import create_token
 from registry.services.users import create_user
 from tests.conftest import make_app
 
@@ -294,8 +296,10 @@ def test_a_manager_reads_only_their_counties_staff_rows(seeded):
 def test_api_token(seeded):
     app, client, _ids = seeded
     store = app.extensions["registry_store"]
-    row, token = create_api_token(store, Actor.system("admin"), "省级一张图平台", ["planner"])
-    assert token not in json.dumps([row.token_hash, row.prefix])
+    info, token = create_token(store, Actor.system("admin"), "planner1", "planner", label="省级一张图平台")
+    with store.session() as session:
+        row = session.get(ApiToken, info.id)
+        assert token not in json.dumps([row.token_hash, row.prefix])
     headers = {"Authorization": f"Bearer {token}"}
     plans = get_json(client, "/ogc/collections/preservation_plans/items", headers=headers)
     assert plans["features"][0]["properties"]["title"] == "龙岩市烈士纪念设施保护规划"
