@@ -32,11 +32,14 @@ class MaintenanceLayers(MacroElement):
         status and trend code.
     gcj_shift : bool, default False
         Ask the endpoint for positions shifted to GCJ-02 (for a GCJ-02 base map).
+    control : str
+        JavaScript name of the map's ``folium.LayerControl``; the layers are added to it.
 
     Examples
     --------
     >>> m = folium.Map(tiles=None)
-    >>> _ = MaintenanceLayers("/manage/map.geojson", {"status": "Status"}).add_to(m)
+    >>> switch = folium.LayerControl(collapsed=False).add_to(m)
+    >>> _ = MaintenanceLayers("/manage/map.geojson", {"status": "Status"}, control=switch.get_name()).add_to(m)
     >>> "/manage/map.geojson" in m.get_root().render()
     True
     """
@@ -117,7 +120,8 @@ class MaintenanceLayers(MacroElement):
             overlays[labels.status] = status;
             overlays[labels.tasks] = tasks;
             overlays[labels.trend] = trend;
-            L.control.layers(null, overlays, {collapsed: false, position: "topright"}).addTo(map);
+            // Into the map's own layer switch, beside the base maps: one switch, not two.
+            Object.keys(overlays).forEach(function (name) { {{ this.control }}.addOverlay(overlays[name], name); });
             window.maintenanceMap = {map: map, reload: load};
             load();
         })();
@@ -125,9 +129,10 @@ class MaintenanceLayers(MacroElement):
         """
     )
 
-    def __init__(self, data_url: str, labels: Mapping[str, str], gcj_shift: bool = False):
+    def __init__(self, data_url: str, labels: Mapping[str, str], gcj_shift: bool = False, *, control: str):
         super().__init__()
         self._name = "MaintenanceLayers"
+        self.control = control  # the map's layer switch, which the script adds its layers to
         url = data_url
         if gcj_shift:
             url += ("&" if "?" in url else "?") + "crs=gcj02"
@@ -167,5 +172,7 @@ def build_maintenance_map(settings: Mapping, data_url: str, labels: Mapping[str,
     """
     m = build_overview_map(settings, center=center, zoom=zoom, basemap=basemap)
     shift = basemap.needs_gcj_shift if basemap is not None else False
-    MaintenanceLayers(data_url, labels, gcj_shift=shift).add_to(m)
+    control = next(c for c in m._children.values() if isinstance(c, folium.LayerControl))
+    control.options["collapsed"] = False  # the status, work-order and trend layers stay in sight
+    MaintenanceLayers(data_url, labels, gcj_shift=shift, control=control.get_name()).add_to(m)
     return m

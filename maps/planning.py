@@ -168,15 +168,16 @@ class _PlanningLayers(MacroElement):
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-        window.registryPlanningMap({{ this._parent.get_name() }}, {{ this.options }});
+        window.registryPlanningMap({{ this._parent.get_name() }}, {{ this.options }}, {{ this.control }});
         {% endmacro %}
         """
     )
 
-    def __init__(self, options: Mapping):
+    def __init__(self, options: Mapping, control: str):
         super().__init__()
         self._name = "PlanningLayers"
         self.options = _script_json(options)
+        self.control = control  # the map's layer switch, which the script adds its layers to
 
 
 def build_planning_map(basemap: Basemap, layer_names: Mapping[str, str], data_url: str, *,
@@ -216,7 +217,8 @@ def build_planning_map(basemap: Basemap, layer_names: Mapping[str, str], data_ur
     m = folium.Map(location=list(center), zoom_start=zoom, tiles=None, control_scale=False)
     add_basemap(m, basemap)
     MetricScale().add_to(m)
-    folium.LayerControl(collapsed=True).add_to(m)
+    # One switch, open, with the base maps and the planning layers (the script adds those).
+    control = folium.LayerControl(collapsed=False).add_to(m)
     _PlanningLayers({
         "url": data_url,
         "layers": [{"key": key, "name": layer_names.get(key, key), "visible": visible, "style": STYLES[key],
@@ -225,7 +227,7 @@ def build_planning_map(basemap: Basemap, layer_names: Mapping[str, str], data_ur
         "gcj02": basemap.needs_gcj_shift,
         "status": status_element,
         "labels": dict(labels or {}),
-    }).add_to(m)
+    }, control.get_name()).add_to(m)
     return m
 
 

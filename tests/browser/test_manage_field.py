@@ -76,6 +76,9 @@ def sign_in(page, base, name):
 def colour_on_map(page, base) -> str:
     page.goto(base + "/manage/map", wait_until="networkidle")
     page.wait_for_function("document.querySelector('.leaflet-container').dataset.features === '1'")
+    # One layer switch holds the status, work-order and trend layers.
+    assert page.locator(".leaflet-control-layers").count() == 1
+    assert page.locator(".leaflet-control-layers-overlays label").count() == 3
     return page.locator("path.leaflet-interactive").first.get_attribute("fill")
 
 

@@ -42,6 +42,8 @@ def test_planning_map_draws_ranges_offline(seeded, live_server, watched_page):
                              m.setView([25.225, 116.818], 16); }""")
     page.wait_for_load_state("networkidle")
     assert page.locator("path.leaflet-interactive").count() >= 2
+    # One layer switch, open, holding the five planning layers.
+    assert page.locator(".leaflet-control-layers").count() == 1
     assert page.locator(".leaflet-control-layers-overlays label").count() == 5
     assert "已加载" in page.locator("#plan-map-status").inner_text()
     # A name with markup stays text: no <b> element made it into the map.

@@ -9,7 +9,7 @@
     return el;
   }
 
-  window.registryPlanningMap = function (map, opts) {
+  window.registryPlanningMap = function (map, opts, control) {
     var status = document.getElementById(opts.status);
     var overlays = {};
     var layers = opts.layers.map(function (spec) {
@@ -28,7 +28,8 @@
       overlays[spec.name] = group;
       return {spec: spec, group: group, seq: 0};
     });
-    L.control.layers(null, overlays, {collapsed: false, position: "topright"}).addTo(map);
+    // Into the map's own layer switch, beside the base maps: one switch, not two.
+    Object.keys(overlays).forEach(function (name) { control.addOverlay(overlays[name], name); });
 
     function say(text) { if (status) { status.textContent = text; } }
 
