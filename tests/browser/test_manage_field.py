@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from PIL import Image
+from playwright.sync_api import expect
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
@@ -96,7 +97,7 @@ def test_a_manager_closes_the_loop_on_a_phone(field_server, phone):
 
     page.goto(base + "/manage", wait_until="networkidle")
     row = page.locator(".facility-row[data-status=overdue]")
-    assert row.count() == 1
+    expect(row).to_have_count(1)
     row.get_by_role("link", name="巡查").click()
     page.wait_for_load_state("networkidle")
 
@@ -125,7 +126,7 @@ def test_a_manager_closes_the_loop_on_a_phone(field_server, phone):
     page.click("#submit-inspection")
     page.wait_for_url("**/manage/inspections/*", timeout=20_000)
     assert dropped
-    assert page.locator("#replayed").is_visible()
+    expect(page.locator("#replayed")).to_be_visible()
     with store.session() as s:
         assert s.scalar(select(func.count(Inspection.id)).where(Inspection.facility_id == site.id)) == 3
         assert s.scalar(select(func.count(Inspection.id)).where(Inspection.idempotency_key.is_not(None))) == 1
@@ -142,15 +143,14 @@ def test_a_manager_closes_the_loop_on_a_phone(field_server, phone):
     page.click("#task-new button[type=submit]")
     page.wait_for_url("**/manage/tasks/*")
     task_url = page.url
+    # A click posts a form and the page is replaced: expect() waits for the new page's state.
     page.click("#task-start")
-    page.wait_for_load_state("networkidle")
-    assert page.locator("#task-state").get_attribute("data-state") == "in_progress"
+    expect(page.locator("#task-state")).to_have_attribute("data-state", "in_progress")
     page.set_input_files("#task-complete input[name=photos]", [photo_file()])
     page.fill("#task-complete input[name=cost_actual]", "3500")
     page.click("#task-complete button[type=submit]")
-    page.wait_for_load_state("networkidle")
-    assert page.locator("#task-state").get_attribute("data-state") == "done"
-    assert page.locator("#verify-other").is_visible()  # the one who did the work cannot verify it
+    expect(page.locator("#task-state")).to_have_attribute("data-state", "done")
+    expect(page.locator("#verify-other")).to_be_visible()  # the one who did the work cannot verify it
     assert colour_on_map(page, base) == COLOURS["problem_open"]
 
     page.click(".site-nav__account button")
@@ -158,8 +158,7 @@ def test_a_manager_closes_the_loop_on_a_phone(field_server, phone):
     sign_in(page, base, "mgr2")
     page.goto(task_url, wait_until="networkidle")
     page.click("#task-verify button[type=submit] >> nth=0")
-    page.wait_for_load_state("networkidle")
-    assert page.locator("#task-state").get_attribute("data-state") == "verified"
+    expect(page.locator("#task-state")).to_have_attribute("data-state", "verified")
     assert colour_on_map(page, base) == COLOURS["ok"]
     assert blocked == [] and errors == []
 
@@ -181,7 +180,7 @@ def test_the_draft_survives_closing_the_page(field_server, phone):
     assert page.input_value("textarea[name=problems]") == "草稿里的问题"
     assert page.is_checked("input[name=condition][value=fair]")
     assert page.input_value("input[name=idempotency_key]") == key  # so a resend is still recognised
-    assert page.locator("#draft-status").is_visible()
+    expect(page.locator("#draft-status")).to_be_visible()
     assert blocked == [] and errors == []
 
 

@@ -304,8 +304,10 @@
         if (here) { map.removeLayer(here); }
         here = L.circleMarker(latlng, {radius: 8, color: "#ffffff", weight: 3, fillColor: "#0b57d0", fillOpacity: 1})
           .bindTooltip(el("span", "", label(options, "youAreHere", ""))).addTo(map);
+        // A four-level zoom is animated: announce once the view has settled,
+        // so that what a screen reader hears matches what is on the map.
+        map.once("moveend", function () { say(label(options, "nearShown", "")); });
         map.setView(latlng, 13);
-        say(label(options, "nearShown", ""));
       }, function () {
         say(label(options, "locationFailed", ""));
       }, {enableHighAccuracy: false, timeout: 10000, maximumAge: 60000});
