@@ -311,6 +311,10 @@ def parse_limit(value) -> int:
     return number
 
 
+# Past any collection's end, and within what JSON numbers and the stores' 64-bit integers hold exactly.
+MAX_OFFSET = 2**53
+
+
 def parse_offset(value) -> int:
     if value is None or value == "":
         return 0
@@ -318,8 +322,8 @@ def parse_offset(value) -> int:
         number = int(value)
     except (TypeError, ValueError):
         raise InvalidInput(f"offset {value!r} is not a whole number", field="offset") from None
-    if number < 0:
-        raise InvalidInput(f"offset {number} must be 0 or more", field="offset")
+    if not 0 <= number <= MAX_OFFSET:
+        raise InvalidInput(f"offset {number} is outside 0..{MAX_OFFSET}", field="offset")
     return number
 
 

@@ -221,6 +221,7 @@ def test_queryable_as_query_parameter(seeded):
     ("/ogc/collections/tombs/items?limit=1000000000", 400, "limit"),
     ("/ogc/collections/tombs/items?limit=ten", 400, "limit"),
     ("/ogc/collections/tombs/items?offset=-5", 400, "offset"),
+    ("/ogc/collections/tombs/items?offset=9223372036854775808", 400, "offset"),  # past a 64-bit integer
     ("/ogc/collections/tombs/items?crs=http://www.opengis.net/def/crs/EPSG/0/2000", 400, "crs"),
     ("/ogc/collections/tombs/items?bbox-crs=EPSG:9999&bbox=1,2,3,4", 400, "bbox-crs"),
     ("/ogc/collections/tombs/items?datetime=yesterday", 400, "datetime"),
@@ -247,6 +248,13 @@ def test_bad_input_answers_ogc_exception(seeded, url, status, field):
     assert body["code"] in ("InvalidParameterValue", "NotFound")
     assert body["description"]
     assert body["parameter"] == field
+
+
+def test_an_offset_past_the_end_is_an_empty_page(seeded):
+    _app, client, _ids = seeded
+    page = get_json(client, "/ogc/collections/tombs/items?offset=9007199254740992")
+    assert page["features"] == [] and page["numberReturned"] == 0
+    assert not [link for link in page["links"] if link["rel"] == "next"]
 
 
 def test_staff_collections_need_a_role(seeded):
