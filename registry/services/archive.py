@@ -32,7 +32,7 @@ from registry.models.vocab import (
     LONGYAN_COUNTIES,
     SIX_ONES,
 )
-from registry.services.base import InvalidInput, NotFound, ServiceError
+from registry.services.base import InvalidInput, NotFound, ServiceError, load
 from registry.services.due import (
     ACTIVE_TASK_STATES,
     PRIORITIES,
@@ -73,9 +73,7 @@ class Archive:
 def facility_archive(store: Store, actor, facility_id: int) -> Archive:
     """The archive of one facility for staff of its county: inspections, work orders, photos, moves, names, changes."""
     with store.session() as session:
-        facility = session.get(Facility, facility_id)
-        if facility is None:
-            raise NotFound(f"no facility {facility_id}")
+        facility = load(session, Facility, facility_id, "facility")
         require_county(actor, facility.county_code, write=False)
         names = list(session.scalars(select(FacilityName).where(FacilityName.facility_id == facility_id)
                                      .order_by(FacilityName.id)))

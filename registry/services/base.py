@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import TypeVar
 
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import inspect
@@ -13,6 +14,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from registry.db import Store
 from registry.models import AuditEvent
+
+M = TypeVar("M")
 
 
 class ServiceError(Exception):
@@ -60,6 +63,20 @@ class Actor:
 
     def can(self, role: str) -> bool:
         return role in self.roles or "admin" in self.roles
+
+
+def load(session: Session, model: type[M], ident, what: str, *, hide_retired: bool = False,
+         active_only: bool = False) -> M:
+    """The ``model`` row with primary key ``ident``, else NotFound "no <what> <ident>" (404).
+
+    ``hide_retired`` counts a retired row as missing too; ``active_only`` counts every row whose status
+    is not 'active' as missing. The message names ``ident`` as given, so callers keep their wording.
+    """
+    row = session.get(model, ident)
+    if (row is None or (hide_retired and row.status == "retired")
+            or (active_only and row.status != "active")):
+        raise NotFound(f"no {what} {ident}")
+    return row
 
 
 def _plain(value):

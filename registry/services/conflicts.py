@@ -20,7 +20,7 @@ from registry import spatial
 from registry.db import Store
 from registry.models import ConflictCheck, Facility, FacilityZone
 from registry.models.vocab import LEVELS
-from registry.services.base import Actor, InvalidInput, NotFound, record_audit, unit_of_work
+from registry.services.base import Actor, InvalidInput, load, record_audit, unit_of_work
 from registry.services.zones import CURRENT, parse_geojson, read_error, require_planner
 
 DEFAULT_DISTANCE_M = 200.0
@@ -230,9 +230,7 @@ def save_check_geojson(store: Store, actor: Actor, project_name: str, text: str,
 
 def get_check(store: Store, check_id: int) -> ConflictCheck:
     with store.session() as session:
-        check = session.get(ConflictCheck, check_id)
-        if check is None or check.status == "retired":
-            raise NotFound(f"no conflict check {check_id}")
+        check = load(session, ConflictCheck, check_id, "conflict check", hide_retired=True)
         session.expunge(check)
     return check
 

@@ -16,8 +16,8 @@ from registry.services.base import (
     Conflict,
     Forbidden,
     InvalidInput,
-    NotFound,
     check_version,
+    load,
     record_audit,
     snapshot,
     unit_of_work,
@@ -64,9 +64,7 @@ def _require_county(actor: Actor, county_code: str) -> None:
 
 def _load_for_edit(session, actor: Actor, facility_id: int, version: int | None) -> tuple[Facility, dict]:
     """The facility to edit and its state before the edit, once the actor's county and the version are checked."""
-    facility = session.get(Facility, facility_id)
-    if facility is None:
-        raise NotFound(f"no facility {facility_id}")
+    facility = load(session, Facility, facility_id, "facility")
     _require_county(actor, facility.county_code)
     check_version(facility, version)
     return facility, snapshot(facility)

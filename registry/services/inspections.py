@@ -16,7 +16,7 @@ from geodata.crs import distance_m
 from registry.db import Store
 from registry.models import Facility, Inspection
 from registry.models.vocab import CHECK_STATES, CONDITIONS, SIX_ONES
-from registry.services.base import Actor, Conflict, InvalidInput, NotFound, record_audit, snapshot, unit_of_work
+from registry.services.base import Actor, Conflict, InvalidInput, load, record_audit, snapshot, unit_of_work
 from registry.services.due import TIERS, require_county
 from registry.services.photos import PhotoLimits, add_attachments, check_photos, write_files
 
@@ -132,9 +132,7 @@ def submit_inspection(store: Store, actor: Actor, facility_id: int, values: dict
         existing = _existing(session, key)
         if existing is not None:
             return _replay(existing, actor, facility_id)
-        facility = session.get(Facility, facility_id)
-        if facility is None or facility.status != "active":
-            raise NotFound(f"no active facility {facility_id}")
+        facility = load(session, Facility, facility_id, "active facility", active_only=True)
         require_county(actor, facility.county_code)
         tier = values.get("tier") or "station"
         if tier not in TIERS:
@@ -193,18 +191,14 @@ def submit_inspection(store: Store, actor: Actor, facility_id: int, values: dict
 def facility_for_form(store: Store, actor: Actor, facility_id: int) -> Facility:
     """The facility an inspection form is opened for (the actor must work in its county)."""
     with store.session() as session:
-        facility = session.get(Facility, facility_id)
-        if facility is None:
-            raise NotFound(f"no facility {facility_id}")
+        facility = load(session, Facility, facility_id, "facility")
         require_county(actor, facility.county_code, write=False)
         return facility
 
 
 def get_inspection(store: Store, actor: Actor, inspection_id: int) -> tuple[Inspection, Facility]:
     with store.session() as session:
-        inspection = session.get(Inspection, inspection_id)
-        if inspection is None:
-            raise NotFound(f"no inspection {inspection_id}")
+        inspection = load(session, Inspection, inspection_id, "inspection")
         facility = session.get(Facility, inspection.facility_id)
         require_county(actor, facility.county_code, write=False)
         return inspection, facility

@@ -33,6 +33,7 @@ from registry.services.base import (
     Forbidden,
     InvalidInput,
     NotFound,
+    load,
     record_audit,
     snapshot,
     unit_of_work,
@@ -791,7 +792,4 @@ def list_batches(store: Store, limit: int = 20) -> list[ImportBatch]:
 
 def get_batch(store: Store, batch_id: int) -> ImportBatch:
     with store.session() as session:
-        batch = session.get(ImportBatch, batch_id)
-    if batch is None:
-        raise NotFound(f"no import {batch_id}")
-    return batch
+        return load(session, ImportBatch, batch_id, "import")

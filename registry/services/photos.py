@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from geodata.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, ImageError, PhotoInfo, check_image, renditions
 from registry.db import Store
 from registry.models import Attachment, Facility, Inspection, MaintenanceTask, ProblemReport
-from registry.services.base import Actor, InvalidInput, NotFound
+from registry.services.base import Actor, InvalidInput, NotFound, load
 from registry.services.due import require_county
 
 MAX_PHOTOS = 10
@@ -138,9 +138,7 @@ def photo_file(store: Store, actor: Actor, instance_path: str | os.PathLike, att
     if variant not in VARIANTS:
         raise NotFound(f"no photo variant {variant!r}; variants are {', '.join(VARIANTS)}")
     with store.session() as session:
-        attachment = session.get(Attachment, attachment_id)
-        if attachment is None or attachment.status != "active":
-            raise NotFound(f"no photo {attachment_id}")
+        attachment = load(session, Attachment, attachment_id, "photo", active_only=True)
         county = _owner_county(session, attachment)
     if county is None:
         raise NotFound(f"photo {attachment_id} belongs to no facility")

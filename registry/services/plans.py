@@ -22,6 +22,7 @@ from registry.services.base import (
     InvalidInput,
     NotFound,
     check_version,
+    load,
     record_audit,
     snapshot,
     unit_of_work,
@@ -187,10 +188,7 @@ def create_plan(store: Store, actor: Actor, values: dict) -> PreservationPlan:
 
 
 def _load(session, plan_id: int) -> PreservationPlan:
-    plan = session.get(PreservationPlan, plan_id)
-    if plan is None or plan.status == "retired":
-        raise NotFound(f"no plan {plan_id}")
-    return plan
+    return load(session, PreservationPlan, plan_id, "plan", hide_retired=True)
 
 
 def _require_author(actor: Actor, plan: PreservationPlan) -> None:
@@ -318,9 +316,7 @@ def record_spending(store: Store, actor: Actor, line_id: int, version: int | Non
     if amount < 0 or amount != amount:
         raise InvalidInput("amount_spent cannot be negative", field="amount_spent")
     with unit_of_work(store) as session:
-        line = session.get(FundingLine, line_id)
-        if line is None or line.status != "active":
-            raise NotFound(f"no funding line {line_id}")
+        line = load(session, FundingLine, line_id, "funding line", active_only=True)
         check_version(line, version)
         before = snapshot(line)
         line.amount_spent = amount

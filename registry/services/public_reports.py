@@ -20,6 +20,7 @@ from registry.services.base import (
     InvalidInput,
     NotFound,
     check_version,
+    load,
     record_audit,
     snapshot,
     unit_of_work,
@@ -86,9 +87,7 @@ def submit_report(store: Store, facility_id, text: str, contact: str | None = No
         raise InvalidInput(f"facility_id {facility_id!r} is not an id", field="facility_id") from None
     try:
         with unit_of_work(store) as session:
-            facility = session.get(Facility, facility_id)
-            if facility is None or facility.status == "retired":
-                raise NotFound(f"no facility {facility_id}")
+            facility = load(session, Facility, facility_id, "facility", hide_retired=True)
             take_token(session, f"report:{client}", REPORT_RATE,
                        "Too many reports from this device in a short time; please wait {seconds} seconds.")
             attachment_id = None
@@ -160,9 +159,7 @@ def set_report_state(store: Store, actor: Actor, report_id: int, version: int | 
     if state not in REPORT_STATES:
         raise InvalidInput(f"state {state!r} is not one of {', '.join(REPORT_STATES)}", field="state")
     with unit_of_work(store) as session:
-        report = session.get(ProblemReport, report_id)
-        if report is None:
-            raise NotFound(f"no report {report_id}")
+        report = load(session, ProblemReport, report_id, "report")
         facility = session.get(Facility, report.facility_id)
         if actor.can("manager") and not actor.can("admin") and facility.county_code not in actor.counties:
             raise Forbidden(f"{actor.name} may not handle reports in county {facility.county_code}")

@@ -26,9 +26,9 @@ from registry.services.base import (
     Actor,
     Forbidden,
     InvalidInput,
-    NotFound,
     ServiceError,
     check_version,
+    load,
     record_audit,
     snapshot,
     unit_of_work,
@@ -104,9 +104,7 @@ def _target(session: Session, target_type: str, target_id) -> None:
         target_id = int(target_id)
     except (TypeError, ValueError):
         raise InvalidInput(f"target_id {target_id!r} is not an id", field="target_id") from None
-    row = session.get(model, target_id)
-    if row is None or row.status == "retired":
-        raise NotFound(f"no {target_type} {target_id}")
+    load(session, model, target_id, target_type, hide_retired=True)
 
 
 def _bump(session: Session, target_type: str, target_id: int, flowers: int = 0, messages: int = 0) -> None:
@@ -221,9 +219,7 @@ def moderate_tribute(store: Store, actor: Actor, tribute_id: int, version: int |
     if decision not in DECISIONS:
         raise InvalidInput(f"decision {decision!r} is not one of {', '.join(DECISIONS)}", field="decision")
     with unit_of_work(store) as session:
-        tribute = session.get(Tribute, tribute_id)
-        if tribute is None:
-            raise NotFound(f"no tribute {tribute_id}")
+        tribute = load(session, Tribute, tribute_id, "tribute")
         check_version(tribute, version)
         if tribute.kind != "message":
             raise InvalidInput(f"tribute {tribute_id} is a {tribute.kind}; only messages are moderated",

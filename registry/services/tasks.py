@@ -15,8 +15,8 @@ from registry.services.base import (
     Conflict,
     Forbidden,
     InvalidInput,
-    NotFound,
     check_version,
+    load,
     record_audit,
     snapshot,
     unit_of_work,
@@ -112,9 +112,7 @@ def create_task(store: Store, actor: Actor, facility_id: int, values: dict,
     the visitor who looks up the reference sees that it is being dealt with.
     """
     with unit_of_work(store) as session:
-        facility = session.get(Facility, facility_id)
-        if facility is None or facility.status != "active":
-            raise NotFound(f"no active facility {facility_id}")
+        facility = load(session, Facility, facility_id, "active facility", active_only=True)
         require_county(actor, facility.county_code)
         if inspection_id is not None:
             inspection = session.get(Inspection, inspection_id)
@@ -157,9 +155,7 @@ def open_reports(store: Store, actor: Actor) -> list[tuple[ProblemReport, Facili
 
 
 def _load(session, actor: Actor, task_id: int, version) -> MaintenanceTask:
-    task = session.get(MaintenanceTask, task_id)
-    if task is None:
-        raise NotFound(f"no work order {task_id}")
+    task = load(session, MaintenanceTask, task_id, "work order")
     county = session.scalar(select(Facility.county_code).where(Facility.id == task.facility_id))
     require_county(actor, county)
     check_version(task, version)
@@ -234,9 +230,7 @@ def verify_task(store: Store, actor: Actor, task_id: int, version, accept: bool 
                 note: str | None = None, now: datetime | None = None) -> MaintenanceTask:
     """A second person accepts the work (verified) or sends it back (in progress); never the one who did it."""
     with unit_of_work(store) as session:
-        task = session.get(MaintenanceTask, task_id)
-        if task is None:
-            raise NotFound(f"no work order {task_id}")
+        task = load(session, MaintenanceTask, task_id, "work order")
         county = session.scalar(select(Facility.county_code).where(Facility.id == task.facility_id))
         if not actor.can("reviewer"):
             require_county(actor, county)
@@ -271,9 +265,7 @@ def cancel_task(store: Store, actor: Actor, task_id: int, version, reason: str) 
 
 def get_task(store: Store, actor: Actor, task_id: int) -> tuple[MaintenanceTask, Facility, str | None]:
     with store.session() as session:
-        task = session.get(MaintenanceTask, task_id)
-        if task is None:
-            raise NotFound(f"no work order {task_id}")
+        task = load(session, MaintenanceTask, task_id, "work order")
         facility = session.get(Facility, task.facility_id)
         require_county(actor, facility.county_code, write=False)
         return task, facility, completed_by(session, task.id)
@@ -355,9 +347,7 @@ def moderate_in_county(store: Store, actor: Actor, tribute_id: int, version, dec
     from registry.services.public_tribute import moderate_tribute
 
     with store.session() as session:
-        tribute = session.get(Tribute, tribute_id)
-        if tribute is None:
-            raise NotFound(f"no tribute {tribute_id}")
+        tribute = load(session, Tribute, tribute_id, "tribute")
         counties = _tribute_counties(session, tribute.target_type, tribute.target_id)
     if not actor.can("admin") and not (actor.can("manager") and counties & set(actor.counties)):
         raise Forbidden(f"{actor.name} may not moderate messages outside their counties "

@@ -16,7 +16,7 @@ from registry import spatial
 from registry.db import Store
 from registry.models import ConflictCheck, Facility, FacilityZone, PlanZone
 from registry.models.vocab import ZONE_KINDS
-from registry.services.base import Actor, Forbidden, InvalidInput, NotFound, record_audit, snapshot, unit_of_work
+from registry.services.base import Actor, Forbidden, InvalidInput, load, record_audit, snapshot, unit_of_work
 
 CURRENT = "active"
 SUPERSEDED = "superseded"
@@ -54,9 +54,7 @@ def read_error(exc: ReadError) -> InvalidInput:
 def _write_zone(store: Store, actor: Actor, facility_id: int, kind: str, geom: MultiPolygon, *,
                 reported_on=None, approved_by=None, source=None, note=None) -> FacilityZone:
     with unit_of_work(store) as session:
-        facility = session.get(Facility, facility_id)
-        if facility is None or facility.status == "retired":
-            raise NotFound(f"no facility {facility_id}")
+        facility = load(session, Facility, facility_id, "facility", hide_retired=True)
         # The zone it replaces keeps its row, marked superseded, so the history of a range stays.
         for old in session.scalars(select(FacilityZone).where(
                 FacilityZone.facility_id == facility_id, FacilityZone.kind == kind,
@@ -127,9 +125,7 @@ def buffer_control_zone(store: Store, actor: Actor, facility_id: int, metres, *,
     if not 0 < metres <= MAX_BUFFER_M:
         raise InvalidInput(f"metres {metres:g} must be above 0 and at most {MAX_BUFFER_M:g}", field="metres")
     with store.session() as session:
-        facility = session.get(Facility, facility_id)
-        if facility is None:
-            raise NotFound(f"no facility {facility_id}")
+        facility = load(session, Facility, facility_id, "facility")
         base = session.scalar(select(FacilityZone.geom).where(
             FacilityZone.facility_id == facility_id, FacilityZone.kind == "protection_range",
             FacilityZone.status == CURRENT))
@@ -165,9 +161,7 @@ def zones_geojson(facility: Facility, zones: list[FacilityZone]) -> dict:
 
 def get_facility(store: Store, facility_id: int) -> Facility:
     with store.session() as session:
-        facility = session.get(Facility, facility_id)
-        if facility is None:
-            raise NotFound(f"no facility {facility_id}")
+        facility = load(session, Facility, facility_id, "facility")
         session.expunge(facility)
     return facility
 
