@@ -30,6 +30,8 @@ SETTINGS = {
     "MANAGE_PHOTO_MAX_MEGAPIXELS": ("REGISTRY_MANAGE_PHOTO_MAX_MEGAPIXELS", None),
     "MANAGE_PHOTO_MAX_COUNT": ("REGISTRY_MANAGE_PHOTO_MAX_COUNT", None),
     "RELOCATION_FILES_DIR": ("REGISTRY_RELOCATION_FILES_DIR", None),
+    # Hours an uploaded file waits between its dry run and the commit before it is purged (web/staging.py).
+    "UPLOAD_RETENTION_HOURS": ("REGISTRY_UPLOAD_RETENTION_HOURS", 72),
 }
 
 
@@ -56,7 +58,7 @@ def load(overrides: dict | None = None, instance_path: str | os.PathLike | None 
 
 # Settings that must be positive numbers when given; checked at start-up so a typo fails fast, by name.
 NUMERIC = ("MANAGE_DUE_SOON_DAYS", "MANAGE_ON_SITE_METRES", "MANAGE_MAX_DISTANCE_KM", "MANAGE_PHOTO_MAX_MB",
-           "MANAGE_PHOTO_MAX_MEGAPIXELS", "MANAGE_PHOTO_MAX_COUNT")
+           "MANAGE_PHOTO_MAX_MEGAPIXELS", "MANAGE_PHOTO_MAX_COUNT", "UPLOAD_RETENTION_HOURS")
 
 
 def _check_numbers(config: dict) -> None:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
-import re
 from pathlib import Path
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from registry.extensions import get_store
 from registry.services import gis_import as service
 from registry.services.base import InvalidInput
+from registry.web import staging
 from registry.web.auth import current_actor, role_required
 
 bp = Blueprint("gis_import", __name__, url_prefix="/gis/import")
@@ -20,13 +19,6 @@ bp = Blueprint("gis_import", __name__, url_prefix="/gis/import")
 KIND_LABELS = (("facilities", _l("纪念设施")), ("tombs", _l("烈士墓")))
 CRS_LABELS = {"EPSG:4326": "WGS 84 (EPSG:4326)", "EPSG:4490": "CGCS2000 (EPSG:4490)",
               "GCJ-02": "GCJ-02", "BD-09": "BD-09"}
-
-
-def _upload_dir() -> Path:
-    # Kept under the instance folder, never in the store; named by content so a retry finds the same file.
-    folder = Path(current_app.instance_path) / "gis-imports"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def _options(form) -> dict:
@@ -40,25 +32,13 @@ def _options(form) -> dict:
 
 
 def _save_upload() -> tuple[str, str]:
-    """Keep the uploaded file under its SHA-256; return (token, file name)."""
+    """Stage the uploaded file under its SHA-256 (instance/gis-imports); return (token, file name)."""
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise InvalidInput(_("请选择要导入的文件。"), field="file")
     filename = Path(upload.filename).name
     service.format_for(filename)  # refuse an unknown kind of file before keeping it
-    data = upload.read()
-    token = hashlib.sha256(data).hexdigest()
-    (_upload_dir() / token).write_bytes(data)
-    return token, filename
-
-
-def _load(token: str) -> bytes:
-    if not re.fullmatch(r"[0-9a-f]{64}", token or ""):
-        raise InvalidInput(_("上传的文件已失效，请重新上传。"), field="file")
-    path = _upload_dir() / token
-    if not path.exists():
-        raise InvalidInput(_("上传的文件已失效，请重新上传。"), field="file")
-    return path.read_bytes()
+    return staging.gis_imports().save(upload.read()), filename
 
 
 def _page(status: int = 200, **values):
@@ -80,13 +60,15 @@ def _run(dry_run: bool):
         options = _options(request.form)
         if request.form.get("token"):
             token, filename = request.form["token"], Path(request.form.get("filename", "")).name
-            data = _load(token)
         else:
             token, filename = _save_upload()
-            data = _load(token)
+        data = staging.gis_imports().load(token)
         report = service.import_features(get_store(), current_actor(), options["kind"], data,
                                          service.format_for(filename), dry_run=dry_run, layer=options["layer"],
                                          crs=options["crs"])
+        if not dry_run and report.ok:
+            # Committed: the original file is kept for good in instance/gis-imports/imported/<sha256>.
+            staging.gis_imports().archive(token)
     except InvalidInput as exc:
         # A file-level refusal (empty, unreadable, no lon/lat, a layer to choose): named on the same page.
         layers = exc.errors if exc.field == "layer" else []

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import queue
 import re
-import tempfile
 import threading
 from datetime import date
 from pathlib import Path
@@ -39,6 +37,7 @@ from registry.services import InvalidInput, ServiceError
 from registry.services import ledger_import as imports
 from registry.services import reconciliation as recon
 from registry.services import relocations as service
+from registry.web import staging
 from registry.web.auth import current_actor, role_required
 
 bp = Blueprint("relocations", __name__, url_prefix="/relocations")
@@ -58,12 +57,6 @@ def _english() -> bool:
 def _files_dir() -> Path:
     """Where uploaded ledgers and step scans are kept: RELOCATION_FILES_DIR, else the instance folder."""
     return Path(current_app.config.get("RELOCATION_FILES_DIR") or current_app.instance_path)
-
-
-def _upload_dir() -> Path:
-    folder = _files_dir() / "ledger-uploads"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 # --- records ------------------------------------------------------------------------------------------
@@ -271,36 +264,17 @@ def import_form():
 
 
 def _store_upload() -> tuple[str, str, str | None]:
-    """Stream the upload to disk under its SHA-256 (refusing more than the limit); return (token, name, error)."""
+    """Stream the upload into staging under its SHA-256 (refusing more than the limit); return (token, name, error)."""
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise InvalidInput(_("请选择台账文件（XLSX 或 CSV）。"), field="file")
-    digest = hashlib.sha256()
-    size = 0
-    with tempfile.NamedTemporaryFile(dir=_upload_dir(), delete=False) as tmp:
-        while chunk := upload.stream.read(1 << 20):
-            size += len(chunk)
-            if size > MAX_BYTES:
-                tmp.close()
-                Path(tmp.name).unlink(missing_ok=True)
-                return "", upload.filename, (
-                    f"{upload.filename} is more than {MAX_BYTES // 1024 // 1024} MB, the most a ledger may be; "
-                    "split it by county or batch and import each part")
-            digest.update(chunk)
-            tmp.write(chunk)
-    token = digest.hexdigest()
-    target = _upload_dir() / token
-    Path(tmp.name).replace(target)
+    try:
+        token = staging.ledger_uploads().save(upload.stream, max_bytes=MAX_BYTES)
+    except staging.TooLarge:
+        return "", upload.filename, (
+            f"{upload.filename} is more than {MAX_BYTES // 1024 // 1024} MB, the most a ledger may be; "
+            "split it by county or batch and import each part")
     return token, upload.filename, None
-
-
-def _stored(token: str) -> Path:
-    if not re.fullmatch(r"[0-9a-f]{64}", token or ""):
-        raise InvalidInput(_("上传的文件已失效，请重新上传。"), field="file")
-    path = _upload_dir() / token
-    if not path.exists():
-        raise InvalidInput(_("上传的文件已失效，请重新上传。"), field="file")
-    return path
 
 
 def _mapping_from(form) -> tuple[dict, str]:
@@ -334,12 +308,12 @@ def import_preview():
     mapping, mapping_text = _mapping_from(request.form)
     if request.form.get("token"):
         token, filename, error = request.form["token"], request.form.get("filename", "ledger"), None
-        _stored(token)
+        staging.ledger_uploads().path(token)
     else:
         token, filename, error = _store_upload()
     if error:
         return _render_preview(None, "", filename, crs, mapping_text, file_error=error), 400
-    path = _stored(token)
+    path = staging.ledger_uploads().path(token)
     try:
         with path.open("rb") as fh:
             sniff(fh.read(64), filename)
@@ -366,13 +340,16 @@ def _render_preview(result, token, filename, crs, mapping_text, file_error=None)
 @role_required(*WRITERS)
 def import_commit():
     """Import a ledger whose dry run was clean: all rows or none; progress streams to the page."""
-    path = _stored(request.form.get("token", ""))
+    uploads, token = staging.ledger_uploads(), request.form.get("token", "")
+    path = uploads.path(token)
     filename = request.form.get("filename", "ledger")
     crs = _crs(request.form)
     mapping, _text = _mapping_from(request.form)
     store, actor = get_store(), current_actor()
     if "application/x-ndjson" not in request.headers.get("Accept", ""):
         result = imports.run_import(store, actor, path, filename, crs, mapping)
+        # Committed (or found imported before): the original is kept in ledger-uploads/imported/<content_hash>.
+        uploads.archive(token)
         again = 1 if result.already_imported else None
         return redirect(url_for(".import_batch", batch_id=result.batch_id, again=again))
     messages: queue.Queue = queue.Queue()
@@ -384,6 +361,10 @@ def import_commit():
                                         progress=lambda phase, done, total: messages.put(
                                             {"phase": phases.get(phase, phase), "done": done, "total": total}))
             again = "?again=1" if result.already_imported else ""
+            try:
+                uploads.archive(token)
+            except OSError:  # the rows are in: say so, and leave the unarchived file to the log
+                current_app.logger.exception("ledger %s was imported but could not be archived", token)
             messages.put({"url": f"/relocations/import/{result.batch_id}{again}"})
         except ServiceError as exc:
             messages.put({"error": exc.message})
