@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from registry import config
-from registry.models import Facility, ImportBatch, Relocation
+from registry.models import AuditEvent, Facility, ImportBatch, Relocation
 from registry.services import InvalidInput
 from registry.web.staging import Staging, TooLarge, areas
 from tests.conftest import make_app
@@ -246,6 +246,11 @@ def test_a_committed_gis_import_is_archived_and_a_refused_one_stays_staged(flow_
     assert _files(folder) == {f"imported/{token}": CSV}
     with flow_app.extensions["registry_store"].session() as s:
         assert s.scalar(select(func.count()).select_from(Facility)) == 1
+        # The created row's history names the file and the archived original it came from.
+        notes = s.scalars(select(AuditEvent.note).where(AuditEvent.action == "import")).all()
+    assert notes == [f"设施.csv sha256:{token}"]
+    history = client.get("/history/facilities/1").get_data(as_text=True)
+    assert f"sha256:{token}" in history
 
     bad = CSV.replace(b"116.45", b"216.45")
     client.post("/gis/import/preview", data={**form, "file": (io.BytesIO(bad), "bad.csv")},

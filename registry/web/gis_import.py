@@ -65,7 +65,7 @@ def _run(dry_run: bool):
         data = staging.gis_imports().load(token)
         report = service.import_features(get_store(), current_actor(), options["kind"], data,
                                          service.format_for(filename), dry_run=dry_run, layer=options["layer"],
-                                         crs=options["crs"])
+                                         crs=options["crs"], filename=filename)
         if not dry_run and report.ok:
             # Committed: the original file is kept for good in instance/gis-imports/imported/<sha256>.
             staging.gis_imports().archive(token)
