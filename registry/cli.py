@@ -195,5 +195,7 @@ def init_app(app: Flask) -> None:
         app.cli.add_command(group)
     from registry.cli_import import import_cli
     app.cli.add_command(import_cli)
+    from registry.cli_relocations import relocations_cli
+    app.cli.add_command(relocations_cli)
     from registry.cli_uploads import uploads_cli
     app.cli.add_command(uploads_cli)

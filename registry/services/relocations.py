@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from shapely.geometry import LineString
+from shapely.geometry import LineString, Point
 from sqlalchemy import func, or_, select
 
 from geodata.checks import GeometryError, check_lonlat
 from geodata.crs import gcj02_to_wgs84
 from registry.db import Store
-from registry.models import Attachment, Facility, Martyr, Relocation
+from registry.models import Attachment, Facility, Martyr, Relocation, Tomb
 from registry.models.vocab import FUNDING_SOURCES, LONGYAN_COUNTIES, RELOCATION_STEPS
 from registry.services.base import (
     Actor,
@@ -44,6 +44,7 @@ EDITABLE = (
     "dest_plot_number", "family_consent", "consent_by", "consent_relation", "approval_number", "approval_body",
     *RELOCATION_STEPS, "batch", "project", "funding_source", "funding_amount", "effects", "note",
 )
+DEST_FIELDS = ("dest_facility_id", "dest_plot_area", "dest_plot_row", "dest_plot_number")
 SCAN_TYPES = {b"%PDF": ("application/pdf", "pdf"), b"\x89PNG": ("image/png", "png"),
               b"\xff\xd8\xff": ("image/jpeg", "jpg")}
 MAX_SCAN_BYTES = 20 * 1024 * 1024
@@ -150,9 +151,135 @@ def _journey(session, values: dict):
     return LineString([(lon, lat), (facility.geom.x, facility.geom.y)])
 
 
+# --- the tomb at the destination ------------------------------------------------------------------------
+# Every relocation with a destination ends at a tomb there (relocation.tomb_id), as the ledger import
+# makes them: the tomb already at the destination plot when the registry has one, else a new tomb.
+
+
+def _dest_point(values: dict) -> tuple[float, float] | None:
+    """The destination plot's own point, when the caller knows it (``dest_lon``, ``dest_lat``; not stored)."""
+    lon, lat = values.pop("dest_lon", None), values.pop("dest_lat", None)
+    if lon is None and lat is None:
+        return None
+    if lon is None or lat is None:
+        raise InvalidInput("the destination plot's point needs both longitude and latitude", field="dest_lon")
+    try:
+        return check_lonlat(lon, lat, field="destination plot")
+    except GeometryError as exc:
+        raise InvalidInput(str(exc), field="dest_lon") from None
+
+
+def _plot_label(facility: Facility, area, row, number) -> str:
+    return " ".join(str(p) for p in (facility.name, area, row, number) if p)
+
+
+def _other_relocations(session, tomb_id: int, relocation_id: int | None) -> int:
+    """How many live relocations besides this one end at the tomb."""
+    query = select(func.count(Relocation.id)).where(Relocation.tomb_id == tomb_id, Relocation.status == "active")
+    if relocation_id is not None:
+        query = query.where(Relocation.id != relocation_id)
+    return session.scalar(query)
+
+
+def _touch_tomb(session, actor: Actor, tomb: Tomb, note: str, **changes) -> bool:
+    """A versioned update of a tomb with its audit event (before and after), when something changes."""
+    changes = {k: v for k, v in changes.items() if getattr(tomb, k) != v}
+    if "geom" in changes and changes["geom"].equals(tomb.geom):
+        del changes["geom"]
+    if not changes:
+        return False
+    before = snapshot(tomb)
+    for key, value in changes.items():
+        setattr(tomb, key, value)
+    record_audit(session, actor, "update", tomb, before=before, note=note)
+    return True
+
+
+def _settle_tomb(session, actor: Actor, want: dict, relocation_id: int | None, code: str,
+                 point: tuple[float, float] | None = None) -> tuple[str, dict]:
+    """Put a relocation's tomb at its destination plot, before the relocation itself is written.
+
+    ``want`` holds the relocation's values as they will be (destination, plot, martyr, reburial date and
+    ``tomb_id``). The tomb already at that plot (same facility, area, row and number, active) is linked;
+    one that holds another martyr is a Conflict naming ``dest_plot_number``, raised before anything is
+    written. Else the relocation's own tomb moves there when no other relocation ends at it, or a tomb is
+    made at the plot's point (else the facility's) with the relocation's martyr. Returns what was done
+    (created, linked, moved, unchanged) and the relocation's fields that change with it.
+    """
+    facility = session.get(Facility, want["dest_facility_id"])
+    area, row, number = (want.get(key) for key in DEST_FIELDS[1:])
+    martyr_id = want.get("martyr_id")
+    reburied = want.get("reburied_on") is not None
+    label = _plot_label(facility, area, row, number)
+    note = f"relocation {code}: destination {label}"
+    current = session.get(Tomb, want["tomb_id"]) if want.get("tomb_id") else None
+    occupant = None
+    if number:
+        query = select(Tomb).where(Tomb.facility_id == facility.id, Tomb.plot_area == area, Tomb.plot_row == row,
+                                   Tomb.plot_number == number, Tomb.status == "active")
+        if current is not None:
+            query = query.where(Tomb.id != current.id)
+        occupant = session.scalars(query.order_by(Tomb.id).limit(1)).first()
+    if occupant is not None and None not in (occupant.martyr_id, martyr_id) and occupant.martyr_id != martyr_id:
+        holder = session.get(Martyr, occupant.martyr_id)
+        raise Conflict(f"plot {label} already holds the tomb of {holder.name} (tomb {occupant.id}), not this "
+                       "relocation's martyr: check the plot or the martyr; nothing was saved",
+                       field="dest_plot_number")
+    own = current is not None and current.status == "active" and not _other_relocations(
+        session, current.id, relocation_id)
+    if occupant is not None:
+        if own and current.state != "in_place":
+            # The tomb made for this relocation stands at the wrong plot: the grave is the occupant.
+            before = snapshot(current)
+            current.status = "retired"
+            record_audit(session, actor, "retire", current, before=before,
+                         note=f"relocation {code}: its grave is tomb {occupant.id} at {label}")
+        changes = {"martyr_id": occupant.martyr_id or martyr_id}
+        if reburied:
+            changes["state"] = "relocated"
+        _touch_tomb(session, actor, occupant, note, **changes)
+        found = {"tomb_id": occupant.id}
+        if martyr_id is None and occupant.martyr_id is not None:
+            found["martyr_id"] = occupant.martyr_id
+        return "linked", found
+    x, y = point if point is not None else (facility.geom.x, facility.geom.y)
+    state = "relocated" if reburied else "awaiting_relocation"
+    if own:
+        moved = _touch_tomb(session, actor, current, note, facility_id=facility.id, plot_area=area, plot_row=row,
+                            plot_number=number, geom=Point(x, y), state=state,
+                            martyr_id=current.martyr_id or martyr_id)
+        return ("moved" if moved else "unchanged"), {}
+    tomb = Tomb(martyr_id=martyr_id, facility_id=facility.id, plot_area=area, plot_row=row, plot_number=number,
+                state=state, geom=Point(x, y))
+    session.add(tomb)
+    record_audit(session, actor, "create", tomb, note=note)
+    return "created", {"tomb_id": tomb.id}
+
+
+def _follow_tomb(session, actor: Actor, relocation: Relocation, merged: dict, values: dict) -> None:
+    """The tomb keeps up with an edit that leaves the destination alone: a martyr linked, a reburial dated."""
+    tomb = session.get(Tomb, merged["tomb_id"])
+    if tomb is None or tomb.status != "active":
+        return
+    changes = {}
+    if merged.get("martyr_id") is not None and tomb.martyr_id is None:
+        changes["martyr_id"] = merged["martyr_id"]
+    if "reburied_on" in values and tomb.state in ("awaiting_relocation", "relocated"):
+        if merged.get("reburied_on") is not None:
+            changes["state"] = "relocated"
+        elif not _other_relocations(session, tomb.id, relocation.id):
+            changes["state"] = "awaiting_relocation"
+    _touch_tomb(session, actor, tomb, f"relocation {relocation.code}", **changes)
+
+
 def create_relocation(store: Store, actor: Actor, values: dict) -> Relocation:
-    """Record a relocation; its steps must be in order and an acceptance needs consent and approval."""
+    """Record a relocation; its steps must be in order and an acceptance needs consent and approval.
+
+    With a destination it ends at a tomb there: the one at its plot, else a new one (``dest_lon`` and
+    ``dest_lat`` may give the plot's point; else the facility's).
+    """
     values = {k: v for k, v in dict(values).items() if v is not None}
+    point = _dest_point(values)
     if not (values.get("origin_place") or values.get("origin_lon") is not None):
         raise InvalidInput("the origin is required: a place name or a point", field="origin_place")
     values.setdefault("family_consent", False)
@@ -167,6 +294,8 @@ def create_relocation(store: Store, actor: Actor, values: dict) -> Relocation:
             n = (session.scalar(select(func.max(Relocation.id))) or 0) + 1
             code = f"{values.get('origin_county_code') or 'LY'}-N{n:05d}"
         geom = _journey(session, values)
+        if values.get("dest_facility_id") is not None:
+            values.update(_settle_tomb(session, actor, values, None, code, point)[1])
         relocation = Relocation(code=code, geom=geom, stage=stage_of(values), **values)
         session.add(relocation)
         record_audit(session, actor, "create", relocation)
@@ -175,8 +304,13 @@ def create_relocation(store: Store, actor: Actor, values: dict) -> Relocation:
 
 def update_relocation(store: Store, actor: Actor, relocation_id: int, version: int | None,
                       values: dict) -> Relocation:
-    """Edit a relocation (record a step, the consent, the approval…) from the version the user saw."""
+    """Edit a relocation (record a step, the consent, the approval…) from the version the user saw.
+
+    A new destination facility or plot moves the relocation's tomb there (or links the tomb at that plot,
+    or makes one); a plot holding another martyr's tomb is a Conflict and nothing is saved.
+    """
     values = dict(values)
+    point = _dest_point(values)
     if "code" in values:
         raise InvalidInput("a relocation's code does not change", field="code")
     with unit_of_work(store) as session:
@@ -192,10 +326,20 @@ def update_relocation(store: Store, actor: Actor, relocation_id: int, version: i
         merged.update(values)
         check_steps(merged)
         before = snapshot(relocation)
+        # Lookups first, while the relocation is unchanged: a query's autoflush would otherwise write it
+        # half-edited, and the rest of the edit as a second version.
+        journey = bool({"origin_lon", "origin_lat", "dest_facility_id"} & set(values))
+        geom = _journey(session, merged) if journey else None
+        moved = any(key in values and values[key] != getattr(relocation, key) for key in DEST_FIELDS)
+        if relocation.stage != "cancelled" and merged.get("dest_facility_id") is not None and (
+                moved or point is not None):
+            values.update(_settle_tomb(session, actor, merged, relocation.id, relocation.code, point)[1])
+        elif relocation.stage != "cancelled" and merged.get("tomb_id") is not None:
+            _follow_tomb(session, actor, relocation, merged, values)
         for key, value in values.items():
             setattr(relocation, key, value)
-        if {"origin_lon", "origin_lat", "dest_facility_id"} & set(values):
-            relocation.geom = _journey(session, merged)
+        if journey:
+            relocation.geom = geom
             relocation.origin_lon, relocation.origin_lat = merged.get("origin_lon"), merged.get("origin_lat")
         if relocation.stage != "cancelled":
             relocation.stage = stage_of(merged)
@@ -220,6 +364,60 @@ def cancel_relocation(store: Store, actor: Actor, relocation_id: int, version: i
         relocation.note = ((relocation.note or "") + f"\n取消：{reason.strip()}").strip()
         record_audit(session, actor, "cancel", relocation, before=before, note=reason.strip())
     return relocation
+
+
+@dataclass
+class TombBackfill:
+    """What ``link_missing_tombs`` did, or would do on a dry run."""
+
+    dry_run: bool
+    considered: int = 0  # live relocations with a destination and no tomb
+    linked: int = 0  # given the tomb found at their plot
+    created: int = 0  # given a new tomb
+    refused: list = field(default_factory=list)  # (code, why): their plot holds another martyr's tomb
+    without_destination: int = 0  # live relocations with no destination: nowhere to put a tomb
+
+    @property
+    def changed(self) -> int:
+        return self.linked + self.created
+
+
+def link_missing_tombs(store: Store, actor: Actor, dry_run: bool = True) -> TombBackfill:
+    """Give every live relocation with a destination and no tomb its tomb, as ``create_relocation`` would.
+
+    One transaction: on a dry run it is rolled back, so the counts are exactly what ``dry_run=False``
+    writes. A relocation whose plot holds another martyr's tomb is left without one and listed in
+    ``refused``; a second run changes nothing. Cancelled and retired relocations are left alone.
+    """
+    if not actor.can("admin"):
+        raise Forbidden(f"{actor.name} may not link tombs to relocations: an administrator's task")
+    report = TombBackfill(dry_run)
+    live = (Relocation.status == "active", Relocation.stage != "cancelled", Relocation.tomb_id.is_(None))
+    with unit_of_work(store) as session:
+        report.without_destination = session.scalar(select(func.count(Relocation.id)).where(
+            *live, Relocation.dest_facility_id.is_(None)))
+        missing = session.scalars(select(Relocation).where(*live, Relocation.dest_facility_id.is_not(None))
+                                  .order_by(Relocation.id)).all()
+        report.considered = len(missing)
+        for relocation in missing:
+            want = {key: getattr(relocation, key) for key in EDITABLE}
+            try:
+                how, found = _settle_tomb(session, actor, want, relocation.id, relocation.code)
+            except Conflict as exc:
+                report.refused.append((relocation.code, exc.message))
+                continue
+            setattr(report, how, getattr(report, how) + 1)
+            before = snapshot(relocation)
+            for key, value in found.items():
+                setattr(relocation, key, value)
+            record_audit(session, actor, "update", relocation, before=before, note=f"tomb {how} at its destination")
+        if dry_run:
+            session.rollback()
+        elif report.changed:
+            record_audit(session, actor, "link_tombs", entity_type="relocations",
+                         note=f"{report.linked} relocations linked to the tomb at their plot, {report.created} "
+                              f"given a new tomb, {len(report.refused)} refused")
+    return report
 
 
 def attach_scan(store: Store, actor: Actor, relocation_id: int, step: str, filename: str, data: bytes,
