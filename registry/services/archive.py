@@ -225,8 +225,10 @@ def townships(store: Store, actor, county: str) -> list[str]:
 
 # -- The archive as PDF ---------------------------------------------------------------------------------------
 
-# The font the project installs (requirements.txt: Noto Sans CJK from PyPI), then a Debian one, in that order.
-PDF_FONT_PACKAGE = "cvttf_NotoSansCJK_Regular"
+# The font the project installs (requirements.txt: Noto Sans SC, simplified Chinese glyph shapes, from
+# PyPI; SIL Open Font License), then a Debian one, in that order.
+PDF_FONT_PACKAGE = "pylopdf_fonts_zh_cn"
+PDF_FONT_FILE = "NotoSansSC-Regular.otf"
 PDF_FONT_SYSTEM = (
     "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",  # Debian: fonts-droid-fallback
 )
@@ -242,12 +244,12 @@ class PdfFontMissing(ServiceError):
 def pdf_font(setting: str | None = None) -> Path:
     """The TrueType/OpenType font embedded (subset) in archive PDFs.
 
-    REGISTRY_PDF_FONT names a file; otherwise the Noto Sans CJK font that requirements.txt installs, then
+    REGISTRY_PDF_FONT names a file; otherwise the Noto Sans SC font that requirements.txt installs, then
     Debian's DroidSansFallbackFull.ttf. A font collection (.ttc) is not accepted: PDF files embed one font.
     """
     hint = ("set REGISTRY_PDF_FONT to a .ttf or .otf font with Chinese glyphs (for example "
             f"{PDF_FONT_SYSTEM[0]} from Debian's fonts-droid-fallback), or install requirements.txt, "
-            "which brings Noto Sans CJK (cvttf-NotoSansCJK-Regular)")
+            "which brings Noto Sans SC (pylopdf-fonts-zh-cn)")
     if setting:
         path = Path(setting)
         if not path.is_file():
@@ -258,10 +260,8 @@ def pdf_font(setting: str | None = None) -> Path:
                                  f"file; {hint}", field="REGISTRY_PDF_FONT")
         return path
     spec = importlib.util.find_spec(PDF_FONT_PACKAGE)
-    if spec is not None and spec.origin:
-        for candidate in sorted(Path(spec.origin).parent.iterdir()):
-            if candidate.suffix.lower() in PDF_FONT_SUFFIXES:
-                return candidate
+    if spec is not None and spec.origin and (Path(spec.origin).parent / PDF_FONT_FILE).is_file():
+        return Path(spec.origin).parent / PDF_FONT_FILE
     for candidate in PDF_FONT_SYSTEM:
         if Path(candidate).is_file():
             return Path(candidate)
