@@ -22,6 +22,7 @@ from registry.services.base import (
     InvalidInput,
     NotFound,
     check_version,
+    load,
     record_audit,
     snapshot,
     unit_of_work,
@@ -314,9 +315,7 @@ def update_relocation(store: Store, actor: Actor, relocation_id: int, version: i
     if "code" in values:
         raise InvalidInput("a relocation's code does not change", field="code")
     with unit_of_work(store) as session:
-        relocation = session.get(Relocation, relocation_id)
-        if relocation is None:
-            raise NotFound(f"no relocation {relocation_id}")
+        relocation = load(session, Relocation, relocation_id, "relocation")
         _require_county(actor, relocation.origin_county_code)
         if "origin_county_code" in values:
             _require_county(actor, values["origin_county_code"])
@@ -352,9 +351,7 @@ def cancel_relocation(store: Store, actor: Actor, relocation_id: int, version: i
     if not (reason or "").strip():
         raise InvalidInput("a reason is required to cancel a relocation", field="reason")
     with unit_of_work(store) as session:
-        relocation = session.get(Relocation, relocation_id)
-        if relocation is None:
-            raise NotFound(f"no relocation {relocation_id}")
+        relocation = load(session, Relocation, relocation_id, "relocation")
         _require_county(actor, relocation.origin_county_code)
         check_version(relocation, version)
         if relocation.accepted_on:
@@ -363,7 +360,27 @@ def cancel_relocation(store: Store, actor: Actor, relocation_id: int, version: i
         relocation.stage = "cancelled"
         relocation.note = ((relocation.note or "") + f"\n取消：{reason.strip()}").strip()
         record_audit(session, actor, "cancel", relocation, before=before, note=reason.strip())
+        _release_tomb(session, actor, relocation, reason.strip())
     return relocation
+
+
+def _release_tomb(session, actor: Actor, relocation: Relocation, reason: str) -> None:
+    """A cancelled relocation's tomb that only waited for it (no reburial, no other live relocation) is retired.
+
+    A tomb where the martyr was reburied, or an original grave, stays: the martyr lies there.
+    """
+    tomb = session.get(Tomb, relocation.tomb_id) if relocation.tomb_id else None
+    if tomb is None or tomb.status != "active" or tomb.state != "awaiting_relocation":
+        return
+    others = session.scalar(select(func.count(Relocation.id)).where(
+        Relocation.tomb_id == tomb.id, Relocation.id != relocation.id, Relocation.status == "active",
+        Relocation.stage != "cancelled"))
+    if others:
+        return
+    before = snapshot(tomb)
+    tomb.status = "retired"
+    record_audit(session, actor, "retire", tomb, before=before,
+                 note=f"relocation {relocation.code} cancelled: {reason}")
 
 
 @dataclass
@@ -434,9 +451,7 @@ def attach_scan(store: Store, actor: Actor, relocation_id: int, step: str, filen
         raise InvalidInput(f"{filename} is not a PDF, PNG or JPEG scan", field="file")
     digest = hashlib.sha256(data).hexdigest()
     with unit_of_work(store) as session:
-        relocation = session.get(Relocation, relocation_id)
-        if relocation is None:
-            raise NotFound(f"no relocation {relocation_id}")
+        relocation = load(session, Relocation, relocation_id, "relocation")
         _require_county(actor, relocation.origin_county_code)
         target = Path(folder) / "relocations" / str(relocation_id) / f"{digest}.{kind[1]}"
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -472,9 +487,7 @@ class RelocationView:
 def get_relocation(store: Store, relocation_id: int) -> RelocationView:
     """One relocation with its destination's and martyr's names and its scans by step."""
     with store.session() as session:
-        relocation = session.get(Relocation, relocation_id)
-        if relocation is None:
-            raise NotFound(f"no relocation {relocation_id}")
+        relocation = load(session, Relocation, relocation_id, "relocation")
         facility = session.get(Facility, relocation.dest_facility_id) if relocation.dest_facility_id else None
         martyr = session.get(Martyr, relocation.martyr_id) if relocation.martyr_id else None
         scans = session.scalars(select(Attachment).where(

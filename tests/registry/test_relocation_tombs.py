@@ -295,3 +295,28 @@ def test_the_demo_has_no_relocation_without_its_tomb_and_still_reconciles(any_st
     assert (report.considered, report.changed, report.refused) == (0, 0, [])
     assert state_of(any_store) == before
     assert reconcile(any_store).total.relocated == 4377
+
+
+def test_cancelling_retires_the_tomb_that_only_waited_for_it(any_store, any_app, dests):
+    martyr_id = add_martyr(any_store, "吴某")
+    waiting = record(any_store, dests, "C1", martyr_id, plot=("C区", "1排", "1号"))
+    service.cancel_relocation(any_store, ADMIN, waiting.id, waiting.version, "家属不同意迁葬")
+    with any_store.session() as s:
+        tomb = s.get(Tomb, waiting.tomb_id)
+        event = s.scalar(select(AuditEvent).where(AuditEvent.entity_type == "tombs", AuditEvent.action == "retire"))
+    assert (tomb.status, tomb.version) == ("retired", 2)
+    assert event.entity_id == tomb.id and "C1" in event.note and "家属不同意迁葬" in event.note
+    assert "C区" not in graves_section(any_app, martyr_id)  # the public no longer sees a grave that never was
+
+    # A tomb where the martyr was reburied stays, and so does one another relocation still ends at.
+    reburied = record(any_store, dests, "C2", add_martyr(any_store, "郑某"), plot=("C区", "1排", "2号"),
+                      surveyed_on=date(2021, 3, 1), exhumed_on=date(2021, 5, 2), reburied_on=date(2021, 5, 3))
+    shared_martyr = add_martyr(any_store, "王某")
+    first = record(any_store, dests, "C3", shared_martyr, plot=("C区", "1排", "3号"))
+    second = record(any_store, dests, "C4", shared_martyr, plot=("C区", "1排", "3号"))
+    assert first.tomb_id == second.tomb_id
+    service.cancel_relocation(any_store, ADMIN, reburied.id, reburied.version, "重复登记")
+    service.cancel_relocation(any_store, ADMIN, second.id, second.version, "重复登记")
+    with any_store.session() as s:
+        assert s.get(Tomb, reburied.tomb_id).status == "active"
+        assert s.get(Tomb, first.tomb_id).status == "active"
