@@ -2,17 +2,23 @@
 
 ``martyr_name_grams`` holds, for each martyr, every distinct single character and every distinct pair of
 adjacent characters of the name (ASCII letters folded to lower case, as SQLite's LIKE folds them), and for
-an unknown martyr those of 无名烈士 too, since the roll's search finds unknown martyrs by that word. Each row
-carries a copy of the martyr's ``name_pinyin``: the roll is listed in pinyin order, and with the copy in
-the index a posting list is already in that order, so a page of a common character is read in a few
-index steps instead of sorting every martyr who has it.
+an unknown martyr those of 无名烈士 too, since the roll's search finds unknown martyrs by that word. A name
+stored in traditional characters (陳華明) is indexed under its simplified form as well (陈华明, converted by
+``to_simplified``, the converter the roll's queries use), and that form is kept in
+``martyr_simplified_names`` so the search can check a candidate against it; a name that converts to
+itself, nearly every name, has no row there. Each gram row carries a copy of the martyr's
+``name_pinyin``: the roll is listed in pinyin order, and with the copy in the index a posting list is
+already in that order, so a page of a common character is read in a few index steps instead of sorting
+every martyr who has it.
 
-It is a derived application table (never a GeoPackage feature table, never audited): it can always be
-rebuilt from ``martyrs``. ORM writes of a martyr keep it current through the mapper hooks below; bulk
+Both are derived application tables (never GeoPackage feature tables, never audited): they can always be
+rebuilt from ``martyrs``. ORM writes of a martyr keep them current through the mapper hooks below; bulk
 loaders call ``registry.services.name_grams`` themselves.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from sqlalchemy import Column, Index, Integer, Table, Text, delete, event, insert, inspect
 
@@ -41,8 +47,64 @@ martyr_name_grams = Table(
     Index("ix_martyr_name_grams_martyr_id", "martyr_id"),
 )
 
+# The simplified form of each name that has one other than itself (a sparse table: only names stored in
+# traditional characters have a row). The roll's search checks its candidates against the name and this.
+martyr_simplified_names = Table(
+    "martyr_simplified_names",
+    Base.metadata,
+    Column("martyr_id", Integer, primary_key=True, autoincrement=False),
+    Column("name", Text, nullable=False),
+)
+
 # What the index depends on: a change to any of these refreshes the martyr's rows.
 INDEXED_FIELDS = ("name", "name_pinyin", "is_unknown")
+
+
+_converter = None
+# One character of every entry of the converter's tables that changes its text (a character it changes
+# where there is one): an entry only applies to a name holding all its characters, so a name holding none
+# of these converts to itself and is never converted, which is nearly every name (None: convert each).
+_changing: frozenset[str] | None = None
+
+
+def _load_converter():
+    global _converter, _changing
+    if _converter is None:
+        import opencc  # opencc-python-reimplemented: pure Python, loaded on first use
+
+        converter = opencc.OpenCC("t2s")
+        converter.convert("")  # reads its tables
+        try:
+            changing = set()
+            for group in converter._dict_chain_data:
+                for _longest, _shortest, table in group:
+                    for key, value in table.items():
+                        value = value.split(" ")[0]  # the first of several candidates is the one used
+                        if value != key:
+                            changed = [k for k, v in zip(key, value, strict=False) if k != v]
+                            changing.add(changed[0] if changed and len(key) == len(value) else key[0])
+            _changing = frozenset(changing)
+        except (AttributeError, TypeError, ValueError):  # another release lays its tables out otherwise
+            _changing = None
+        _converter = converter
+    return _converter
+
+
+def to_simplified(text: str) -> str:
+    """Traditional characters turned simplified (OpenCC's t2s table); simplified text is unchanged."""
+    return _load_converter().convert(text)
+
+
+def simplified_form(name: str | None) -> str | None:
+    """The simplified form of ``name`` where it differs from the name itself, else None."""
+    if not name:
+        return None
+    if _converter is None:
+        _load_converter()
+    if _changing is not None and _changing.isdisjoint(name):
+        return None
+    simple = _converter.convert(name)
+    return simple if simple != name else None
 
 
 def fold(text: str) -> str:
@@ -67,16 +129,45 @@ def grams_of(text: str) -> list[str]:
     return list(seen)
 
 
-def _rows(target: Martyr) -> list[dict]:
-    return [{"gram": g, "martyr_id": target.id, "name_pinyin": target.name_pinyin}
-            for g in grams_of(indexed_text(target.name, bool(target.is_unknown)))]
+def simplified_grams(name: str | None, simple: str, is_unknown: bool) -> list[str]:
+    """The grams of ``simple``, the simplified form of ``name``, that the name's own grams lack."""
+    own = set(grams_of(indexed_text(name, is_unknown)))
+    return [g for g in grams_of(indexed_text(simple, is_unknown)) if g not in own]
+
+
+def _grams_with_simplified(name: str | None, simple: str | None, is_unknown: bool) -> list[str]:
+    grams = grams_of(indexed_text(name, is_unknown))
+    return grams if simple is None else grams + simplified_grams(name, simple, is_unknown)
+
+
+def indexed_grams(name: str | None, is_unknown: bool) -> list[str]:
+    """Every gram the index holds for a martyr: those of the name, then those only its simplified form has."""
+    return _grams_with_simplified(name, simplified_form(name), is_unknown)
+
+
+def index_rows(martyrs: Iterable) -> tuple[list[dict], list[dict]]:
+    """The gram rows and simplified-name rows of martyrs given as (id, name, name_pinyin, is_unknown)."""
+    grams, names = [], []
+    for martyr_id, name, pinyin, unknown in martyrs:
+        simple = simplified_form(name)
+        grams.extend({"gram": g, "martyr_id": martyr_id, "name_pinyin": pinyin}
+                     for g in _grams_with_simplified(name, simple, bool(unknown)))
+        if simple is not None:
+            names.append({"martyr_id": martyr_id, "name": simple})
+    return grams, names
+
+
+def _write_index(connection, target: Martyr) -> None:
+    grams, names = index_rows([(target.id, target.name, target.name_pinyin, target.is_unknown)])
+    if grams:
+        connection.execute(insert(martyr_name_grams), grams)
+    if names:
+        connection.execute(insert(martyr_simplified_names), names)
 
 
 @event.listens_for(Martyr, "after_insert")
 def _martyr_inserted(mapper, connection, target) -> None:
-    rows = _rows(target)
-    if rows:
-        connection.execute(insert(martyr_name_grams), rows)
+    _write_index(connection, target)
 
 
 @event.listens_for(Martyr, "after_update")
@@ -86,6 +177,5 @@ def _martyr_updated(mapper, connection, target) -> None:
         return
     # The old name's grams go: a search for the old name must no longer find this martyr.
     connection.execute(delete(martyr_name_grams).where(martyr_name_grams.c.martyr_id == target.id))
-    rows = _rows(target)
-    if rows:
-        connection.execute(insert(martyr_name_grams), rows)
+    connection.execute(delete(martyr_simplified_names).where(martyr_simplified_names.c.martyr_id == target.id))
+    _write_index(connection, target)

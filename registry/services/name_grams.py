@@ -3,19 +3,32 @@
 ORM writes of a martyr keep ``martyr_name_grams`` current by themselves (mapper hooks in
 ``registry.models.name_grams``). A writer that inserts or updates martyrs with Core or COPY calls
 ``refresh_name_grams`` with the ids it wrote, or ``rebuild_name_grams`` after a load into an empty
-roll. Both compute the grams inside the database (one INSERT ... SELECT), so no name travels to Python
-and back; they index exactly what ``registry.models.name_grams.grams_of`` does (a test holds them equal).
+roll. Both compute the grams of the names as stored inside the database (one INSERT ... SELECT), so no
+name travels to Python and back for them; the simplified forms of names stored in traditional characters
+come from the converter in Python (most names never reach it: a name holding no character the converter
+changes is skipped unconverted), their extra grams and ``martyr_simplified_names`` rows written after.
+Together they index exactly what ``registry.models.name_grams.indexed_grams`` gives (a test holds them
+equal).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, delete, text
+from sqlalchemy import bindparam, delete, insert, inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from registry.models.name_grams import SEPARATOR, UNKNOWN_NAME, martyr_name_grams
+from registry.models.martyr import Martyr
+from registry.models.name_grams import (
+    SEPARATOR,
+    UNKNOWN_NAME,
+    martyr_name_grams,
+    martyr_simplified_names,
+    simplified_form,
+    simplified_grams,
+)
 
 _CHUNK = 5000
+_SCAN_CHUNK = 50000
 _UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 # The indexed text of each martyr (see registry.models.name_grams.indexed_text): the name with ASCII
@@ -80,6 +93,32 @@ def _insert_grams(conn: Connection, where: str, params: dict, ids: bool = False)
                              "separator": SEPARATOR})
 
 
+def _has_simplified_names(conn: Connection) -> bool:
+    # Revision 0009 builds its index with rebuild_name_grams, before 0010 makes martyr_simplified_names:
+    # there the names are indexed as stored, and 0010 adds the simplified forms.
+    return inspect(conn).has_table(martyr_simplified_names.name)
+
+
+def _insert_simplified(conn: Connection, martyrs) -> None:
+    """The simplified forms of these martyrs (id, name, name_pinyin, is_unknown) that differ from their names:
+    each one's row in ``martyr_simplified_names`` and the grams its stored name lacks."""
+    grams, names = [], []
+    for martyr_id, name, pinyin, unknown in martyrs:
+        simple = simplified_form(name)
+        if simple is None:
+            continue
+        names.append({"martyr_id": martyr_id, "name": simple})
+        grams.extend({"gram": g, "martyr_id": martyr_id, "name_pinyin": pinyin}
+                     for g in simplified_grams(name, simple, bool(unknown)))
+    if names:
+        conn.execute(insert(martyr_simplified_names), names)
+    if grams:
+        conn.execute(insert(martyr_name_grams), grams)
+
+
+_MARTYR_TEXT = (Martyr.id, Martyr.name, Martyr.name_pinyin, Martyr.is_unknown)
+
+
 def refresh_name_grams(session: Session | Connection, martyr_ids: list[int]) -> None:
     """Make the name index of these martyrs match their rows: old grams dropped, current ones written.
 
@@ -88,11 +127,15 @@ def refresh_name_grams(session: Session | Connection, martyr_ids: list[int]) -> 
     just lose any grams they had.
     """
     conn = _connection(session)
+    simplified = _has_simplified_names(conn)
     ids = sorted(set(martyr_ids))
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start:start + _CHUNK]
         conn.execute(delete(martyr_name_grams).where(martyr_name_grams.c.martyr_id.in_(chunk)))
         _insert_grams(conn, "id IN :ids", {"ids": chunk}, ids=True)
+        if simplified:
+            conn.execute(delete(martyr_simplified_names).where(martyr_simplified_names.c.martyr_id.in_(chunk)))
+            _insert_simplified(conn, conn.execute(select(*_MARTYR_TEXT).where(Martyr.id.in_(chunk))).all())
 
 
 def rebuild_name_grams(session: Session | Connection) -> None:
@@ -107,5 +150,16 @@ def rebuild_name_grams(session: Session | Connection) -> None:
         index.drop(conn)
     conn.execute(delete(martyr_name_grams))
     _insert_grams(conn, "1 = 1", {})
+    if _has_simplified_names(conn):
+        conn.execute(delete(martyr_simplified_names))
+        # In id order a chunk at a time, so a national roll's names are never all held at once.
+        after = None
+        while True:
+            chunk = select(*_MARTYR_TEXT).order_by(Martyr.id).limit(_SCAN_CHUNK)
+            rows = conn.execute(chunk if after is None else chunk.where(Martyr.id > after)).all()
+            if not rows:
+                break
+            _insert_simplified(conn, rows)
+            after = rows[-1][0]
     for index in sorted(martyr_name_grams.indexes, key=lambda i: i.name):
         index.create(conn)

@@ -6,12 +6,20 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import and_, func, or_, select, union
+from sqlalchemy import and_, exists, func, or_, select, union
 from sqlalchemy.orm import Session
 
 from registry.db import Store
 from registry.models import Attachment, Facility, Martyr, Tomb
-from registry.models.name_grams import SEPARATOR, UNKNOWN_NAME, fold, grams_of, martyr_name_grams
+from registry.models.name_grams import (
+    SEPARATOR,
+    UNKNOWN_NAME,
+    fold,
+    grams_of,
+    martyr_name_grams,
+    martyr_simplified_names,
+    to_simplified,
+)
 from registry.models.vocab import SIX_ONES
 from registry.services.base import InvalidInput, NotFound
 
@@ -23,17 +31,6 @@ _LETTERS = re.compile(r"^[a-z]+$")
 _ASCII_LETTER = re.compile(r"[A-Za-z]")
 # Counting a posting list stops here: beyond it, which of a query's pairs is rarest matters little.
 _COUNT_CAP = 5000
-_converter = None
-
-
-def to_simplified(text: str) -> str:
-    """Traditional characters turned simplified (OpenCC's t2s table); simplified text is unchanged."""
-    global _converter
-    if _converter is None:
-        import opencc  # opencc-python-reimplemented: pure Python, loaded on first use
-
-        _converter = opencc.OpenCC("t2s")
-    return _converter.convert(text)
 
 
 @dataclass
@@ -100,11 +97,29 @@ def _variants(q: str) -> list[str]:
     return sorted({q, to_simplified(q)})
 
 
+def _holds(column, v: str, like: bool):
+    # Whether the text in ``column`` holds ``v``: LIKE '%v%', or strpos (see _candidate_check).
+    return column.like(_like(v), escape="\\") if like else func.strpos(column, v) > 0
+
+
+def _characters_condition(q: str, simplified_holds, like: bool = True):
+    """A name holds a variant of ``q`` as stored or in its simplified form (``simplified_holds(v)`` tests
+    that form), or 无名烈士 holds it and the martyr is unknown."""
+    variants = _variants(q)
+    conditions = []
+    for v in variants:
+        conditions += [_holds(Martyr.name, v, like), simplified_holds(v)]
+    if any(v in UNKNOWN_MARTYR for v in variants):
+        conditions.append(Martyr.is_unknown.is_(True))
+    return or_(*conditions)
+
+
 def name_condition(q: str):
     """The SQL condition for a name query: pinyin initials or full pinyin (prefix), or characters (part of the name).
 
-    For characters it is the exact test (``LIKE '%q%'`` for each variant, and 无名烈士 finding unknown
-    martyrs); ``search_martyrs`` applies it only to the candidates the n-gram index gives.
+    For characters it is the exact test (``LIKE '%q%'`` for each variant, on the name and on its simplified
+    form in ``martyr_simplified_names``, and 无名烈士 finding unknown martyrs); ``search_martyrs`` applies it
+    only to the candidates the n-gram index gives.
     """
     letters = _is_pinyin(q)
     if letters:
@@ -115,11 +130,8 @@ def name_condition(q: str):
         if len(letters) > 4:
             return _prefix(Martyr.name_pinyin, letters)
         return or_(_prefix(Martyr.name_initials, letters), _prefix(Martyr.name_pinyin, letters))
-    variants = _variants(q)
-    conditions = [Martyr.name.like(_like(v), escape="\\") for v in variants]
-    if any(v in UNKNOWN_MARTYR for v in variants):
-        conditions.append(Martyr.is_unknown.is_(True))
-    return or_(*conditions)
+    s = martyr_simplified_names.c
+    return _characters_condition(q, lambda v: exists().where(s.martyr_id == Martyr.id, _holds(s.name, v, True)))
 
 
 def _rarest_gram(session: Session, text: str) -> str:
@@ -146,8 +158,9 @@ def _posting_is_the_answer(v: str) -> bool:
     return len(v) <= 2 and not _ASCII_LETTER.search(v) and SEPARATOR not in v
 
 
-def _candidate_check(session: Session, q: str):
-    """``name_condition(q)`` for characters, in the form each store's planner estimates best.
+def _candidate_check(session: Session, q: str, simplified_name):
+    """``name_condition(q)`` for characters, over a walk outer-joined to the simplified names
+    (``simplified_name``), in the form each store's planner estimates best.
 
     On PostgreSQL ``strpos(name, v) > 0`` tests the same as ``name LIKE '%v%'`` (both are case-sensitive
     substring tests), but the planner estimates LIKE from the column's statistics as if it were
@@ -155,33 +168,31 @@ def _candidate_check(session: Session, q: str):
     in a hash join instead of walking the posting list (seen at 2M martyrs, page 200 of a checked 张:
     2.5-3.9 s against 0.6 s). It has no statistics for strpos, so it keeps the walk.
     """
-    if session.get_bind().dialect.name != "postgresql":
-        return name_condition(q)
-    variants = _variants(q)
-    conditions = [func.strpos(Martyr.name, v) > 0 for v in variants]
-    if any(v in UNKNOWN_MARTYR for v in variants):
-        conditions.append(Martyr.is_unknown.is_(True))
-    return or_(*conditions)
+    like = session.get_bind().dialect.name != "postgresql"
+    return _characters_condition(q, lambda v: _holds(simplified_name, v, like), like)
 
 
 def _name_page_ids(session: Session, q: str, conditions: list, offset: int, limit: int):
     """A subquery of the ids of one page of martyrs whose name holds ``q`` in characters, in the roll's order.
 
-    Every martyr whose name holds a variant of the query holds each of its grams, so the posting list of
-    the variant's rarest gram holds every match; the exact condition then checks only those candidates
-    (for one or two characters the posting list is the answer). The index rows carry ``name_pinyin``, so
-    the posting list is walked in page order and the walk stops at the page's last row instead of
-    sorting every candidate.
+    Every martyr whose name, or its simplified form, holds a variant of the query holds each of its grams
+    (both forms are indexed), so the posting list of the variant's rarest gram holds every match; the exact
+    condition then checks only those candidates against the name and its simplified form (for one or two
+    characters the posting list is the answer). The index rows carry ``name_pinyin``, so the posting list
+    is walked in page order and the walk stops at the page's last row instead of sorting every candidate.
     """
     g = martyr_name_grams.c
-    check = _candidate_check(session, q)
+    s = martyr_simplified_names.c
+    check = _candidate_check(session, q, s.name)
     walks = []
     for v in _variants(q):
+        walk = select(g.martyr_id, g.name_pinyin).join(Martyr, Martyr.id == g.martyr_id)
         where = [g.gram == _rarest_gram(session, v), *conditions]
         if not _posting_is_the_answer(v):
+            # Most names have no simplified row: the outer join finds none and the name alone decides.
+            walk = walk.outerjoin(martyr_simplified_names, s.martyr_id == g.martyr_id)
             where.append(check)
-        walks.append(select(g.martyr_id, g.name_pinyin).join(Martyr, Martyr.id == g.martyr_id).where(*where)
-                     .order_by(g.name_pinyin, g.martyr_id))
+        walks.append(walk.where(*where).order_by(g.name_pinyin, g.martyr_id))
     if len(walks) == 1:
         return select(walks[0].offset(offset).limit(limit).subquery().c.martyr_id)
     # A traditional query walks its own postings and its simplified form's; the union keeps the order.
