@@ -13,7 +13,7 @@ equal).
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, delete, insert, inspect, select, text
+from sqlalchemy import bindparam, delete, insert, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -93,12 +93,6 @@ def _insert_grams(conn: Connection, where: str, params: dict, ids: bool = False)
                              "separator": SEPARATOR})
 
 
-def _has_simplified_names(conn: Connection) -> bool:
-    # Revision 0009 builds its index with rebuild_name_grams, before 0010 makes martyr_simplified_names:
-    # there the names are indexed as stored, and 0010 adds the simplified forms.
-    return inspect(conn).has_table(martyr_simplified_names.name)
-
-
 def _insert_simplified(conn: Connection, martyrs) -> None:
     """The simplified forms of these martyrs (id, name, name_pinyin, is_unknown) that differ from their names:
     each one's row in ``martyr_simplified_names`` and the grams its stored name lacks."""
@@ -127,15 +121,13 @@ def refresh_name_grams(session: Session | Connection, martyr_ids: list[int]) -> 
     just lose any grams they had.
     """
     conn = _connection(session)
-    simplified = _has_simplified_names(conn)
     ids = sorted(set(martyr_ids))
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start:start + _CHUNK]
         conn.execute(delete(martyr_name_grams).where(martyr_name_grams.c.martyr_id.in_(chunk)))
         _insert_grams(conn, "id IN :ids", {"ids": chunk}, ids=True)
-        if simplified:
-            conn.execute(delete(martyr_simplified_names).where(martyr_simplified_names.c.martyr_id.in_(chunk)))
-            _insert_simplified(conn, conn.execute(select(*_MARTYR_TEXT).where(Martyr.id.in_(chunk))).all())
+        conn.execute(delete(martyr_simplified_names).where(martyr_simplified_names.c.martyr_id.in_(chunk)))
+        _insert_simplified(conn, conn.execute(select(*_MARTYR_TEXT).where(Martyr.id.in_(chunk))).all())
 
 
 def rebuild_name_grams(session: Session | Connection) -> None:
@@ -150,16 +142,15 @@ def rebuild_name_grams(session: Session | Connection) -> None:
         index.drop(conn)
     conn.execute(delete(martyr_name_grams))
     _insert_grams(conn, "1 = 1", {})
-    if _has_simplified_names(conn):
-        conn.execute(delete(martyr_simplified_names))
-        # In id order a chunk at a time, so a national roll's names are never all held at once.
-        after = None
-        while True:
-            chunk = select(*_MARTYR_TEXT).order_by(Martyr.id).limit(_SCAN_CHUNK)
-            rows = conn.execute(chunk if after is None else chunk.where(Martyr.id > after)).all()
-            if not rows:
-                break
-            _insert_simplified(conn, rows)
-            after = rows[-1][0]
+    conn.execute(delete(martyr_simplified_names))
+    # In id order a chunk at a time, so a national roll's names are never all held at once.
+    after = None
+    while True:
+        chunk = select(*_MARTYR_TEXT).order_by(Martyr.id).limit(_SCAN_CHUNK)
+        rows = conn.execute(chunk if after is None else chunk.where(Martyr.id > after)).all()
+        if not rows:
+            break
+        _insert_simplified(conn, rows)
+        after = rows[-1][0]
     for index in sorted(martyr_name_grams.indexes, key=lambda i: i.name):
         index.create(conn)
