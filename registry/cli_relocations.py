@@ -30,6 +30,8 @@ def link_tombs(apply_changes):
     verb = "would be" if report.dry_run else "were"
     click.echo(f"{report.considered} relocations with a destination have no tomb: {report.linked} {verb} linked to "
                f"the tomb at their plot, {report.created} {verb} given a new tomb, {len(report.refused)} refused")
+    if report.originals_retired:
+        click.echo(f"{report.originals_retired} original graves of reburied martyrs {verb} retired")
     if report.without_destination:
         click.echo(f"{report.without_destination} relocations have no destination yet: no tomb can be placed")
     if report.dry_run:

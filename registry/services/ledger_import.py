@@ -39,7 +39,7 @@ from registry.services.base import (
     unit_of_work,
 )
 from registry.services.name_grams import refresh_name_grams
-from registry.services.relocations import DESTINATION_CATEGORIES, county_seats_wgs84
+from registry.services.relocations import DESTINATION_CATEGORIES, county_seats_wgs84, origin_graves, retirement_note
 
 Progress = Callable[[str, int, int], None]
 _SQLITE = sqlite_dialect.dialect()
@@ -308,6 +308,7 @@ class ImportResult:
     already_imported: bool
     tombs_added: int = 0
     martyrs_added: int = 0
+    originals_retired: int = 0  # original graves of martyrs the ledger reburied, retired
 
 
 def run_import(store: Store, actor: Actor, source: str | Path | bytes, filename: str, crs: str = "EPSG:4326",
@@ -387,13 +388,14 @@ def _run_import(store, actor, source, filename, crs, mapping, progress) -> Impor
             session, actor, "import", entity_type="relocation_import_batches", entity_id=batch.id,
             note=f"ledger {batch.filename}: {len(rows)} relocations added, {written['tombs_created']} tombs and "
                  f"{written['martyrs_created']} martyrs added, {written['tombs_linked']} tombs found at their plots, "
+                 f"{written['originals_retired']} original graves of reburied martyrs retired, "
                  f"{checked.existing} already in the registry, {len(checked.warnings)} warnings, CRS {ledger.crs}, "
                  f"sha256 {ledger.content_hash}")
         # The event names every record written, so the import can be traced row by row without an event per row.
         event.after = written["trail"] | {"file": batch.filename, "sha256": ledger.content_hash,
                                           "import_batch_id": batch.id}
     return ImportResult(batch.id, len(rows), checked.existing, len(checked.warnings), False,
-                        written["tombs_created"], written["martyrs_created"])
+                        written["tombs_created"], written["martyrs_created"], written["originals_retired"])
 
 
 def _runs(pairs: list[tuple[int, int]]) -> list[list[int]]:
@@ -529,8 +531,44 @@ def _write(session, store: Store, new: list, progress: Progress | None) -> dict:
     created = set(tomb_ids)
     trail["tombs_found"] = [[row.number, plan.tomb_id] for row, _values, plan in new if plan.tomb_id not in created]
     trail["tombs_linked_to_martyr"] = [[t, m] for t, m in linked]
+    trail["origin_graves_retired"] = _retire_origin_graves(session, new, relocation_ids, now)
     return {"trail": trail, "tombs_created": len(tomb_ids), "martyrs_created": len(martyr_ids),
-            "tombs_linked": len(trail["tombs_found"])}
+            "tombs_linked": len(trail["tombs_found"]), "originals_retired": len(trail["origin_graves_retired"])}
+
+
+def _retire_origin_graves(session, new: list, relocation_ids: list[int], now) -> list[list]:
+    """Retire the original graves the new reburied rows' martyrs have left (``relocations.origin_graves``).
+
+    In the import's transaction, after its relocations are written: one guarded, versioned UPDATE per chunk
+    of ids. The import's one audit event names each as [ledger row, tomb id, the audit note naming the
+    relocation's code and destination], as it names every other record the import writes.
+    """
+    reburied = {rid: (row, values) for (row, values, _plan), rid in zip(new, relocation_ids, strict=True)
+                if values["reburied_on"] is not None and values["martyr_id"] is not None}
+    if not reburied:
+        return []
+    ids = sorted(reburied)
+    first: dict[int, int] = {}  # a grave two rows' martyr left (in two chunks) is named once
+    for start in range(0, len(ids), CHUNK):
+        for tid, rid in origin_graves(session, ids[start:start + CHUNK]):
+            first.setdefault(tid, rid)
+    left = sorted(first.items())
+    if not left:
+        return []
+    facility_ids = sorted({reburied[rid][1]["dest_facility_id"] for _tid, rid in left})
+    names = dict(session.execute(select(Facility.id, Facility.name).where(Facility.id.in_(facility_ids))).all())
+    table = Tomb.__table__
+    tomb_ids = [tid for tid, _rid in left]
+    for start in range(0, len(tomb_ids), CHUNK):
+        session.execute(update(table).where(table.c.id.in_(tomb_ids[start:start + CHUNK]), table.c.status == "active")
+                        .values(status="retired", version=table.c.version + 1, updated_at=now))
+    out = []
+    for tid, rid in left:
+        row, values = reburied[rid]
+        destination = " ".join(str(p) for p in (names[values["dest_facility_id"]], values["dest_plot_area"],
+                                                 values["dest_plot_row"], values["dest_plot_number"]) if p)
+        out.append([row.number, tid, retirement_note(values["code"], destination)])
+    return out
 
 
 _GPKG_HEADER = struct.Struct("<2sBBi")

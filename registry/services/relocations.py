@@ -9,6 +9,7 @@ from pathlib import Path
 
 from shapely.geometry import LineString, Point
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import aliased
 
 from geodata.checks import GeometryError, check_lonlat
 from geodata.crs import gcj02_to_wgs84
@@ -273,6 +274,63 @@ def _follow_tomb(session, actor: Actor, relocation: Relocation, merged: dict, va
     _touch_tomb(session, actor, tomb, f"relocation {relocation.code}", **changes)
 
 
+# --- the grave a reburied martyr left -------------------------------------------------------------------
+# A scattered grave registered where it lies is an in_place tomb (awaiting_relocation while its move is
+# planned) at a facility that is not a cemetery or collective burial ground, or at none. Once a relocation
+# of that martyr is reburied at its destination, the martyr no longer lies there: the grave is retired (the
+# relocation keeps the origin place and point, so the grave page still tells where they first lay). A tomb
+# in a cemetery or collective burial ground, where relocations end, is never taken for an origin, nor is any
+# tomb a live relocation ends at; a tomb with no martyr cannot be known to be the same grave and stays.
+ORIGIN_STATES = ("in_place", "awaiting_relocation")
+
+
+def origin_graves(session, relocation_ids=None) -> list[tuple[int, int]]:
+    """(tomb id, relocation id) of each active original grave a reburied live relocation has left.
+
+    ``relocation_ids`` limits the relocations looked at (else every live one). A grave left by several
+    relocations is named once, with the first reburial (then the lowest id).
+    """
+    ends = aliased(Relocation)
+    query = (
+        select(Tomb.id, Relocation.id)
+        .join(Relocation, Relocation.martyr_id == Tomb.martyr_id)
+        .outerjoin(Facility, Facility.id == Tomb.facility_id)
+        .where(Tomb.status == "active", Tomb.state.in_(ORIGIN_STATES),
+               or_(Tomb.facility_id.is_(None), Facility.category.not_in(DESTINATION_CATEGORIES)),
+               Relocation.status == "active", Relocation.stage != "cancelled",
+               Relocation.reburied_on.is_not(None), Relocation.dest_facility_id.is_not(None),
+               ~select(ends.id).where(ends.tomb_id == Tomb.id, ends.status == "active",
+                                      ends.stage != "cancelled").exists())
+        .order_by(Tomb.id, Relocation.reburied_on, Relocation.id)
+    )
+    if relocation_ids is not None:
+        query = query.where(Relocation.id.in_(relocation_ids))
+    found: dict[int, int] = {}
+    for tomb_id, relocation_id in session.execute(query):
+        found.setdefault(tomb_id, relocation_id)
+    return list(found.items())
+
+
+def retirement_note(code: str, destination: str) -> str:
+    """The audit note of an original grave retired by a reburial: the relocation's code and its destination."""
+    return f"relocation {code}: reburied at {destination}; the martyr no longer lies in this original grave"
+
+
+def _retire_origin_graves(session, actor: Actor, relocation_ids=None) -> int:
+    """Retire the original graves reburied relocations have left, each with its audit event; how many."""
+    left = origin_graves(session, relocation_ids)
+    for tomb_id, relocation_id in left:
+        tomb = session.get(Tomb, tomb_id)
+        relocation = session.get(Relocation, relocation_id)
+        facility = session.get(Facility, relocation.dest_facility_id)
+        before = snapshot(tomb)
+        tomb.status = "retired"
+        record_audit(session, actor, "retire", tomb, before=before, note=retirement_note(
+            relocation.code, _plot_label(facility, relocation.dest_plot_area, relocation.dest_plot_row,
+                                         relocation.dest_plot_number)))
+    return len(left)
+
+
 def create_relocation(store: Store, actor: Actor, values: dict) -> Relocation:
     """Record a relocation; its steps must be in order and an acceptance needs consent and approval.
 
@@ -300,6 +358,7 @@ def create_relocation(store: Store, actor: Actor, values: dict) -> Relocation:
         relocation = Relocation(code=code, geom=geom, stage=stage_of(values), **values)
         session.add(relocation)
         record_audit(session, actor, "create", relocation)
+        _retire_origin_graves(session, actor, [relocation.id])
     return relocation
 
 
@@ -343,6 +402,7 @@ def update_relocation(store: Store, actor: Actor, relocation_id: int, version: i
         if relocation.stage != "cancelled":
             relocation.stage = stage_of(merged)
         record_audit(session, actor, "update", relocation, before=before)
+        _retire_origin_graves(session, actor, [relocation.id])
     return relocation
 
 
@@ -393,10 +453,11 @@ class TombBackfill:
     created: int = 0  # given a new tomb
     refused: list = field(default_factory=list)  # (code, why): their plot holds another martyr's tomb
     without_destination: int = 0  # live relocations with no destination: nowhere to put a tomb
+    originals_retired: int = 0  # original graves of reburied martyrs retired (``origin_graves``)
 
     @property
     def changed(self) -> int:
-        return self.linked + self.created
+        return self.linked + self.created + self.originals_retired
 
 
 def link_missing_tombs(store: Store, actor: Actor, dry_run: bool = True) -> TombBackfill:
@@ -405,6 +466,8 @@ def link_missing_tombs(store: Store, actor: Actor, dry_run: bool = True) -> Tomb
     One transaction: on a dry run it is rolled back, so the counts are exactly what ``dry_run=False``
     writes. A relocation whose plot holds another martyr's tomb is left without one and listed in
     ``refused``; a second run changes nothing. Cancelled and retired relocations are left alone.
+    Then every live reburied relocation's original grave still active (``origin_graves``: older records
+    kept both) is retired with its audit event, counted in ``originals_retired``.
     """
     if not actor.can("admin"):
         raise Forbidden(f"{actor.name} may not link tombs to relocations: an administrator's task")
@@ -428,12 +491,15 @@ def link_missing_tombs(store: Store, actor: Actor, dry_run: bool = True) -> Tomb
             for key, value in found.items():
                 setattr(relocation, key, value)
             record_audit(session, actor, "update", relocation, before=before, note=f"tomb {how} at its destination")
+        session.flush()
+        report.originals_retired = _retire_origin_graves(session, actor)
         if dry_run:
             session.rollback()
         elif report.changed:
             record_audit(session, actor, "link_tombs", entity_type="relocations",
                          note=f"{report.linked} relocations linked to the tomb at their plot, {report.created} "
-                              f"given a new tomb, {len(report.refused)} refused")
+                              f"given a new tomb, {len(report.refused)} refused, {report.originals_retired} "
+                              "original graves of reburied martyrs retired")
     return report
 
 
