@@ -78,10 +78,14 @@ def new_store_url(kind: str, tmp_path, request) -> str:
         path = tmp_path / f"registry-{uuid.uuid4().hex[:6]}.gpkg"
         shutil.copy(template, path)
         return f"sqlite:///{path}"
-    template = request.getfixturevalue("postgis_template")
-    name = f"registry_t_{uuid.uuid4().hex[:10]}"
+    return throwaway_database(request, request.getfixturevalue("postgis_template"))
+
+
+def throwaway_database(request, template: str | None = None, prefix: str = "registry_t_") -> str:
+    """A new PostgreSQL database (a copy of ``template``, else empty), dropped after the test; its URL."""
+    name = f"{prefix}{uuid.uuid4().hex[:10]}"
     with _pg_admin() as con:
-        con.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        con.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
 
     def drop():
         with _pg_admin() as con:

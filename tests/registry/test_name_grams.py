@@ -8,12 +8,10 @@ simplified query and the other way round.
 from __future__ import annotations
 
 import re
-import uuid
 
 import pytest
 from alembic import command
 from sqlalchemy import insert, select, text, update
-from sqlalchemy.engine import make_url
 
 from registry.db import Store
 from registry.migrate import alembic_config, upgrade
@@ -29,7 +27,7 @@ from registry.models.name_grams import (
 )
 from registry.services.name_grams import rebuild_name_grams, refresh_name_grams
 from registry.services.public_roll import RollQuery, name_condition, search_martyrs, to_simplified
-from tests.conftest import PG_ADMIN_URL, _pg_admin
+from tests.conftest import throwaway_database
 from tests.registry.public_factories import add_martyr
 
 # Names chosen to trip an index: repeats, traditional and mixed scripts, one-character names, unknown
@@ -348,16 +346,7 @@ def store_at_0008(store_kind, tmp_path, request):
         url = f"sqlite:///{tmp_path / 'registry.gpkg'}"
     else:
         request.getfixturevalue("postgis_template")  # skipped (or failed in CI) without PostGIS
-        name = f"registry_m_{uuid.uuid4().hex[:10]}"
-        with _pg_admin() as con:
-            con.execute(f'CREATE DATABASE "{name}"')
-
-        def drop():
-            with _pg_admin() as con:
-                con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-        request.addfinalizer(drop)
-        url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+        url = throwaway_database(request, prefix="registry_m_")
     store = Store(url)
     upgrade(store, "0008")
     yield store
