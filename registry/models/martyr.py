@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, Text, text
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.models.base import Base, Record
@@ -59,3 +59,12 @@ class Tomb(Record, Base):
     geom: Mapped[BaseGeometry] = mapped_column(Geometry("POINT"), nullable=False)
 
     martyr: Mapped[Martyr | None] = relationship(back_populates="tombs")
+
+
+# One active tomb per plot (facility, area, row, number), kept by the store itself so two writers cannot both
+# fill an empty plot. A missing area or row counts as the empty one ('A区 / - / 5号' is one plot however it is
+# written); tombs without a facility or a plot number (scattered graves) are not plots. Migration 0011.
+ACTIVE_PLOT = text("status = 'active' AND facility_id IS NOT NULL AND plot_number IS NOT NULL")
+Index("ux_tombs_active_plot", Tomb.facility_id, func.coalesce(Tomb.plot_area, text("''")),
+      func.coalesce(Tomb.plot_row, text("''")), Tomb.plot_number, unique=True,
+      sqlite_where=ACTIVE_PLOT, postgresql_where=ACTIVE_PLOT)

@@ -22,6 +22,7 @@ import pandas as pd
 import pyogrio
 from shapely.geometry import Point
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from geodata.checks import GeometryError, check_lonlat
 from geodata.crs import normalise_crs, to_wgs84
@@ -29,8 +30,9 @@ from geodata.exports import read_back, shapefile_names
 from registry.db import Store
 from registry.models import Facility, FacilityName, Tomb
 from registry.models.vocab import TOMB_STATES
-from registry.services.base import Actor, Forbidden, InvalidInput, record_audit, snapshot, unit_of_work
+from registry.services.base import Actor, Conflict, Forbidden, InvalidInput, record_audit, snapshot, unit_of_work
 from registry.services.facilities import EDITABLE, _check_fields
+from registry.services.relocations import plot_taken
 from registry.spatial import for_store
 
 KINDS = ("facilities", "tombs")
@@ -271,7 +273,14 @@ def import_features(store: Store, actor: Actor, kind: str, data: bytes, fmt: str
         # one more flush at commit (a flush per row made a 5,000-row import take 40 s instead of a few).
         source = f"{filename or 'file'} sha256:{hashlib.sha256(data).hexdigest()}"
         session.add_all(built)
-        session.flush()
+        try:
+            session.flush()
+        except IntegrityError as exc:
+            if not plot_taken(exc):
+                raise
+            # Another writer filled a plot after the check above (the store's index refused the second tomb).
+            session.rollback()
+            raise _plots_filled_meanwhile(session, rows) from None
         for obj in built:
             if isinstance(obj, Facility):
                 session.add(FacilityName(facility_id=obj.id, name=obj.name, valid_from=date.today(),
@@ -281,6 +290,35 @@ def import_features(store: Store, actor: Actor, kind: str, data: bytes, fmt: str
             event.after = snapshot(obj)
         report.created = len(built)
     return report
+
+
+def _plots_filled_meanwhile(session, rows: list) -> Conflict:
+    """The Conflict for tomb rows whose plots another writer filled after this import checked them.
+
+    The store's one-tomb-per-plot index refused the import's insert (its transaction is rolled back, so
+    nothing was written); the rows whose plots now hold an active tomb are named, as the check would have.
+    ``session`` reads in a fresh transaction, which sees the other writer's tomb.
+    """
+    plots = {}
+    for number, values, _geom in rows:
+        plot = _plot(values)
+        if plot is not None:
+            plots.setdefault(plot, number)
+    held = session.execute(select(Tomb.id, Tomb.facility_id, Tomb.plot_area, Tomb.plot_row, Tomb.plot_number)
+                           .where(Tomb.facility_id.in_(sorted({p[0] for p in plots})), Tomb.status == "active",
+                                  Tomb.plot_number.is_not(None))).all()
+    problems = []
+    for tomb_id, *values in held:
+        plot = _plot(dict(zip(("facility_id", "plot_area", "plot_row", "plot_number"), values, strict=True)))
+        if plot in plots:
+            number = plots[plot]
+            problems.append(Problem(number, "plot_number", f"row {number}: plot {'/'.join(p or '-' for p in plot[1:])} "
+                                    f"of facility {plot[0]} was given tomb {tomb_id} by someone else while this file "
+                                    "was imported", plot[3]))
+    problems.sort(key=lambda problem: problem.row)
+    first = problems[0].message if problems else "a plot of the file was given a tomb by someone else meanwhile"
+    return Conflict(f"{first}; one plot holds one active tomb, so nothing was imported: check the file again",
+                    field="plot_number", errors=problems)
 
 
 _FLAGS = ("sign_present", "land_title_registered", "position_approximate")
@@ -421,9 +459,11 @@ def _tomb_key(values: dict, geom: Point) -> tuple:
 
 
 def _plot(values: dict):
+    # As the store's one-tomb-per-plot index reads a plot: a blank area or row is no area or row.
     if values.get("facility_id") is None or values.get("plot_number") is None:
         return None
-    return (values["facility_id"], values.get("plot_area"), values.get("plot_row"), values["plot_number"])
+    return (values["facility_id"], values.get("plot_area") or None, values.get("plot_row") or None,
+            values["plot_number"])
 
 
 def _tombs(store: Store, session, actor: Actor, rows: list, report: ImportReport) -> list:

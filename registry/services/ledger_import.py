@@ -39,7 +39,13 @@ from registry.services.base import (
     unit_of_work,
 )
 from registry.services.name_grams import refresh_name_grams
-from registry.services.relocations import DESTINATION_CATEGORIES, county_seats_wgs84, origin_graves, retirement_note
+from registry.services.relocations import (
+    DESTINATION_CATEGORIES,
+    county_seats_wgs84,
+    origin_graves,
+    plot_taken,
+    retirement_note,
+)
 
 Progress = Callable[[str, int, int], None]
 _SQLITE = sqlite_dialect.dialect()
@@ -227,13 +233,14 @@ class Planned:
     link_tomb: bool = False  # the found tomb has no martyr yet: the import links it
 
 
-def _match_plots(session, ledger: ledgers.Ledger, new: list, names_of: dict, plot_header: str) -> None:
-    """Find the tombs already at the rows' plots (a re-import finds what it made); refuse a plot taken twice."""
-    wanted = [(item, (item[1]["dest_facility_id"], item[1]["dest_plot_area"], item[1]["dest_plot_row"],
-                      item[1]["dest_plot_number"])) for item in new if item[1]["dest_plot_number"]]
-    if not wanted:
-        return
-    facility_ids = sorted({key[0] for _item, key in wanted})
+def _plot_key(values: dict) -> tuple:
+    # A plot as the store's one-tomb-per-plot index reads it: a blank area or row is no area or row.
+    return (values["dest_facility_id"], values["dest_plot_area"] or None, values["dest_plot_row"] or None,
+            values["dest_plot_number"])
+
+
+def _plot_tombs(session, facility_ids: list) -> dict[tuple, tuple]:
+    """The active tombs at plots of these facilities: (facility, area, row, number) -> (tomb, martyr, name)."""
     tombs: dict[tuple, tuple] = {}
     for start in range(0, len(facility_ids), 900):
         for tid, fid, area, row_, number, mid, mname in session.execute(
@@ -241,7 +248,16 @@ def _match_plots(session, ledger: ledgers.Ledger, new: list, names_of: dict, plo
                        Martyr.name).outerjoin(Martyr, Martyr.id == Tomb.martyr_id)
                 .where(Tomb.facility_id.in_(facility_ids[start:start + 900]), Tomb.status == "active",
                        Tomb.plot_number.is_not(None))):
-            tombs.setdefault((fid, area, row_, number), (tid, mid, mname))
+            tombs.setdefault((fid, area or None, row_ or None, number), (tid, mid, mname))
+    return tombs
+
+
+def _match_plots(session, ledger: ledgers.Ledger, new: list, names_of: dict, plot_header: str) -> None:
+    """Find the tombs already at the rows' plots (a re-import finds what it made); refuse a plot taken twice."""
+    wanted = [(item, _plot_key(item[1])) for item in new if item[1]["dest_plot_number"]]
+    if not wanted:
+        return
+    tombs = _plot_tombs(session, sorted({key[0] for _item, key in wanted}))
     taken: dict[tuple, int] = {}
     for (row, values, plan), key in wanted:
         label = f"{names_of.get(key[0], '')} {_plot_label(*key[1:])}"
@@ -361,7 +377,7 @@ def _run_import(store, actor, source, filename, crs, mapping, progress) -> Impor
     if checked.already_imported is not None:
         return ImportResult(checked.already_imported.id, 0, checked.existing + len(checked.new),
                             len(checked.warnings), True)
-    with unit_of_work(store) as session:
+    with _plot_guard(store, checked), unit_of_work(store) as session:
         if session.scalar(select(ImportBatch.id).where(ImportBatch.content_hash == ledger.content_hash)):
             raise Conflict("this ledger was imported a moment ago by someone else; nothing was added", field="file")
         conn = session.connection()
@@ -396,6 +412,43 @@ def _run_import(store, actor, source, filename, crs, mapping, progress) -> Impor
                                           "import_batch_id": batch.id}
     return ImportResult(batch.id, len(rows), checked.existing, len(checked.warnings), False,
                         written["tombs_created"], written["martyrs_created"], written["originals_retired"])
+
+
+@contextmanager
+def _plot_guard(store: Store, checked: Preview):
+    """Around the import's transaction: the store refusing a tomb at a plot filled since the check is a Conflict.
+
+    The check ran before the write transaction began, so another writer may have given one of the plots a
+    tomb meanwhile; the one-tomb-per-plot index then refuses the import's tomb (through SQLAlchemy, sqlite3 or
+    a COPY, hence any exception naming the index). The transaction is rolled back; the rows are named.
+    """
+    fills = [(row, values) for row, values, plan in checked.new if plan.tomb_id is None and values["dest_plot_number"]]
+    try:
+        yield
+    except Exception as exc:
+        if not plot_taken(exc):
+            raise
+        raise _plots_filled_meanwhile(store, checked.ledger, fills) from None
+
+
+def _plots_filled_meanwhile(store: Store, ledger: ledgers.Ledger, fills: list) -> Conflict:
+    header = _header(ledger, "dest_plot_number")
+    facility_ids = sorted({values["dest_facility_id"] for _row, values in fills})
+    with store.session() as session:
+        tombs = _plot_tombs(session, facility_ids)
+        names = dict(session.execute(select(Facility.id, Facility.name).where(Facility.id.in_(facility_ids))).all())
+    issues = []
+    for row, values in fills:
+        key = _plot_key(values)
+        if key in tombs:
+            issues.append(ledgers.Issue(
+                "error", f"plot {names.get(key[0], '')} {_plot_label(*key[1:])} was given tomb {tombs[key][0]} by "
+                "someone else while this ledger was being imported, and a plot holds one active tomb", row.number,
+                header, values["dest_plot_number"], "plot"))
+    first = (f"first: row {issues[0].row}, {header} {issues[0].value}: {issues[0].why}" if issues
+             else "a plot of the ledger was given a tomb by someone else meanwhile")
+    return Conflict(f"nothing was imported: {first}. Check the ledger again; the dry run shows every row",
+                    field="file", errors=issues)
 
 
 def _runs(pairs: list[tuple[int, int]]) -> list[list[int]]:

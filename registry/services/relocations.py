@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 from shapely.geometry import LineString, Point
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from geodata.checks import GeometryError, check_lonlat
@@ -175,6 +177,48 @@ def _plot_label(facility: Facility, area, row, number) -> str:
     return " ".join(str(p) for p in (facility.name, area, row, number) if p)
 
 
+# The store's own guard (models.martyr, migration 0011): one active tomb per facility, area, row and number, a
+# missing area or row counting as the empty one. The checks below find an occupant first; the index catches
+# the writer that loses a race for an empty plot.
+PLOT_INDEX = "ux_tombs_active_plot"
+
+
+def _plot_filter(facility_id: int, area, row, number) -> tuple:
+    """The active tombs at a plot, compared as the index compares them."""
+    return (Tomb.facility_id == facility_id, func.coalesce(Tomb.plot_area, "") == (area or ""),
+            func.coalesce(Tomb.plot_row, "") == (row or ""), Tomb.plot_number == number, Tomb.status == "active")
+
+
+def plot_taken(exc: Exception) -> bool:
+    """Whether a database error is the one-tomb-per-plot index refusing a second active tomb at a plot."""
+    return PLOT_INDEX in str(getattr(exc, "orig", None) or exc)
+
+
+def _plot_race(store: Store, values: dict) -> Conflict:
+    """The Conflict for a plot another writer filled between this write's check and its commit."""
+    with store.session() as session:
+        facility = session.get(Facility, values.get("dest_facility_id"))
+        label = (_plot_label(facility, *(values.get(key) for key in DEST_FIELDS[1:])) if facility is not None
+                 else values.get("dest_plot_number"))
+    return Conflict(f"plot {label} was given a tomb by someone else at the same moment, and a plot holds one active "
+                    "tomb: nothing was saved; reload to see that tomb, then check the plot", field="dest_plot_number")
+
+
+@contextmanager
+def _plot_guard(store: Store, plot: dict):
+    """Around a write's ``unit_of_work``: the index refusing a tomb at an occupied plot becomes a Conflict.
+
+    ``plot`` is filled by the caller with the destination it is writing (dest_facility_id and the plot), so
+    the message names the plot; the transaction has been rolled back by then, so nothing was saved.
+    """
+    try:
+        yield plot
+    except IntegrityError as exc:
+        if not plot_taken(exc):
+            raise
+        raise _plot_race(store, plot) from None
+
+
 def _other_relocations(session, tomb_id: int, relocation_id: int | None) -> int:
     """How many live relocations besides this one end at the tomb."""
     query = select(func.count(Relocation.id)).where(Relocation.tomb_id == tomb_id, Relocation.status == "active")
@@ -209,7 +253,8 @@ def _settle_tomb(session, actor: Actor, want: dict, relocation_id: int | None, c
     (created, linked, moved, unchanged) and the relocation's fields that change with it.
     """
     facility = session.get(Facility, want["dest_facility_id"])
-    area, row, number = (want.get(key) for key in DEST_FIELDS[1:])
+    # A blank part of the plot is no part: the tomb keeps None, as the index reads it.
+    area, row, number = (want.get(key) or None for key in DEST_FIELDS[1:])
     martyr_id = want.get("martyr_id")
     reburied = want.get("reburied_on") is not None
     label = _plot_label(facility, area, row, number)
@@ -217,8 +262,7 @@ def _settle_tomb(session, actor: Actor, want: dict, relocation_id: int | None, c
     current = session.get(Tomb, want["tomb_id"]) if want.get("tomb_id") else None
     occupant = None
     if number:
-        query = select(Tomb).where(Tomb.facility_id == facility.id, Tomb.plot_area == area, Tomb.plot_row == row,
-                                   Tomb.plot_number == number, Tomb.status == "active")
+        query = select(Tomb).where(*_plot_filter(facility.id, area, row, number))
         if current is not None:
             query = query.where(Tomb.id != current.id)
         occupant = session.scalars(query.order_by(Tomb.id).limit(1)).first()
@@ -344,7 +388,7 @@ def create_relocation(store: Store, actor: Actor, values: dict) -> Relocation:
     values.setdefault("family_consent", False)
     _require_county(actor, values.get("origin_county_code"))
     check_steps(values)
-    with unit_of_work(store) as session:
+    with _plot_guard(store, values), unit_of_work(store) as session:
         _check_fields(session, values)
         code = (values.pop("code", None) or "").strip()
         if code and session.scalar(select(Relocation.id).where(Relocation.code == code)) is not None:
@@ -373,7 +417,7 @@ def update_relocation(store: Store, actor: Actor, relocation_id: int, version: i
     point = _dest_point(values)
     if "code" in values:
         raise InvalidInput("a relocation's code does not change", field="code")
-    with unit_of_work(store) as session:
+    with _plot_guard(store, {}) as plot, unit_of_work(store) as session:
         relocation = load(session, Relocation, relocation_id, "relocation")
         _require_county(actor, relocation.origin_county_code)
         if "origin_county_code" in values:
@@ -382,6 +426,7 @@ def update_relocation(store: Store, actor: Actor, relocation_id: int, version: i
         _check_fields(session, values)
         merged = {key: getattr(relocation, key) for key in EDITABLE}
         merged.update(values)
+        plot.update(merged)
         check_steps(merged)
         before = snapshot(relocation)
         # Lookups first, while the relocation is unchanged: a query's autoflush would otherwise write it
@@ -473,7 +518,7 @@ def link_missing_tombs(store: Store, actor: Actor, dry_run: bool = True) -> Tomb
         raise Forbidden(f"{actor.name} may not link tombs to relocations: an administrator's task")
     report = TombBackfill(dry_run)
     live = (Relocation.status == "active", Relocation.stage != "cancelled", Relocation.tomb_id.is_(None))
-    with unit_of_work(store) as session:
+    with _plot_guard(store, {}) as plot, unit_of_work(store) as session:
         report.without_destination = session.scalar(select(func.count(Relocation.id)).where(
             *live, Relocation.dest_facility_id.is_(None)))
         missing = session.scalars(select(Relocation).where(*live, Relocation.dest_facility_id.is_not(None))
@@ -481,6 +526,8 @@ def link_missing_tombs(store: Store, actor: Actor, dry_run: bool = True) -> Tomb
         report.considered = len(missing)
         for relocation in missing:
             want = {key: getattr(relocation, key) for key in EDITABLE}
+            plot.clear()
+            plot.update(want)
             try:
                 how, found = _settle_tomb(session, actor, want, relocation.id, relocation.code)
             except Conflict as exc:
