@@ -128,7 +128,7 @@ def new():
             return redirect(url_for(".detail", relocation_id=relocation.id))
     return render_template("relocations/form.html", error=error, form=request.form,
                            destinations=service.destinations(get_store()), counties=LONGYAN_COUNTIES,
-                           funding=FUNDING_SOURCES, methods=service.POINT_METHODS), 400 if error else 200
+                           funding=FUNDING_SOURCES, methods=service.POINT_METHODS), error.status if error else 200
 
 
 @bp.get("/<int:relocation_id>")
@@ -152,7 +152,7 @@ def edit(relocation_id: int):
         view = service.get_relocation(get_store(), relocation_id)
         return render_template("relocations/detail.html", view=view, r=view.relocation, steps=service.STEP_LABELS,
                                counties=LONGYAN_COUNTIES, funding=FUNDING_SOURCES, error=exc, english=_english(),
-                               destinations=service.destinations(get_store())), exc.status
+                               destinations=service.destinations(get_store()), form=request.form), exc.status
     flash(_("已保存。"))
     return redirect(url_for(".detail", relocation_id=relocation_id))
 

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from geodata.ledger import MAX_BYTES
-from registry.models import Relocation
-from registry.services import Actor
+from registry.models import Martyr, Relocation
+from registry.services import Actor, unit_of_work
 from registry.services import relocations as service
 from registry.services.users import create_user
 from tests.conftest import make_app
@@ -194,6 +194,51 @@ def test_create_record_steps_and_attach_scans(manager, store, staff):
     listing = manager.get("/relocations?county=350823").get_data(as_text=True)
     assert "蛟洋镇文地村" in listing
     assert manager.get("/relocations?county=nowhere").status_code == 400
+
+
+def test_a_refused_edit_keeps_what_was_typed(manager, store, staff):
+    created = manager.post("/relocations/new", data={
+        "origin_county_code": "350823", "origin_place": "蛟洋镇文地村", "dest_facility_id": str(staff["SH-COL"])})
+    rid = int(created.headers["Location"].rsplit("/", 1)[1])
+    first = manager.post(f"/relocations/{rid}/edit", data={"version": "1", "consent_present": "1",
+                                                           "surveyed_on": "2022-03-01"})
+    assert first.status_code == 302
+    # A second person, still on version 1, types an approval and a consent: told of the newer version,
+    # they get their own values back in the form, beside the stored record.
+    stale = manager.post(f"/relocations/{rid}/edit", data={
+        "version": "1", "consent_present": "1", "surveyed_on": "2022-03-02", "family_consent": "1",
+        "consent_by": "李某", "approval_number": "杭民〔2022〕7号", "dest_facility_id": str(staff["SH-COL"])})
+    page = stale.get_data(as_text=True)
+    assert stale.status_code == 409
+    form = page[page.index('id="steps-form"'):]
+    assert 'value="杭民〔2022〕7号"' in form and 'value="李某"' in form and 'value="2022-03-02"' in form
+    assert 'name="family_consent" value="1" checked' in form
+    assert f'<option value="{staff["SH-COL"]}" selected>' in form
+    assert 'name="version" value="2"' in form  # resending now is a decision taken with the newer version seen
+    # The page's title is the record's name, nothing else.
+    title = re.search(r"<title>(.*?)</title>", page, re.S).group(1)
+    assert "<" not in title and title.startswith("迁移记录 ")
+    with store.session() as s:
+        stored = s.get(Relocation, rid)
+        assert (stored.version, stored.approval_number, stored.consent_by) == (2, None, None)
+
+
+def test_a_plot_holding_another_martyr_is_refused_on_the_form(manager, store, staff):
+    with unit_of_work(store) as s:
+        first, second = Martyr(name="陈某"), Martyr(name="林某")
+        s.add_all([first, second])
+        s.flush()
+        ids = first.id, second.id
+    plot = {"dest_facility_id": str(staff["SH-COL"]), "dest_plot_area": "A区", "dest_plot_row": "1排",
+            "dest_plot_number": "3号", "origin_county_code": "350823"}
+    assert manager.post("/relocations/new", data={**plot, "origin_place": "甲村", "martyr_id": str(ids[0])}
+                        ).status_code == 302
+    refused = manager.post("/relocations/new", data={**plot, "origin_place": "乙村后山", "martyr_id": str(ids[1])})
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 409 and 'data-field="dest_plot_number"' in page and "陈某" in page
+    assert 'value="乙村后山"' in page and 'value="3号"' in page  # what was typed stays in the form
+    with store.session() as s:
+        assert s.scalar(select(func.count(Relocation.id))) == 1
 
 
 def test_new_relocation_bad_input_is_named(manager, store, staff):
