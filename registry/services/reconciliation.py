@@ -1,4 +1,8 @@
-"""Reconciliation of relocations per county and per batch: target, relocated, accepted and the gaps."""
+"""Reconciliation of relocations per county and per batch: target, relocated, accepted and the gaps.
+
+It also lists the known martyrs who still have more than one active tomb on the registry (a grave in a cemetery
+that a reburial elsewhere did not retire), for staff to check.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, case, func, or_, select
 
 from registry.db import Store
-from registry.models import Relocation
+from registry.models import Facility, Martyr, Relocation, Tomb
 from registry.models.vocab import LONGYAN_COUNTIES, RELOCATION_STEPS, RELOCATION_TARGETS
 
 COLUMNS = ("target", "relocated", "accepted", "steps_missing", "without_martyr", "without_consent")
@@ -23,6 +27,14 @@ LABELS = {
     "without_consent": ("无家属同意", "Without consent"),
     "share": ("完成率", "Share of target"),
 }
+# The sheet of martyrs with more than one grave: its columns, in Chinese and English.
+GRAVE_LABELS = (("烈士编号", "Martyr id"), ("烈士", "Martyr"), ("墓位编号", "Tomb id"), ("设施", "Facility"),
+                ("墓位", "Plot"), ("墓位状态", "Tomb state"),
+                ("迁入该墓位的迁移记录", "Relocations ending at the tomb"))
+TOMB_STATE_LABELS = {"in_place": ("原地安葬", "In place"), "awaiting_relocation": ("待迁移", "Awaiting relocation"),
+                     "relocated": ("已迁入", "Relocated here")}
+# The page lists this many martyrs with more than one grave (the XLSX lists them all).
+GRAVES_ON_PAGE = 200
 
 
 @dataclass
@@ -45,10 +57,38 @@ class Line:
 
 
 @dataclass
+class TombLine:
+    """One active tomb of a martyr with more than one: where it is, its state, and the relocations ending at it."""
+
+    id: int
+    facility: str | None
+    plot: str
+    state: str
+    relocations: list[str] = field(default_factory=list)
+
+
+@dataclass
+class MultiGrave:
+    """A known, active martyr with two or more active tombs."""
+
+    martyr_id: int
+    name: str
+    tombs: list[TombLine] = field(default_factory=list)
+
+
+@dataclass
 class Reconciliation:
     counties: list[Line] = field(default_factory=list)
     batches: list[Line] = field(default_factory=list)
     total: Line | None = None
+    # Martyrs with more than one active tomb (up to the limit asked for) and how many there are in all.
+    multi_graves: list[MultiGrave] = field(default_factory=list)
+    multi_graves_total: int = 0
+
+    @property
+    def multi_graves_more(self) -> int:
+        """How many martyrs with more than one grave are left off this list."""
+        return self.multi_graves_total - len(self.multi_graves)
 
 
 def _gap():
@@ -73,8 +113,58 @@ def _measures():
     )
 
 
-def reconcile(store: Store, county: str | None = None) -> Reconciliation:
-    """Count per county (against its target) and per batch; cancelled and retired relocations are left out."""
+def _plot(area: str | None, row: str | None, number: str | None) -> str:
+    return " ".join(part for part in (area, row, number) if part)
+
+
+def multi_graves(session, county: str | None = None, limit: int | None = None) -> tuple[list[MultiGrave], int]:
+    """Known, active martyrs with two or more active tombs (by id), at most ``limit``; and how many.
+
+    With ``county``, a martyr is listed when one of their active tombs lies at a facility of that county.
+    Two statements: the martyrs (grouped, having more than one tomb), then the tombs of the first ``limit`` of
+    them with their facility and the codes of the live relocations ending at each.
+    """
+    grouped = (
+        select(Martyr.id, Martyr.name)
+        .join(Tomb, Tomb.martyr_id == Martyr.id)
+        .where(Tomb.status == "active", Martyr.status == "active", Martyr.is_unknown.is_(False))
+        .group_by(Martyr.id, Martyr.name)
+        .having(func.count(Tomb.id) > 1)
+    )
+    if county:
+        grouped = grouped.outerjoin(Facility, Facility.id == Tomb.facility_id).having(
+            func.sum(case((Facility.county_code == county, 1), else_=0)) > 0)
+    grouped = grouped.order_by(Martyr.id)
+    martyrs = session.execute(grouped).all()
+    shown = martyrs if limit is None else martyrs[:limit]
+    found = {row.id: MultiGrave(martyr_id=row.id, name=row.name) for row in shown}
+    if not found:
+        return [], len(martyrs)
+    chosen = (grouped if limit is None else grouped.limit(limit)).subquery()
+    live_end = and_(Relocation.tomb_id == Tomb.id, Relocation.status == "active", Relocation.stage != "cancelled")
+    tombs = session.execute(
+        select(Tomb.martyr_id, Tomb.id, Tomb.state, Tomb.plot_area, Tomb.plot_row, Tomb.plot_number,
+               Facility.name.label("facility"), Relocation.code)
+        .join(chosen, chosen.c.id == Tomb.martyr_id)
+        .outerjoin(Facility, Facility.id == Tomb.facility_id)
+        .outerjoin(Relocation, live_end)
+        .where(Tomb.status == "active")
+        .order_by(Tomb.martyr_id, Tomb.id, Relocation.code))
+    for row in tombs:
+        graves = found[row.martyr_id].tombs
+        if not graves or graves[-1].id != row.id:
+            graves.append(TombLine(id=row.id, facility=row.facility, state=row.state,
+                                   plot=_plot(row.plot_area, row.plot_row, row.plot_number)))
+        if row.code is not None:
+            graves[-1].relocations.append(row.code)
+    return list(found.values()), len(martyrs)
+
+
+def reconcile(store: Store, county: str | None = None, graves_limit: int | None = None) -> Reconciliation:
+    """Count per county (against its target) and per batch; cancelled and retired relocations are left out.
+
+    The result also lists the martyrs with more than one active tomb, at most ``graves_limit`` of them.
+    """
     live = and_(Relocation.status == "active", Relocation.stage != "cancelled")
     if county:
         live = and_(live, Relocation.origin_county_code == county)
@@ -85,7 +175,8 @@ def reconcile(store: Store, county: str | None = None) -> Reconciliation:
             select(Relocation.origin_county_code, Relocation.batch, *_measures()).where(live)
             .group_by(Relocation.origin_county_code, Relocation.batch)
             .order_by(Relocation.origin_county_code, Relocation.batch)).all()
-    result = Reconciliation()
+        graves, graves_total = multi_graves(session, county, graves_limit)
+    result = Reconciliation(multi_graves=graves, multi_graves_total=graves_total)
     codes = [county] if county else list(LONGYAN_COUNTIES)
     codes += [c for c in by_county if c not in codes and (county is None)]
     for code in codes:
@@ -110,7 +201,7 @@ def reconcile(store: Store, county: str | None = None) -> Reconciliation:
 
 
 def to_xlsx(result: Reconciliation, english: bool = False) -> bytes:
-    """The reconciliation as an XLSX workbook: one sheet per county, one per batch."""
+    """The reconciliation as an XLSX workbook: one sheet per county, one per batch, one of martyrs with graves."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -141,9 +232,27 @@ def to_xlsx(result: Reconciliation, english: bool = False) -> bytes:
                 row[0].number_format = "0.0%"
         ws.column_dimensions["A"].width = 16
         ws.column_dimensions["B"].width = 22
+    _graves_sheet(wb.create_sheet(), result, lang)
     note = wb.create_sheet(("说明", "Notes")[lang])
     note.append([("各县区任务数为演示数值，非官方数据。" if not english else
                   "County targets are demo figures, not official ones.")])
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def _graves_sheet(ws, result: Reconciliation, lang: int) -> None:
+    """One row per active tomb of each martyr with more than one (all of them, whatever the page shows)."""
+    from openpyxl.styles import Font
+
+    ws.title = ("多处墓位烈士", "Martyrs with several graves")[lang]
+    ws.append([label[lang] for label in GRAVE_LABELS])
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    for martyr in result.multi_graves:
+        for tomb in martyr.tombs:
+            state = TOMB_STATE_LABELS.get(tomb.state, (tomb.state, tomb.state))[lang]
+            codes = ("、", ", ")[lang].join(tomb.relocations)
+            ws.append([martyr.martyr_id, martyr.name, tomb.id, tomb.facility, tomb.plot or None, state, codes or None])
+    for column, width in zip("ABCDEFG", (10, 14, 10, 30, 18, 14, 28), strict=True):
+        ws.column_dimensions[column].width = width

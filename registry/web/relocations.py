@@ -241,8 +241,10 @@ def reconciliation():
     county = request.args.get("county") or None
     if county and county not in LONGYAN_COUNTIES:
         raise InvalidInput(f"county {county!r} is not a known county", field="county")
-    result = recon.reconcile(get_store(), county)
-    if request.args.get("format") == "xlsx":
+    xlsx = request.args.get("format") == "xlsx"
+    # The page shows the first GRAVES_ON_PAGE martyrs with more than one grave; the XLSX lists them all.
+    result = recon.reconcile(get_store(), county, graves_limit=None if xlsx else recon.GRAVES_ON_PAGE)
+    if xlsx:
         data = recon.to_xlsx(result, english=_english())
         name = f"relocation-reconciliation{'-' + county if county else ''}.xlsx"
         return Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
