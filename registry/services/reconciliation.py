@@ -58,12 +58,16 @@ class Line:
 
 @dataclass
 class TombLine:
-    """One active tomb of a martyr with more than one: where it is, its state, and the relocations ending at it."""
+    """One active tomb of a martyr with more than one: where it is, its state, and the relocations ending at it.
+
+    ``version`` is the tomb's, for the form that retires it from the page.
+    """
 
     id: int
     facility: str | None
     plot: str
     state: str
+    version: int = 0
     relocations: list[str] = field(default_factory=list)
 
 
@@ -143,7 +147,7 @@ def multi_graves(session, county: str | None = None, limit: int | None = None) -
     chosen = (grouped if limit is None else grouped.limit(limit)).subquery()
     live_end = and_(Relocation.tomb_id == Tomb.id, Relocation.status == "active", Relocation.stage != "cancelled")
     tombs = session.execute(
-        select(Tomb.martyr_id, Tomb.id, Tomb.state, Tomb.plot_area, Tomb.plot_row, Tomb.plot_number,
+        select(Tomb.martyr_id, Tomb.id, Tomb.version, Tomb.state, Tomb.plot_area, Tomb.plot_row, Tomb.plot_number,
                Facility.name.label("facility"), Relocation.code)
         .join(chosen, chosen.c.id == Tomb.martyr_id)
         .outerjoin(Facility, Facility.id == Tomb.facility_id)
@@ -153,7 +157,7 @@ def multi_graves(session, county: str | None = None, limit: int | None = None) -
     for row in tombs:
         graves = found[row.martyr_id].tombs
         if not graves or graves[-1].id != row.id:
-            graves.append(TombLine(id=row.id, facility=row.facility, state=row.state,
+            graves.append(TombLine(id=row.id, facility=row.facility, state=row.state, version=row.version,
                                    plot=_plot(row.plot_area, row.plot_row, row.plot_number)))
         if row.code is not None:
             graves[-1].relocations.append(row.code)

@@ -30,6 +30,7 @@ from registry.services.base import (
     snapshot,
     unit_of_work,
 )
+from registry.services.due import require_county
 
 # Labels of the dated steps, in their order (vocab.RELOCATION_STEPS).
 STEP_LABELS = {
@@ -486,6 +487,39 @@ def _release_tomb(session, actor: Actor, relocation: Relocation, reason: str) ->
     tomb.status = "retired"
     record_audit(session, actor, "retire", tomb, before=before,
                  note=f"relocation {relocation.code} cancelled: {reason}")
+
+
+def retire_tomb(store: Store, actor: Actor, tomb_id: int, version: int | None, reason: str) -> Tomb:
+    """Retire a tomb that is not (or no longer) the martyr's grave, from the version the user saw, with a reason.
+
+    Admins may retire any tomb; a manager only one at a facility of their counties (a tomb without a facility:
+    admins only). A tomb that a live relocation ends at is refused, naming the relocations: the relocation
+    says the martyr lies there, so it is cancelled or moved first.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("a reason is required to retire a tomb", field="reason")
+    with unit_of_work(store) as session:
+        tomb = load(session, Tomb, tomb_id, "tomb")
+        facility = session.get(Facility, tomb.facility_id) if tomb.facility_id is not None else None
+        if not actor.can("admin"):
+            if facility is None:
+                raise Forbidden(f"{actor.name} may not retire tomb {tomb.id}: it lies at no facility, so no county "
+                                "is given and only an administrator may retire it")
+            require_county(actor, facility.county_code)
+        if tomb.status == "retired":
+            raise Conflict(f"tomb {tomb.id} is already retired; nothing was changed", field="status")
+        check_version(tomb, version)
+        codes = session.scalars(select(Relocation.code).where(
+            Relocation.tomb_id == tomb.id, Relocation.status == "active", Relocation.stage != "cancelled")
+            .order_by(Relocation.code)).all()
+        if codes:
+            raise Conflict(f"tomb {tomb.id} is where relocation {', '.join(codes)} ends: cancel or move that "
+                           "relocation first; nothing was changed", field="tomb")
+        before = snapshot(tomb)
+        tomb.status = "retired"
+        record_audit(session, actor, "retire", tomb, before=before, note=reason)
+    return tomb
 
 
 @dataclass

@@ -35,6 +35,13 @@ def current_actor() -> Actor:
     return as_actor(user) if user else Actor(name="anonymous")
 
 
+def audit_forbidden(message: str) -> None:
+    """Keep a refused attempt (a county outside the user's scope) in the audit trail, as every 403 is."""
+    with unit_of_work(get_store()) as session:
+        record_audit(session, current_actor(), "forbidden", entity_type="route",
+                     note=f"{request.method} {request.path}: {message}"[:500])
+
+
 def role_required(*roles: str):
     """Allow signed-in users holding one of ``roles`` (admin holds all); others go to login or get 403."""
 

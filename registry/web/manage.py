@@ -17,7 +17,7 @@ from maps.shell import render_parts
 from registry.extensions import get_store
 from registry.models.vocab import CATEGORIES, CHECK_STATES, CONDITIONS, FUNDING_SOURCES, LEVELS, LONGYAN_COUNTIES
 from registry.models.vocab import SIX_ONES as SIX_ONES_VOCAB
-from registry.services import Conflict, Forbidden, NotFound, record_audit, unit_of_work
+from registry.services import Conflict, Forbidden, NotFound
 from registry.services.archive import archive_pdf, facility_archive, ledger_xlsx, pdf_font, townships
 from registry.services.due import (
     PRIORITIES,
@@ -35,7 +35,7 @@ from registry.services.inspections import facility_for_form
 from registry.services.photos import photo_file
 from registry.services.tasks import PRIORITIES as TASK_PRIORITIES
 from registry.services.tasks import STATE_LABELS
-from registry.web.auth import current_actor, role_required
+from registry.web.auth import audit_forbidden, current_actor, role_required
 from registry.web.errors import _respond
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
@@ -53,9 +53,7 @@ EDIT_FLAGS = ("sign_present", "land_title_registered")
 @bp.errorhandler(Forbidden)
 def forbidden(exc: Forbidden):
     """A county outside the user's scope: 403, and the attempt is kept in the audit trail."""
-    with unit_of_work(get_store()) as session:
-        record_audit(session, current_actor(), "forbidden", entity_type="route",
-                     note=f"{request.method} {request.path}: {exc.message}"[:500])
+    audit_forbidden(exc.message)
     return _respond(403, exc.message, exc.field)
 
 

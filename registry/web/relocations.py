@@ -33,12 +33,12 @@ from maps.journeys import build_journey_map
 from maps.shell import render_parts
 from registry.extensions import get_store
 from registry.models.vocab import FUNDING_SOURCES, LONGYAN_COUNTIES, RELOCATION_STEPS
-from registry.services import InvalidInput, ServiceError
+from registry.services import Forbidden, InvalidInput, ServiceError
 from registry.services import ledger_import as imports
 from registry.services import reconciliation as recon
 from registry.services import relocations as service
 from registry.web import staging
-from registry.web.auth import current_actor, role_required
+from registry.web.auth import audit_forbidden, current_actor, role_required
 
 bp = Blueprint("relocations", __name__, url_prefix="/relocations")
 
@@ -251,6 +251,27 @@ def reconciliation():
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
     return render_template("relocations/reconciliation.html", result=result, county=county,
                            counties=LONGYAN_COUNTIES)
+
+
+@bp.post("/tombs/<int:tomb_id>/retire")
+@role_required(*WRITERS)
+def retire_tomb(tomb_id: int):
+    """Retire a tomb that is not the martyr's grave, from the reconciliation's list, with a reason."""
+    county = request.form.get("county") or None
+    if county not in LONGYAN_COUNTIES:
+        county = None
+    try:
+        service.retire_tomb(get_store(), current_actor(), tomb_id, request.form.get("version", type=int),
+                            request.form.get("reason", ""))
+    except ServiceError as exc:
+        if isinstance(exc, Forbidden):
+            audit_forbidden(exc.message)
+        result = recon.reconcile(get_store(), county, graves_limit=recon.GRAVES_ON_PAGE)
+        return render_template("relocations/reconciliation.html", result=result, county=county,
+                               counties=LONGYAN_COUNTIES, error=exc, failed_tomb=tomb_id,
+                               reason=request.form.get("reason", "")), exc.status
+    flash(_("墓位 %(id)s 已注销。", id=tomb_id))
+    return redirect(url_for(".reconciliation", county=county) + "#multi-graves")
 
 
 # --- ledger import ------------------------------------------------------------------------------------
