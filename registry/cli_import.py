@@ -60,6 +60,12 @@ def import_relocations(file, crs, mapping_opt, dry_run):
                 click.echo(f"{issue.level:<7} {where:<10} {issue.column or '':<12} {issue.value or '':<20} {issue.why}")
             click.echo(f"{result.rows_read} rows read: {len(result.new)} new, {result.existing} already in the "
                        f"registry, {len(result.errors)} errors, {len(result.warnings)} warnings")
+            if result.origin_graves:
+                click.echo(f"{len(result.origin_graves)} original graves would be retired (their martyrs reburied):")
+                for grave in result.origin_graves[:20]:
+                    click.echo(f"  tomb {grave.tomb_id:<8} {grave.martyr_name:<10} {grave.place}")
+                if len(result.origin_graves) > 20:
+                    click.echo(f"  … and {len(result.origin_graves) - 20} more")
             if result.already_imported is not None:
                 click.echo("this ledger was imported before; importing it again adds nothing")
             if result.errors:
@@ -82,7 +88,8 @@ def import_relocations(file, crs, mapping_opt, dry_run):
     else:
         click.echo(f"imported {outcome.added} relocations ({outcome.existing} already in the registry, "
                    f"{outcome.warnings} warnings); import {outcome.batch_id}; {outcome.tombs_added} tombs and "
-                   f"{outcome.martyrs_added} martyrs added at the destinations")
+                   f"{outcome.martyrs_added} martyrs added at the destinations; {outcome.originals_retired} original "
+                   "graves retired")
 
 
 def _mapping(store, option: str | None) -> dict:

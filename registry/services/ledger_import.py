@@ -43,6 +43,7 @@ from registry.services.relocations import (
     DESTINATION_CATEGORIES,
     county_seats_wgs84,
     origin_graves,
+    origin_graves_of_martyrs,
     plot_taken,
     retirement_note,
 )
@@ -69,6 +70,8 @@ class Preview:
     new: list = field(default_factory=list)  # (LedgerRow, values ready to insert)
     existing: int = 0
     already_imported: ImportBatch | None = None
+    # The original graves importing would retire (``origin_graves_to_retire``): OriginGrave, by tomb id.
+    origin_graves: list = field(default_factory=list)
 
     @property
     def errors(self):
@@ -310,9 +313,44 @@ def preview(store: Store, source: str | Path | bytes, filename: str, crs: str = 
         result.already_imported = session.scalar(select(ImportBatch).where(
             ImportBatch.content_hash == ledger.content_hash))
         result.new, result.existing = _resolve(session, ledger, progress)
+        result.origin_graves = origin_graves_to_retire(session, result.new)
     # Issues in the order a reader goes through the sheet.
     ledger.issues.sort(key=lambda i: (i.row or 0, i.level != "error"))
     return result
+
+
+@dataclass(frozen=True)
+class OriginGrave:
+    """An original grave the import would retire: its martyr was reburied by a ledger row."""
+
+    tomb_id: int
+    martyr_name: str
+    place: str  # the grave's facility, else the row's origin place
+    row: int  # the ledger row that reburies the martyr (the first, where several do)
+
+
+def origin_graves_to_retire(session, new: list) -> list[OriginGrave]:
+    """The active original graves committing these rows would retire; read only, before anything is written.
+
+    The rule of ``relocations.origin_graves`` (which the commit applies to the relocations it has written),
+    keyed by martyr: only rows with a reburial date and a martyr on the roll count, as a martyr the import
+    adds has no grave yet. The import's own relocations end at tombs in cemeteries and collective burial
+    grounds, which are never original graves, so the relocations it would add change nothing here.
+    """
+    first: dict[int, tuple] = {}  # martyr -> (row, values) of their first reburial (then the first row)
+    for row, values, _plan in new:
+        mid = values["martyr_id"]
+        if values["reburied_on"] is None or mid is None:
+            continue
+        if mid not in first or values["reburied_on"] < first[mid][1]["reburied_on"]:
+            first[mid] = (row, values)
+    if not first:
+        return []
+    out = []
+    for tid, mid, name, facility in origin_graves_of_martyrs(session, list(first)):
+        row, values = first[mid]
+        out.append(OriginGrave(tid, name or "", facility or values.get("origin_place") or "", row.number))
+    return out
 
 
 @dataclass

@@ -329,23 +329,28 @@ def _follow_tomb(session, actor: Actor, relocation: Relocation, merged: dict, va
 ORIGIN_STATES = ("in_place", "awaiting_relocation")
 
 
+def _origin_grave_conditions() -> tuple:
+    """What makes a tomb an original grave, for a query with Facility outer-joined on ``Tomb.facility_id``."""
+    ends = aliased(Relocation)
+    return (Tomb.status == "active", Tomb.state.in_(ORIGIN_STATES),
+            or_(Tomb.facility_id.is_(None), Facility.category.not_in(DESTINATION_CATEGORIES)),
+            ~select(ends.id).where(ends.tomb_id == Tomb.id, ends.status == "active", ends.stage != "cancelled")
+            .exists())
+
+
 def origin_graves(session, relocation_ids=None) -> list[tuple[int, int]]:
     """(tomb id, relocation id) of each active original grave a reburied live relocation has left.
 
     ``relocation_ids`` limits the relocations looked at (else every live one). A grave left by several
     relocations is named once, with the first reburial (then the lowest id).
     """
-    ends = aliased(Relocation)
     query = (
         select(Tomb.id, Relocation.id)
         .join(Relocation, Relocation.martyr_id == Tomb.martyr_id)
         .outerjoin(Facility, Facility.id == Tomb.facility_id)
-        .where(Tomb.status == "active", Tomb.state.in_(ORIGIN_STATES),
-               or_(Tomb.facility_id.is_(None), Facility.category.not_in(DESTINATION_CATEGORIES)),
+        .where(*_origin_grave_conditions(),
                Relocation.status == "active", Relocation.stage != "cancelled",
-               Relocation.reburied_on.is_not(None), Relocation.dest_facility_id.is_not(None),
-               ~select(ends.id).where(ends.tomb_id == Tomb.id, ends.status == "active",
-                                      ends.stage != "cancelled").exists())
+               Relocation.reburied_on.is_not(None), Relocation.dest_facility_id.is_not(None))
         .order_by(Tomb.id, Relocation.reburied_on, Relocation.id)
     )
     if relocation_ids is not None:
@@ -354,6 +359,23 @@ def origin_graves(session, relocation_ids=None) -> list[tuple[int, int]]:
     for tomb_id, relocation_id in session.execute(query):
         found.setdefault(tomb_id, relocation_id)
     return list(found.items())
+
+
+def origin_graves_of_martyrs(session, martyr_ids) -> list[tuple[int, int, str, str | None]]:
+    """(tomb id, martyr id, martyr name, facility name) of each active original grave of these martyrs, by tomb.
+
+    The graves ``origin_graves`` names once these martyrs have a reburied live relocation: what a ledger
+    import would retire, read before its relocations exist (a dry run writes nothing).
+    """
+    ids = sorted(set(martyr_ids))
+    found: list[tuple[int, int, str, str | None]] = []
+    for start in range(0, len(ids), 5000):
+        found.extend(tuple(r) for r in session.execute(
+            select(Tomb.id, Tomb.martyr_id, Martyr.name, Facility.name)
+            .join(Martyr, Martyr.id == Tomb.martyr_id)
+            .outerjoin(Facility, Facility.id == Tomb.facility_id)
+            .where(Tomb.martyr_id.in_(ids[start:start + 5000]), *_origin_grave_conditions())))
+    return sorted(found)
 
 
 def retirement_note(code: str, destination: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import re
 from datetime import date
 
 import pytest
@@ -14,6 +16,7 @@ from registry.services import ledger_import as imports
 from registry.services import relocations as service
 from registry.services.facilities import create_facility
 from registry.services.reconciliation import reconcile
+from registry.services.users import create_user
 from tests.registry.test_relocations_ledger_gen import DESTINATIONS, make_destinations
 
 ADMIN = Actor(name="tester", roles=("admin",))
@@ -226,3 +229,89 @@ def test_the_demo_keeps_every_grave_and_still_reconciles_to_4377(any_store):
     with any_store.session() as s:
         assert s.scalar(select(func.count(Tomb.id)).where(Tomb.status == "active")) == 6850
     assert reconcile(any_store).total.relocated == 4377
+
+
+# --- the dry run says which original graves the import would retire ------------------------------------------
+
+LEDGER_HEAD = "编号,县区,原址,经度,纬度,迁入地,烈士姓名,墓区,排,墓号,安葬日期\n"
+
+
+def preview_page(app, tmp_path, path) -> str:
+    """The import's dry-run page as a manager sees it after uploading ``path``."""
+    app.config["RELOCATION_FILES_DIR"] = str(tmp_path / "files")
+    store = app.extensions["registry_store"]
+    create_user(store, Actor.system("test"), "mgr", "manager-password", ["manager"], ["350823", "350821"])
+    client = app.test_client()
+    assert client.post("/login", data={"username": "mgr", "password": "manager-password"}).status_code == 302
+    response = client.post("/relocations/import/preview", content_type="multipart/form-data", data={
+        "file": (io.BytesIO(path.read_bytes()), path.name), "crs": "EPSG:4326"})
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def active_tombs(store) -> dict[int, tuple]:
+    with store.session() as s:
+        return {t.id: (t.status, t.version) for t in s.scalars(select(Tomb))}
+
+
+def test_the_dry_run_counts_and_lists_the_graves_the_commit_then_retires(any_store, any_app, dests, tmp_path):
+    names = ("李明", "王某", "赵某", "孙某", "钱某")
+    martyrs = {name: add_martyr(any_store, name) for name in names}
+    originals = {
+        "李明": add_grave(any_store, dests["SH-SCT"], martyrs["李明"]),
+        "王某": add_grave(any_store, None, martyrs["王某"], state="awaiting_relocation"),  # no facility: the place
+        "赵某": add_grave(any_store, dests["SH-SCT"], martyrs["赵某"]),  # the ledger gives no reburial date
+        "孙某": add_grave(any_store, dests[CHANGTING], martyrs["孙某"], plot=("乙区", "1排", "5号")),  # a cemetery
+    }
+    kept = add_grave(any_store, dests["SH-SCT"], martyrs["钱某"])  # a live relocation already ends at it
+    record(any_store, dests, "K1", martyrs["钱某"], dest_plot_number="20号")
+    with unit_of_work(any_store) as s:
+        # An older relocation pointing at the scattered grave as its tomb (written around the services).
+        s.add(Relocation(code="K0", origin_place="某处", origin_county_code="350823", martyr_id=martyrs["钱某"],
+                         dest_facility_id=dests["SH-SCT"], tomb_id=kept))
+    path = tmp_path / "r.csv"
+    path.write_text(LEDGER_HEAD +
+                    f"L1,上杭县,某处1,116.5,25.1,{CEMETERY_NAME},李明,A区,1排,1号,2022-05-03\n"
+                    f"L2,上杭县,后山某处,116.5,25.11,{CEMETERY_NAME},王某,A区,1排,2号,2022-05-04\n"
+                    f"L3,上杭县,某处3,116.5,25.12,{CEMETERY_NAME},赵某,A区,1排,3号,\n"
+                    f"L4,上杭县,某处4,116.5,25.13,{CEMETERY_NAME},孙某,A区,1排,4号,2022-05-05\n"
+                    f"L5,上杭县,某处5,116.5,25.14,{CEMETERY_NAME},钱某,A区,1排,5号,2022-05-06\n"
+                    f"L6,上杭县,某处6,116.5,25.15,{CEMETERY_NAME},新烈士,A区,1排,6号,2022-05-07\n", encoding="utf-8")
+    before = active_tombs(any_store)
+    dry = imports.preview(any_store, path, "r.csv")
+    assert dry.clean
+    assert [(g.tomb_id, g.martyr_name, g.place) for g in dry.origin_graves] == [
+        (originals["李明"], "李明", SCATTERED_NAME), (originals["王某"], "王某", "后山某处")]
+    html = preview_page(any_app, tmp_path, path)
+    assert "将注销 2 处原墓位（烈士已迁葬）" in html
+    listed = html[html.index('id="origin-graves-list"'):html.index("</table>", html.index('id="origin-graves-list"'))]
+    assert re.findall(r'data-tomb="(\d+)"', listed) == [str(originals["李明"]), str(originals["王某"])]
+    assert "李明" in listed and SCATTERED_NAME in listed and "王某" in listed and "后山某处" in listed
+    assert "赵某" not in listed and "孙某" not in listed and "钱某" not in listed
+    shown = any_app.test_cli_runner().invoke(args=["import", "relocations", str(path), "--dry-run"])
+    assert shown.exit_code == 0, shown.output
+    assert "2 original graves would be retired" in shown.output
+    assert f"tomb {originals['李明']}" in shown.output and f"tomb {kept} " not in shown.output
+    assert active_tombs(any_store) == before  # the dry runs wrote nothing
+    result = imports.run_import(any_store, IMPORTER, path, "r.csv")
+    assert result.originals_retired == len(dry.origin_graves)
+    after = active_tombs(any_store)
+    retired = {tid for tid, (status, _v) in after.items() if status == "retired"}
+    assert retired == {g.tomb_id for g in dry.origin_graves}
+    assert tomb(any_store, kept).status == "active" and tomb(any_store, originals["孙某"]).status == "active"
+
+
+def test_a_ledger_that_reburies_no_one_with_an_original_grave_says_nothing_of_it(any_store, any_app, dests,
+                                                                                    tmp_path):
+    martyr_id = add_martyr(any_store, "赵某")
+    original = add_grave(any_store, dests["SH-SCT"], martyr_id)
+    path = tmp_path / "r.csv"
+    path.write_text(LEDGER_HEAD + f"L3,上杭县,某处3,116.5,25.12,{CEMETERY_NAME},赵某,A区,1排,3号,\n"
+                    f"L6,上杭县,某处6,116.5,25.15,{CEMETERY_NAME},新烈士,A区,1排,6号,2022-05-07\n", encoding="utf-8")
+    assert imports.preview(any_store, path, "r.csv").origin_graves == []
+    html = preview_page(any_app, tmp_path, path)
+    assert 'data-new="2"' in html and "原墓位" not in html and 'id="origin-graves' not in html
+    shown = any_app.test_cli_runner().invoke(args=["import", "relocations", str(path)])
+    assert shown.exit_code == 0 and "original graves" not in shown.output, shown.output
+    assert imports.run_import(any_store, IMPORTER, path, "r.csv").originals_retired == 0
+    assert (tomb(any_store, original).status, tomb(any_store, original).version) == ("active", 1)
