@@ -19,10 +19,11 @@ from sqlalchemy.exc import IntegrityError
 from registry.db import Store, StoreError
 from registry.migrate import current_revision, upgrade
 from registry.models import AuditEvent, ImportBatch, Martyr, Relocation, Tomb
-from registry.services import Actor, Conflict, InvalidInput, gis_import, unit_of_work
+from registry.services import Actor, Conflict, InvalidInput, gis_import
 from registry.services import ledger_import as imports
 from registry.services import relocations as service
 from tests.conftest import make_app, new_store_url, throwaway_database
+from tests.registry.test_relocation_tombs import add_martyr
 from tests.registry.test_relocations_ledger_gen import make_destinations
 
 ADMIN = Actor(name="tester", roles=("admin",))
@@ -64,14 +65,6 @@ def active_at(store, facility_id, number) -> list[tuple]:
 def counts(store) -> tuple:
     with store.session() as s:
         return tuple(s.scalar(select(func.count(m.id))) for m in (Tomb, Relocation, Martyr, AuditEvent, ImportBatch))
-
-
-def add_martyr(store, name: str) -> int:
-    with unit_of_work(store) as s:
-        martyr = Martyr(name=name)
-        s.add(martyr)
-        s.flush()
-        return martyr.id
 
 
 # --- the index ---------------------------------------------------------------------------------------------
