@@ -312,7 +312,7 @@ def _plots_filled_meanwhile(session, rows: list) -> Conflict:
         plot = _plot(dict(zip(("facility_id", "plot_area", "plot_row", "plot_number"), values, strict=True)))
         if plot in plots:
             number = plots[plot]
-            problems.append(Problem(number, "plot_number", f"row {number}: plot {'/'.join(p or '-' for p in plot[1:])} "
+            problems.append(Problem(number, "plot_number", f"row {number}: plot {_plot_text(plot)} "
                                     f"of facility {plot[0]} was given tomb {tomb_id} by someone else while this file "
                                     "was imported", plot[3]))
     problems.sort(key=lambda problem: problem.row)
@@ -458,6 +458,11 @@ def _tomb_key(values: dict, geom: Point) -> tuple:
             values.get("plot_number"), *_key(geom.x, geom.y))
 
 
+def _plot_text(plot: tuple) -> str:
+    """A plot (facility, area, row, number) as a message names it: area/row/number, '-' for a missing part."""
+    return "/".join(p or "-" for p in plot[1:])
+
+
 def _plot(values: dict):
     # As the store's one-tomb-per-plot index reads a plot: a blank area or row is no area or row.
     if values.get("facility_id") is None or values.get("plot_number") is None:
@@ -493,7 +498,7 @@ def _tombs(store: Store, session, actor: Actor, rows: list, report: ImportReport
                                     f"{geom.x}, {geom.y}"))
             continue
         if plot is not None and plot in seen_plots:
-            problems.append(Problem(number, "plot_number", f"row {number}: plot {'/'.join(p or '-' for p in plot[1:])} "
+            problems.append(Problem(number, "plot_number", f"row {number}: plot {_plot_text(plot)} "
                                     f"of facility {plot[0]} is already given in row {seen_plots[plot]}",
                                     values["plot_number"]))
             continue
@@ -504,7 +509,7 @@ def _tombs(store: Store, session, actor: Actor, rows: list, report: ImportReport
             report.existing += 1  # imported before: a re-import adds nothing
             continue
         if plot is not None and plot in known_plots:
-            problems.append(Problem(number, "plot_number", f"row {number}: plot {'/'.join(p or '-' for p in plot[1:])} "
+            problems.append(Problem(number, "plot_number", f"row {number}: plot {_plot_text(plot)} "
                                     f"of facility {plot[0]} already holds tomb {known_plots[plot]}",
                                     values["plot_number"]))
             continue

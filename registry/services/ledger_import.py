@@ -656,9 +656,9 @@ def _retire_origin_graves(session, new: list, relocation_ids: list[int], now) ->
     out = []
     for tid, rid in left:
         row, values = reburied[rid]
-        destination = " ".join(str(p) for p in (names[values["dest_facility_id"]], values["dest_plot_area"],
-                                                 values["dest_plot_row"], values["dest_plot_number"]) if p)
-        out.append([row.number, tid, retirement_note(values["code"], destination)])
+        out.append([row.number, tid, retirement_note(values["code"], names[values["dest_facility_id"]],
+                                                     values["dest_plot_area"], values["dest_plot_row"],
+                                                     values["dest_plot_number"])])
     return out
 
 

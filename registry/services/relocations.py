@@ -378,8 +378,9 @@ def origin_graves_of_martyrs(session, martyr_ids) -> list[tuple[int, int, str, s
     return sorted(found)
 
 
-def retirement_note(code: str, destination: str) -> str:
+def retirement_note(code: str, facility_name: str, area, row, number) -> str:
     """The audit note of an original grave retired by a reburial: the relocation's code and its destination."""
+    destination = " ".join(str(p) for p in (facility_name, area, row, number) if p)
     return f"relocation {code}: reburied at {destination}; the martyr no longer lies in this original grave"
 
 
@@ -393,8 +394,8 @@ def _retire_origin_graves(session, actor: Actor, relocation_ids=None) -> int:
         before = snapshot(tomb)
         tomb.status = "retired"
         record_audit(session, actor, "retire", tomb, before=before, note=retirement_note(
-            relocation.code, _plot_label(facility, relocation.dest_plot_area, relocation.dest_plot_row,
-                                         relocation.dest_plot_number)))
+            relocation.code, facility.name, relocation.dest_plot_area, relocation.dest_plot_row,
+            relocation.dest_plot_number))
     return len(left)
 
 
