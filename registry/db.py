@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from geodata.gpkg import SQL_FUNCTIONS
@@ -67,7 +67,7 @@ class Store:
     def check(self) -> None:
         """Fail with a clear message when the store cannot serve as a registry."""
         if self.kind == "geopackage":
-            _check_gpkg_file(self.path)
+            _check_gpkg_file(self.path, self.engine)
         else:
             _check_postgis(self.engine, self.url)
 
@@ -111,7 +111,10 @@ def _sqlite_engine(path: Path) -> Engine:
     return engine
 
 
-def _check_gpkg_file(path: Path) -> None:
+def _check_gpkg_file(path: Path, engine: Engine) -> None:
+    # Everything here reads through the engine's own SQLite connections. Opening the live file any other
+    # way (open(), GDAL, a second SQLite library) and closing that descriptor drops every POSIX lock the
+    # process holds on it, SQLite's included; another program could then delete the WAL under the server.
     if not path.exists():
         raise StoreError(
             f"There is no registry at {path}. Create it with 'flask --app registry db upgrade' (an empty "
@@ -119,26 +122,24 @@ def _check_gpkg_file(path: Path) -> None:
             "at an existing registry file. The application never creates one on its own."
         )
     try:
-        is_sqlite, app_id = gpkg.read_header(path)
-    except OSError as exc:
-        raise StoreError(f"The registry file {path} cannot be read ({exc.strerror}). Check its permissions.") from None
-    if not is_sqlite:
-        raise StoreError(
-            f"{path} is not a SQLite/GeoPackage file (its header is wrong), so it cannot be the registry. "
-            "Restore it from a backup or point REGISTRY_DATABASE_URL at the right file; it has not been changed."
-        )
+        with engine.connect() as conn:
+            app_id = conn.exec_driver_sql("PRAGMA application_id").scalar() or 0
+            tables = set(conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='table'").scalars())
+    except DBAPIError as exc:
+        orig = exc.orig
+        if isinstance(orig, sqlite3.DatabaseError) and "not a database" in str(orig):
+            raise StoreError(
+                f"{path} is not a SQLite/GeoPackage file (its header is wrong), so it cannot be the registry. "
+                "Restore it from a backup or point REGISTRY_DATABASE_URL at the right file; it has not been changed."
+            ) from None
+        if isinstance(orig, sqlite3.OperationalError) and "unable to open" in str(orig):
+            raise StoreError(f"The registry file {path} cannot be read ({orig}). Check its permissions.") from None
+        raise StoreError(f"The registry file {path} is damaged ({orig}). Restore it from a backup.") from None
     if app_id != gpkg.APPLICATION_ID:
         raise StoreError(
             f"{path} is a SQLite database but not a GeoPackage (application_id {app_id:#x}, expected 'GPKG'), "
             "so it is not a registry file. Point REGISTRY_DATABASE_URL at the registry; this file has not been changed."
         )
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(f"The registry file {path} is damaged ({exc}). Restore it from a backup.") from None
-    finally:
-        con.close()
     ours = {"alembic_version", "facilities"}
     own_tables = {t for t in tables if not t.startswith(("gpkg_", "rtree_", "sqlite_"))}
     if own_tables and not ours <= tables:

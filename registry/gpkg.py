@@ -72,15 +72,6 @@ def create_file(path: str | Path) -> None:
         con.close()
 
 
-def read_header(path: str | Path) -> tuple[bool, int]:
-    """Return (is_sqlite, application_id) from a file's first 100 bytes, without opening it with SQLite."""
-    with open(path, "rb") as fh:
-        head = fh.read(100)
-    if len(head) < 100 or not head.startswith(b"SQLite format 3\x00"):
-        return False, 0
-    return True, int.from_bytes(head[68:72], "big")
-
-
 def _trigger_sql(t: str, c: str, i: str = "id") -> list[str]:
     """The R*Tree maintenance triggers of the GeoPackage 1.4 extension, for table t, column c, key i."""
     rt = f"rtree_{t}_{c}"
