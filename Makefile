@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app registry
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test bench lint setup setup-dev assets translations clean-assets
+.PHONY: run serve test bench lint setup setup-dev assets translations clean-assets
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ run: setup
 	@echo "  manager2 / demo-manager-pass, planner / demo-planner-pass, reviewer / demo-reviewer-pass"
 	@echo ""
 	$(FLASK) run --host $(HOST) --port $(PORT) --with-threads
+
+# Production: gunicorn on the store REGISTRY_DATABASE_URL names (see docs/DEPLOY.md); put nginx in front.
+serve: setup
+	$(FLASK) db upgrade
+	$(BIN)/gunicorn -c deploy/gunicorn.conf.py 'registry:create_app()'
 
 test: setup-dev
 	$(BIN)/python -m pytest -q
