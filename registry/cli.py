@@ -199,3 +199,5 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(relocations_cli)
     from registry.cli_uploads import uploads_cli
     app.cli.add_command(uploads_cli)
+    from registry.cli_serving import ratelimits_cli
+    app.cli.add_command(ratelimits_cli)

@@ -32,6 +32,18 @@ SETTINGS = {
     "RELOCATION_FILES_DIR": ("REGISTRY_RELOCATION_FILES_DIR", None),
     # Hours an uploaded file waits between its dry run and the commit before it is purged (web/staging.py).
     "UPLOAD_RETENTION_HOURS": ("REGISTRY_UPLOAD_RETENTION_HOURS", 72),
+    # Serving (docs/DEPLOY.md). The three gunicorn ones are read by deploy/gunicorn.conf.py, listed here for the docs.
+    "BIND": ("REGISTRY_BIND", "127.0.0.1:8000"),
+    "WORKERS": ("REGISTRY_WORKERS", None),
+    "THREADS": ("REGISTRY_THREADS", 4),
+    # How many proxies in front of the app append to X-Forwarded-For; 0 trusts no forwarded header at all.
+    "TRUSTED_PROXIES": ("REGISTRY_TRUSTED_PROXIES", 0),
+    # A streaming replica for public read-only pages; unset, the primary serves them.
+    "READ_DATABASE_URL": ("REGISTRY_READ_DATABASE_URL", None),
+    # Seconds between a process's purges of refilled rate buckets (0 turns the opportunistic purge off).
+    "RATE_BUCKET_PURGE_SECONDS": ("REGISTRY_RATE_BUCKET_PURGE_SECONDS", 300),
+    # host:port of a separate Prometheus listener started by gunicorn's master; empty: only the staff /metrics.
+    "METRICS_BIND": ("REGISTRY_METRICS_BIND", ""),
 }
 
 
@@ -48,6 +60,7 @@ def load(overrides: dict | None = None, instance_path: str | os.PathLike | None 
     config.setdefault("MAX_CONTENT_LENGTH", 210 * 1024 * 1024)
     config.update(overrides or {})
     _check_numbers(config)
+    config["TRUSTED_PROXIES"] = _hops(config.get("TRUSTED_PROXIES"))
     instance = Path(instance_path or Path.cwd() / "instance")
     if not config.get("DATABASE_URL"):
         config["DATABASE_URL"] = f"sqlite:///{instance / 'registry.gpkg'}"
@@ -72,6 +85,17 @@ def _check_numbers(config: dict) -> None:
             number = None
         if number is None or not number > 0:
             raise ConfigError(f"{SETTINGS[key][0]}={value!r} must be a positive number (or empty for the default)")
+
+
+def _hops(value) -> int:
+    try:
+        hops = int(str(value if value not in (None, "") else 0).strip())
+    except ValueError:
+        hops = -1
+    if not 0 <= hops <= 10:
+        raise ConfigError(f"REGISTRY_TRUSTED_PROXIES={value!r} must be a whole number of proxy hops from 0 to 10 "
+                          "(1 for one nginx in front of the app; 0 when clients connect directly)")
+    return hops
 
 
 def check_production(config: dict, demo_users: list[str]) -> None:

@@ -21,8 +21,9 @@ class StoreError(RuntimeError):
 class Store:
     """One configured store: its engine, a session factory and what kind it is."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, read_only: bool = False):
         self.url = url
+        self.read_only = read_only
         try:
             parsed = make_url(url)
         except ArgumentError as exc:
@@ -45,8 +46,12 @@ class Store:
             self.path = None
             # PostGIS functions carry high cost estimates, so the planner launches parallel workers even
             # for small indexed box queries; their start-up costs more than the query itself.
-            self.engine = create_engine(url, pool_pre_ping=True, future=True,
-                                        connect_args={"options": "-c parallel_setup_cost=100000"})
+            options = "-c parallel_setup_cost=100000"
+            if read_only:
+                # A read engine refuses writes itself, so a write sent to it by mistake fails loudly even
+                # where the database behind it (a copy rather than a replica) would accept it.
+                options += " -c default_transaction_read_only=on"
+            self.engine = create_engine(url, pool_pre_ping=True, future=True, connect_args={"options": options})
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         # Writers on SQLite take the lock at BEGIN: a deferred transaction that reads, then writes,
         # fails at once if another writer committed in between, instead of waiting its turn.
@@ -62,6 +67,8 @@ class Store:
 
     def write_session(self) -> Session:
         """A session for a unit of work that writes (services use it)."""
+        if self.read_only:
+            raise StoreError("This is the read engine (REGISTRY_READ_DATABASE_URL); every write goes to the primary.")
         return self.write_sessions()
 
     def check(self) -> None:

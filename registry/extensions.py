@@ -51,6 +51,12 @@ def get_store(app: Flask | None = None) -> Store:
     return (app or current_app).extensions["registry_store"]
 
 
+def get_read_store(app: Flask | None = None) -> Store:
+    """The store public read-only pages read from: the replica when one is configured, else the primary."""
+    app = app or current_app
+    return app.extensions.get("registry_read_store") or app.extensions["registry_store"]
+
+
 def db_session():
     """The request's read session, opened on first use and closed when the request ends."""
     if "db_session" not in g:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -23,8 +24,13 @@ def alembic_config(connection=None) -> Config:
     return cfg
 
 
+@cache
 def head_revision() -> str:
-    """The head revision of the history (heads joined with '+' should a branch ever be left unmerged)."""
+    """The head revision of the history (heads joined with '+' should a branch ever be left unmerged).
+
+    Read once per process: the scripts do not change under a running server, and loading them on every
+    health check cost more than the check itself.
+    """
     return "+".join(sorted(ScriptDirectory.from_config(alembic_config()).get_heads()))
 
 

@@ -84,9 +84,17 @@ def take_token(session: Session, key: str, rate: tuple[float, float], message: s
     capacity, seconds = rate
     now = utcnow()
     insert = _insert(session)
-    session.execute(insert(RateBucket).values(key=key, tokens=capacity, refreshed_at=now)
-                    .on_conflict_do_nothing(index_elements=["key"]))
-    bucket = session.scalars(select(RateBucket).where(RateBucket.key == key).with_for_update()).one()
+    bucket = None
+    # Twice at most: a purge of refilled buckets (services/rate_buckets.py) may delete the row between the
+    # insert that found it present and the locking read; the second insert then makes it afresh.
+    for _attempt in range(2):
+        session.execute(insert(RateBucket).values(key=key, tokens=capacity, refreshed_at=now)
+                        .on_conflict_do_nothing(index_elements=["key"]))
+        bucket = session.scalars(select(RateBucket).where(RateBucket.key == key).with_for_update()).one_or_none()
+        if bucket is not None:
+            break
+    if bucket is None:
+        raise RateLimited(message.format(seconds=1))
     elapsed = max((now - bucket.refreshed_at).total_seconds(), 0.0)
     tokens = min(capacity, bucket.tokens + elapsed / seconds)
     if tokens < 1.0:

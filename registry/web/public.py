@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from maps.basemaps import BasemapConfigError, basemap_from_settings
 from maps.public import build_public_map
 from maps.shell import render_parts
-from registry.extensions import LOCALES, get_store
+from registry.extensions import LOCALES, get_read_store
 from registry.services.base import InvalidInput
 from registry.services.facilities import registry_has_demo
 from registry.services.features import features_by_name
@@ -96,7 +96,7 @@ def index():
     found = search_error = None
     if q:
         try:
-            found = features_by_name(get_store(), q)["features"]
+            found = features_by_name(get_read_store(), q)["features"]
         except InvalidInput:
             search_error = _("请输入 1 至 50 个字的名称。")
     return render_template(
@@ -107,7 +107,7 @@ def index():
         map=parts,
         basemap=basemap,
         basemap_unavailable=basemap_unavailable,
-        demo_notice=registry_has_demo(get_store()),
+        demo_notice=registry_has_demo(get_read_store()),
         elements=MAP_ELEMENTS,
     )
 

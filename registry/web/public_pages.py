@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 
 from maps.public import build_facility_map
 from maps.shell import render_parts
-from registry.extensions import get_store
+from registry.extensions import get_read_store, get_store
 from registry.services.base import InvalidInput, NotFound
 from registry.services.public_reports import Photo, lookup_report, submit_report
 from registry.services.public_roll import (
@@ -67,14 +67,14 @@ def _common() -> dict:
 
 
 def _facility_context(facility_id: int, page: int = 1) -> dict:
-    facility = public_facility(get_store(), facility_id, page)
+    facility = public_facility(get_read_store(), facility_id, page)
     return {
         "facility": facility,
         "map": _small_map(facility["lon"], facility["lat"], facility["name"], facility["level"],
                           facility["category"]),
         "six_labels": _six_labels(),
         "states": _state_labels(),
-        "tribute": tribute_summary(get_store(), "facility", facility_id),
+        "tribute": tribute_summary(get_read_store(), "facility", facility_id),
         "target_type": "facility",
         "target_id": facility_id,
         **_common(),
@@ -90,7 +90,7 @@ def facility(facility_id: int):
 @bp.get("/facilities/<int:facility_id>/photos/<int:attachment_id>")
 def photo(facility_id: int, attachment_id: int):
     """A published photo of a facility, as its display copy without EXIF."""
-    path, content_type = public_photo(get_store(), current_app.instance_path, facility_id, attachment_id)
+    path, content_type = public_photo(get_read_store(), current_app.instance_path, facility_id, attachment_id)
     return send_file(path, mimetype=content_type, max_age=3600)
 
 
@@ -102,20 +102,20 @@ def martyrs():
         error = None
     except InvalidInput as exc:
         query, error = RollQuery(), exc
-    results = None if error or query.empty else search_martyrs(get_store(), query)
+    results = None if error or query.empty else search_martyrs(get_read_store(), query)
     status = 400 if error else 200
     return render_template("public/martyrs.html", query=query, results=results, error=error,
                            args=request.args, **_common()), status
 
 
 def _grave_context(martyr_id: int) -> dict:
-    martyr = martyr_grave(get_store(), martyr_id)
+    martyr = martyr_grave(get_read_store(), martyr_id)
     first = martyr["graves"][0] if martyr["graves"] else None
     return {
         "martyr": martyr,
         "map": _small_map(first["lon"], first["lat"], martyr["name"]) if first else None,
-        "journeys": relocation_story(get_store(), martyr_id),
-        "tribute": tribute_summary(get_store(), "martyr", martyr_id),
+        "journeys": relocation_story(get_read_store(), martyr_id),
+        "tribute": tribute_summary(get_read_store(), "martyr", martyr_id),
         "target_type": "martyr",
         "target_id": martyr_id,
         **_common(),
