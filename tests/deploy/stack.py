@@ -186,7 +186,8 @@ class Browser:
     def csrf_token(self, path: str) -> str:
         response, data = self.get(path)
         assert response.status == 200, data[:500]
-        return re.search(rb'name="csrf_token" value="([^"]+)"', data).group(1).decode()
+        field = re.search(rb'<input[^>]*name="csrf_token"[^>]*>', data).group(0)
+        return re.search(rb'value="([^"]+)"', field).group(1).decode()
 
     def post_form(self, path: str, fields: dict, referer: str, extra: dict | None = None):
         from urllib.parse import urlencode
