@@ -90,13 +90,20 @@ def _finish(response: Response) -> Response:
     REQUESTS.labels(endpoint, request.method, str(status)).inc()
     if "started" in g:
         LATENCY.labels(endpoint).observe(time.perf_counter() - g.started)
-    if endpoint == "public_pages.tribute" and request.form.get("kind") == "flower":
+    if endpoint == "public_pages.tribute" and _form_kind() == "flower":
         FLOWERS.labels("accepted" if status < 400 else "refused").inc()
     if endpoint in IMPORT_ENDPOINTS:
         IMPORTS.labels(IMPORT_ENDPOINTS[endpoint], "answered" if status < 400 else "refused").inc()
     _pool_gauges(current_app)
     _maybe_purge(current_app, response)
     return response
+
+
+def _form_kind() -> str | None:
+    try:
+        return request.form.get("kind")
+    except Exception:  # noqa: BLE001 - a body refused as too large or malformed: not a flower to count
+        return None
 
 
 def _pool_gauges(app: Flask) -> None:

@@ -3,29 +3,35 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import signal
 import socket
+import ssl
 import time
 import uuid
 
 import pytest
 
-from tests.conftest import make_app
+from tests.conftest import make_app, throwaway_database
 from tests.deploy.stack import Browser, Gunicorn, Nginx, need_nginx
 from tests.registry.public_factories import demo_like
 
 FIVE = 5  # the tribute bucket's size (TRIBUTE_RATE)
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory, gpkg_template):
+@pytest.fixture(scope="module", params=["geopackage", "postgis"])
+def stack(request, tmp_path_factory):
+    """nginx in front of gunicorn over a registry of each store kind, shared by the tests of this module."""
     need_nginx()
-    import shutil
-
-    tmp = tmp_path_factory.mktemp("stack")
-    path = tmp / "registry.gpkg"
-    shutil.copy(gpkg_template, path)
-    url = f"sqlite:///{path}"
+    tmp = tmp_path_factory.mktemp(f"stack-{request.param}")
+    if request.param == "geopackage":
+        path = tmp / "registry.gpkg"
+        shutil.copy(request.getfixturevalue("gpkg_template"), path)
+        url = f"sqlite:///{path}"
+    else:
+        url = throwaway_database(request, request.getfixturevalue("postgis_template"))
     app = make_app(url)
     martyrs = demo_like(app.extensions["registry_store"])["martyrs"]
     app.extensions["registry_store"].dispose()
@@ -118,8 +124,6 @@ def test_the_request_id_and_latency_are_in_gunicorn_access_log(stack):
 
 def test_a_body_over_the_app_upload_limit_is_refused_by_nginx(stack):
     port = stack["nginx"].https_port
-    import ssl
-
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
@@ -161,3 +165,24 @@ def test_a_scrape_of_gunicorns_metrics_listener_counts_every_worker(stack):
     assert after["latency"] - before["latency"] == 7
     assert after["flowers"] - before["flowers"] == 2
     assert after["pool"]
+
+
+def booted(server: Gunicorn) -> int:
+    return server.log.read_text(errors="replace").count("Booting worker with pid")
+
+
+def test_a_graceful_reload_answers_every_request(stack):
+    server = stack["gunicorn"]
+    browser = visitor(stack, "127.0.0.9")
+    workers_before = booted(server)
+    os.kill(server.proc.pid, signal.SIGHUP)  # what `systemctl reload registry` sends
+    statuses = []
+    deadline = time.monotonic() + 90
+    # Requests keep coming while the old workers finish and new ones start (bounded in count and time).
+    while time.monotonic() < deadline and len(statuses) < 400:
+        response, _body = browser.get("/martyrs")
+        statuses.append(response.status)
+        if booted(server) >= workers_before + 2 and len(statuses) >= 10:
+            break
+    assert booted(server) >= workers_before + 2, server.log.read_text()[-2000:]
+    assert set(statuses) == {200}, statuses
