@@ -212,3 +212,25 @@ def test_a_scrape_shows_requests_latency_flowers_and_the_pool(app):
     assert sample(after, "registry_flowers_total", outcome="accepted") - sample(
         before, "registry_flowers_total", outcome="accepted") == 1
     assert 'registry_db_pool_connections{engine="primary",state="idle"}' in after
+
+
+def test_a_scrape_counts_import_commits(gpkg_url, tmp_path):
+    from tests.registry.test_gis_import_web import GOOD, _commit, _csv, _preview
+    from tests.registry.test_manage_helpers import people
+
+    app = make_app(gpkg_url)
+    app.instance_path = str(tmp_path / "instance")
+    people(app.extensions["registry_store"])
+    client = app.test_client()
+    assert client.post("/login", data={"username": "admin1", "password": "admin1-password"}).status_code == 302
+    before = client.get("/metrics").get_data(as_text=True)
+    preview = _preview(client, _csv(GOOD), "设施.csv")
+    assert preview.status_code == 200
+    assert _commit(client, preview.get_data(as_text=True)).status_code == 200
+    refused = client.post("/gis/import/commit", data={"token": "0" * 64, "filename": "a.csv", "kind": "facilities"})
+    assert refused.status_code == 400
+    after = client.get("/metrics").get_data(as_text=True)
+    for outcome in ("answered", "refused"):
+        assert sample(after, "registry_imports_total", kind="gis", outcome=outcome) - sample(
+            before, "registry_imports_total", kind="gis", outcome=outcome) == 1
+    app.extensions["registry_store"].dispose()
