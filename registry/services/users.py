@@ -201,3 +201,9 @@ def create_demo_users(store: Store, actor: Actor) -> list[str]:
 
 def as_actor(user: User) -> Actor:
     return Actor(name=user.username, id=user.id, roles=tuple(user.roles or ()), counties=tuple(user.counties or ()))
+
+
+def list_users(store: Store) -> list[User]:
+    """Every account, active first, then by name (for the administrators' page)."""
+    with store.session() as session:
+        return list(session.scalars(select(User).order_by(User.status != "active", User.username)))

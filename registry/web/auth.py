@@ -272,3 +272,63 @@ def change_password():
     _start_session(user.id, generation)
     flash(_("密码已修改；此账户的其他会话均已结束。"))
     return redirect("/")
+
+
+def _no_store(response):
+    # A page that shows a one-time password must not be kept by the browser or a proxy.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _accounts_page(one_time: tuple[str, str] | None = None, status: int = 200, error: str | None = None,
+                   field: str | None = None):
+    from registry.services.users import list_users
+
+    store = get_store()
+    locked = {row.key: row for row in logins.locks(store)}
+    page = render_template("auth/accounts.html", users=list_users(store), locked=locked,
+                           account_key=logins.account_key, one_time=one_time, error=error, field=field)
+    return _no_store(current_app.make_response((page, status)))
+
+
+@bp.get("/admin/accounts")
+@role_required("admin")
+def accounts():
+    """Accounts, sign-in locks, and the administrator's unlock and one-time-password reset."""
+    return _accounts_page()
+
+
+@bp.post("/admin/accounts/<path:username>/unlock")
+@role_required("admin")
+def unlock_account(username: str):
+    """Lift the sign-in lock of an account name."""
+    logins.unlock(get_store(), current_actor(), username=username)
+    flash(_("已解锁 %(name)s。", name=username))
+    return redirect(url_for("auth.accounts"), code=303)
+
+
+@bp.post("/admin/accounts/unlock-address")
+@role_required("admin")
+def unlock_address():
+    """Lift the sign-in lock of a client address."""
+    import ipaddress
+
+    address = (request.form.get("address") or "").strip()
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return _accounts_page(status=400, field="address",
+                              error=_("地址 %(address)s 不是 IP 地址。", address=address[:64]))
+    logins.unlock(get_store(), current_actor(), address=address)
+    flash(_("已解锁地址 %(address)s。", address=address))
+    return redirect(url_for("auth.accounts"), code=303)
+
+
+@bp.post("/admin/accounts/<path:username>/reset")
+@role_required("admin")
+def reset_account(username: str):
+    """Give an account a one-time password, shown once on the answer; its sessions end and its lock lifts."""
+    from registry.services.users import reset_password
+
+    one_time = reset_password(get_store(), current_actor(), username)
+    return _accounts_page(one_time=(username, one_time))

@@ -533,3 +533,68 @@ def test_an_odd_referrer_falls_back_to_home(client, referrer):
 def test_a_same_site_referrer_is_followed(client):
     response = client.get("/lang/en", headers={"Referer": "http://localhost/facilities?q=1"})
     assert response.headers["Location"] == "/facilities?q=1"
+
+
+# --- the administrators' accounts page -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def admin_client(throttled_app):
+    create_user(throttled_app.extensions["registry_store"], SYSTEM, "boss", "administrator-pass", ["admin"])
+    client = throttled_app.test_client()
+    assert login(client, "boss", "administrator-pass").status_code == 302
+    return client
+
+
+def _lock(app, username="planner1", address="127.0.0.1"):
+    store, client = app.extensions["registry_store"], app.test_client()
+    for attempt in range(THROTTLE["LOGIN_LOCK_AFTER"]):
+        login(client, username, f"wrong-password-{attempt}", environ_base={"REMOTE_ADDR": address})
+        _age_failures(store)
+    assert login(client, username, environ_base={"REMOTE_ADDR": address}).status_code == 403
+
+
+def test_only_an_admin_opens_the_accounts_page(throttled_app):
+    client = throttled_app.test_client()
+    login(client)
+    assert client.get("/admin/accounts").status_code == 403
+    assert client.post("/admin/accounts/planner1/reset").status_code == 403
+    assert login(throttled_app.test_client(), password="a-brand-new-long-secret").status_code == 400
+    assert len(events(throttled_app.extensions["registry_store"], "forbidden")) == 2
+    assert events(throttled_app.extensions["registry_store"], "password_reset") == []
+
+
+def test_an_admin_sees_a_lock_and_lifts_it_on_the_page(throttled_app, admin_client):
+    _lock(throttled_app, address="10.1.1.1")
+    page = admin_client.get("/admin/accounts").get_data(as_text=True)
+    assert "user:planner1" in page and "已锁定" in page
+    response = admin_client.post("/admin/accounts/planner1/unlock")
+    assert response.status_code == 303
+    assert "user:planner1" not in admin_client.get("/admin/accounts").get_data(as_text=True)
+    assert login(throttled_app.test_client(), environ_base={"REMOTE_ADDR": "10.1.1.1"}).status_code == 302
+    assert events(throttled_app.extensions["registry_store"], "unlock")[0].actor_name == "boss"
+
+
+@pytest.mark.parametrize("address", ["", "not-an-address", "10.0.0.1; DROP TABLE users", "1" * 300])
+def test_unlocking_a_bad_address_is_refused_by_name(throttled_app, admin_client, address):
+    response = admin_client.post("/admin/accounts/unlock-address", data={"address": address})
+    assert response.status_code == 400
+    assert "<code>address</code>" in response.get_data(as_text=True)
+    assert events(throttled_app.extensions["registry_store"], "unlock") == []
+
+
+def test_an_admin_reset_shows_the_one_time_password_once(throttled_app, admin_client):
+    owner = throttled_app.test_client()
+    login(owner)
+    response = admin_client.post("/admin/accounts/planner1/reset")
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    one_time = re.search(r'<code class="one-time-password">([^<]+)</code>', response.get_data(as_text=True)).group(1)
+    assert "one-time-password" not in admin_client.get("/admin/accounts").get_data(as_text=True)
+    assert not signed_in(owner), "the reset ended the owner's session"
+    assert login(owner, password=one_time).headers["Location"].endswith("/account/password")
+    assert events(throttled_app.extensions["registry_store"], "password_reset")[0].actor_name == "boss"
+
+
+def test_resetting_an_unknown_account_is_refused_by_name(admin_client):
+    response = admin_client.post("/admin/accounts/ghost/reset")
+    assert response.status_code == 400 and "<code>username</code>" in response.get_data(as_text=True)
