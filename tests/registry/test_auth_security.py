@@ -598,3 +598,16 @@ def test_an_admin_reset_shows_the_one_time_password_once(throttled_app, admin_cl
 def test_resetting_an_unknown_account_is_refused_by_name(admin_client):
     response = admin_client.post("/admin/accounts/ghost/reset")
     assert response.status_code == 400 and "<code>username</code>" in response.get_data(as_text=True)
+
+
+def test_failures_older_than_the_memory_are_forgotten_but_a_lock_is_not(throttled_app):
+    store = throttled_app.extensions["registry_store"]
+    client = throttled_app.test_client()
+    login(client, password="wrong-password-1")
+    login(client, password="wrong-password-2")
+    _age_failures(store, timedelta(hours=25))
+    login(client, password="wrong-password-3")
+    assert login(client).status_code == 302, "two failures a day ago and one now are one failure, no wait"
+    _lock(throttled_app)
+    _age_failures(store, timedelta(hours=25))
+    assert login(client).status_code == 403, "a lock waits for an administrator"
