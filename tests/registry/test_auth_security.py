@@ -265,6 +265,17 @@ def test_a_csrf_token_older_than_the_limit_is_refused_by_name(gpkg_url):
     assert response.status_code == 302
 
 
+@pytest.mark.parametrize("variable", ["REGISTRY_SESSION_IDLE_MINUTES", "REGISTRY_SESSION_MAX_HOURS",
+                                      "REGISTRY_CSRF_TIME_LIMIT_SECONDS", "REGISTRY_LOGIN_LOCK_AFTER",
+                                      "REGISTRY_LOGIN_MAX_DELAY_SECONDS"])
+@pytest.mark.parametrize("value", ["0", "-1", "soon"])
+def test_a_session_or_sign_in_setting_that_is_not_a_positive_number_stops_start_up(monkeypatch, tmp_path,
+                                                                                  variable, value):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError, match=f"{variable}={value!r} must be a positive number"):
+        config.load({"SECRET_KEY": "x" * 32}, instance_path=tmp_path)
+
+
 def test_the_csrf_limit_comes_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("REGISTRY_CSRF_TIME_LIMIT_SECONDS", "900")
     assert config.load({"SECRET_KEY": "x" * 32}, instance_path=tmp_path)["WTF_CSRF_TIME_LIMIT"] == 900
