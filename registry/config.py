@@ -108,7 +108,7 @@ def _resolve_secret_key(config: dict, instance: Path, explicit_file: bool) -> No
             "REGISTRY_SECRET_KEY_FILE at a file holding it, and start again.")
     if not path.exists():
         config["SECRET_KEY_CREATED"] = _write_key_file(path)
-    config["SECRET_KEY"] = _read_key_file(path, production)
+    config["SECRET_KEY"] = _read_key_file(path)
 
 
 def _write_key_file(path: Path) -> bool:
@@ -129,7 +129,7 @@ def _write_key_file(path: Path) -> bool:
         draft.unlink(missing_ok=True)
 
 
-def _read_key_file(path: Path, production: bool) -> str:
+def _read_key_file(path: Path) -> str:
     mode = path.stat().st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise ConfigError(f"the secret key file {path} can be read by other users (mode {stat.S_IMODE(mode):o}); "

@@ -1,12 +1,11 @@
-"""Sign-in throttling: failures counted per account name and per client address, growing delays, then a lock.
+"""Sign-in throttling: failures counted per account name and per client address, growing delays, then a lock."""
 
-Each failure is counted under the name typed, whether or not such an account exists, so the answers
-(delays and locks included) never tell a visitor which names are accounts. After ``free`` failures each
-further one makes the next attempt wait twice as long (1 s, 2 s, 4 s … up to ``max_delay``); at
-``lock_after`` the name (or address) is locked until an administrator unlocks it. Counts of a name or
-address that is not locked are forgotten ``forget_hours`` after its last failure; a successful sign-in
-clears its name's count (never its address's, so one good account cannot reset an attacker's address).
-"""
+# Each failure is counted under the name typed, whether or not such an account exists, so the answers
+# (delays and locks included) never tell a visitor which names are accounts. After ``free`` failures each
+# further one makes the next attempt wait twice as long (1 s, 2 s, 4 s … up to ``max_delay``); at
+# ``lock_after`` the name (or address) is locked until an administrator unlocks it. Counts of a name or
+# address that is not locked are forgotten ``forget_hours`` after its last failure; a successful sign-in
+# clears its name's count (never its address's, so one good account cannot reset an attacker's address).
 
 from __future__ import annotations
 
