@@ -16,8 +16,8 @@ __version__ = "0.1.0"
 def create_app(config: dict | None = None) -> Flask:
     """Make an application: the only way one comes to life. ``config`` overrides the environment."""
     app = Flask(__name__, instance_relative_config=False, template_folder="../templates")
-    app.config.update(settings.load(config, instance_path=app.instance_path))
     try:
+        app.config.update(settings.load(config, instance_path=app.instance_path))
         register_extensions(app)
     except (StoreError, ConfigError) as exc:
         if click.get_current_context(silent=True) is not None:

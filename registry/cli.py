@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from registry.db import StoreError
@@ -23,6 +23,13 @@ def _fail(exc: Exception) -> None:
     raise click.ClickException(str(exc))
 
 
+def _say_key_made() -> None:
+    # The app wrote a new key file while starting this command: tell the operator where it is.
+    if current_app.config.get("SECRET_KEY_CREATED"):
+        click.echo(f"wrote a new random secret key to {current_app.config['SECRET_KEY_FILE']} (mode 0600); "
+                   "keep it private, and set REGISTRY_SECRET_KEY instead in production")
+
+
 @db_cli.command("upgrade")
 def db_upgrade():
     """Create the registry if its GeoPackage file is absent, then apply pending migrations."""
@@ -33,6 +40,7 @@ def db_upgrade():
         revision = upgrade(store)
     except StoreError as exc:
         _fail(exc)
+    _say_key_made()
     click.echo(f"{store.kind} registry at schema revision {revision}")
 
 
@@ -69,6 +77,7 @@ def demo_load(scale, seed, if_empty):
         upgrade(store)
     except StoreError as exc:
         _fail(exc)
+    _say_key_made()
     if if_empty and not registry_is_empty(store):
         click.echo("registry already holds data; demo not loaded")
         return
@@ -123,6 +132,53 @@ def users_retire(username):
     except (ServiceError, StoreError) as exc:
         _fail(exc)
     click.echo(f"retired {username}")
+
+
+@users_cli.command("unlock")
+@click.argument("username", required=False)
+@click.option("--address", default=None, help="Unlock a client address instead of (or as well as) an account.")
+def users_unlock(username, address):
+    """Lift a sign-in lock on an account name and/or a client address, forgetting its failures."""
+    from registry.services.logins import unlock
+
+    if not username and not address:
+        raise click.UsageError("give NAME, --address ADDR or both")
+    try:
+        held = unlock(get_store(), Actor.system("cli"), username, address)
+    except (ServiceError, StoreError) as exc:
+        _fail(exc)
+    what = " and ".join(x for x in (username and f"account {username}", address and f"address {address}") if x)
+    click.echo(f"unlocked {what}" if held else f"{what}: nothing was locked or counted")
+
+
+@users_cli.command("locked")
+def users_locked():
+    """List account names and client addresses locked after repeated failed sign-ins."""
+    from registry.services.logins import locks
+
+    try:
+        rows = locks(get_store())
+    except StoreError as exc:
+        _fail(exc)
+    if not rows:
+        click.echo("nothing is locked")
+    for row in rows:
+        click.echo(f"{row.key}  {row.failures} failures, locked {row.locked_at:%Y-%m-%d %H:%M} UTC")
+
+
+@users_cli.command("reset-password")
+@click.argument("username")
+def users_reset_password(username):
+    """Give an account a one-time password (printed once) that must be changed at the next sign-in."""
+    from registry.services.users import reset_password
+
+    try:
+        one_time = reset_password(get_store(), Actor.system("cli"), username)
+    except (ServiceError, StoreError) as exc:
+        _fail(exc)
+    click.echo(f"{username}: every session ended, any sign-in lock lifted. One-time password (shown once; "
+               "the user must change it at the next sign-in):")
+    click.echo(one_time)
 
 
 # The service names the field at fault; the operator typed an option, so name that instead.

@@ -3,15 +3,33 @@
 from __future__ import annotations
 
 import os
+import secrets
+import stat
 from pathlib import Path
 
-DEFAULT_SECRET_KEY = "dev-only-not-secret"
+# The shortest REGISTRY_SECRET_KEY production accepts; a generated key is 64 hex characters.
+MIN_PRODUCTION_KEY = 24
+SECRET_KEY_FILENAME = "secret_key"
 
 # Every setting, its environment variable and its default; docs/CONFIGURATION.md lists them all (tested).
 SETTINGS = {
     "ENV": ("REGISTRY_ENV", "development"),
     "DATABASE_URL": ("REGISTRY_DATABASE_URL", None),
-    "SECRET_KEY": ("REGISTRY_SECRET_KEY", DEFAULT_SECRET_KEY),
+    # Unset: read from (or, outside production, first written to) the key file; see _resolve_secret_key.
+    "SECRET_KEY": ("REGISTRY_SECRET_KEY", None),
+    "SECRET_KEY_FILE": ("REGISTRY_SECRET_KEY_FILE", None),
+    # auto: the session cookie is Secure when the request came over https (as ProxyFix reports it).
+    "SESSION_COOKIE_SECURE_MODE": ("REGISTRY_SESSION_COOKIE_SECURE", "auto"),
+    "SESSION_IDLE_MINUTES": ("REGISTRY_SESSION_IDLE_MINUTES", 60),
+    "SESSION_MAX_HOURS": ("REGISTRY_SESSION_MAX_HOURS", 12),
+    "CSRF_TIME_LIMIT_SECONDS": ("REGISTRY_CSRF_TIME_LIMIT_SECONDS", 3600),
+    # Sign-in throttling (services/logins.py): free failures, then doubling delays, then a lock an admin lifts.
+    "LOGIN_FREE_ATTEMPTS": ("REGISTRY_LOGIN_FREE_ATTEMPTS", 3),
+    "LOGIN_LOCK_AFTER": ("REGISTRY_LOGIN_LOCK_AFTER", 10),
+    "LOGIN_ADDRESS_FREE_ATTEMPTS": ("REGISTRY_LOGIN_ADDRESS_FREE_ATTEMPTS", 10),
+    "LOGIN_ADDRESS_LOCK_AFTER": ("REGISTRY_LOGIN_ADDRESS_LOCK_AFTER", 50),
+    "LOGIN_MAX_DELAY_SECONDS": ("REGISTRY_LOGIN_MAX_DELAY_SECONDS", 300),
+    "LOGIN_FORGET_HOURS": ("REGISTRY_LOGIN_FORGET_HOURS", 24),
     "BASEMAP": ("REGISTRY_BASEMAP", "osm"),
     "BASEMAP_URL": ("REGISTRY_BASEMAP_URL", ""),
     "BASEMAP_CRS": ("REGISTRY_BASEMAP_CRS", "EPSG:4326"),
@@ -62,6 +80,9 @@ def load(overrides: dict | None = None, instance_path: str | os.PathLike | None 
     _check_numbers(config)
     config["TRUSTED_PROXIES"] = _hops(config.get("TRUSTED_PROXIES"))
     instance = Path(instance_path or Path.cwd() / "instance")
+    _resolve_secret_key(config, instance, explicit_file=bool(
+        (overrides or {}).get("SECRET_KEY_FILE") or os.environ.get("REGISTRY_SECRET_KEY_FILE")))
+    _session_settings(config)
     if not config.get("DATABASE_URL"):
         config["DATABASE_URL"] = f"sqlite:///{instance / 'registry.gpkg'}"
     if not config.get("ASSETS_DIR"):
@@ -71,7 +92,79 @@ def load(overrides: dict | None = None, instance_path: str | os.PathLike | None 
 
 # Settings that must be positive numbers when given; checked at start-up so a typo fails fast, by name.
 NUMERIC = ("MANAGE_DUE_SOON_DAYS", "MANAGE_ON_SITE_METRES", "MANAGE_MAX_DISTANCE_KM", "MANAGE_PHOTO_MAX_MB",
-           "MANAGE_PHOTO_MAX_MEGAPIXELS", "MANAGE_PHOTO_MAX_COUNT", "UPLOAD_RETENTION_HOURS")
+           "MANAGE_PHOTO_MAX_MEGAPIXELS", "MANAGE_PHOTO_MAX_COUNT", "UPLOAD_RETENTION_HOURS",
+           "SESSION_IDLE_MINUTES", "SESSION_MAX_HOURS", "CSRF_TIME_LIMIT_SECONDS", "LOGIN_FREE_ATTEMPTS",
+           "LOGIN_LOCK_AFTER", "LOGIN_ADDRESS_FREE_ATTEMPTS", "LOGIN_ADDRESS_LOCK_AFTER", "LOGIN_MAX_DELAY_SECONDS",
+           "LOGIN_FORGET_HOURS")
+
+
+def _resolve_secret_key(config: dict, instance: Path, explicit_file: bool) -> None:
+    """Settle SECRET_KEY: the setting, else the key file, else (outside production) a new random key file.
+
+    Production never makes a key: every server behind a balancer must share one, and a key made silently
+    on one host would sign everyone out whenever another host answered.
+    """
+    key = config.get("SECRET_KEY")
+    production = config.get("ENV") == "production"
+    if key:
+        if production and len(str(key)) < MIN_PRODUCTION_KEY:
+            raise ConfigError(
+                f"REGISTRY_SECRET_KEY is {len(str(key))} characters; production needs at least {MIN_PRODUCTION_KEY} "
+                "random ones. Make one with python -c 'import secrets; print(secrets.token_hex(32))' and start again.")
+        return
+    path = Path(config.get("SECRET_KEY_FILE") or instance / SECRET_KEY_FILENAME)
+    config["SECRET_KEY_FILE"] = str(path)
+    if production and not (explicit_file and path.exists()):
+        raise ConfigError(
+            "REGISTRY_ENV=production but REGISTRY_SECRET_KEY is unset. Set REGISTRY_SECRET_KEY to a long random "
+            "value (python -c 'import secrets; print(secrets.token_hex(32))'), the same on every server, or point "
+            "REGISTRY_SECRET_KEY_FILE at a file holding it, and start again.")
+    if not path.exists():
+        config["SECRET_KEY_CREATED"] = _write_key_file(path)
+    config["SECRET_KEY"] = _read_key_file(path)
+
+
+def _write_key_file(path: Path) -> bool:
+    """Write a new random key readable by the owner only; False when another process wrote one first."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    draft = path.with_name(f".{path.name}.{secrets.token_hex(6)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32) + "\n")
+        try:
+            # A hard link appears whole or not at all, so workers starting together all read one key.
+            os.link(draft, path)
+            return True
+        except FileExistsError:
+            return False
+    finally:
+        draft.unlink(missing_ok=True)
+
+
+def _read_key_file(path: Path) -> str:
+    mode = path.stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(f"the secret key file {path} can be read by other users (mode {stat.S_IMODE(mode):o}); "
+                          f"run chmod 600 {path} and start again")
+    key = path.read_text(encoding="utf-8").strip()
+    if len(key) < MIN_PRODUCTION_KEY:
+        raise ConfigError(f"the secret key file {path} holds {len(key)} characters; it needs at least "
+                          f"{MIN_PRODUCTION_KEY}. Delete it to have a new one made (outside production), or "
+                          "write a long random value into it.")
+    return key
+
+
+def _session_settings(config: dict) -> None:
+    """Cookie flags, the CSRF token lifetime and the Secure choice, from the settings above."""
+    mode = str(config.get("SESSION_COOKIE_SECURE_MODE") or "auto").lower()
+    if mode not in ("auto", "true", "false"):
+        raise ConfigError(f"REGISTRY_SESSION_COOKIE_SECURE={mode!r} must be auto, true or false")
+    config["SESSION_COOKIE_SECURE_MODE"] = mode
+    config["SESSION_COOKIE_SECURE"] = mode == "true"
+    config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    config["WTF_CSRF_TIME_LIMIT"] = int(float(config["CSRF_TIME_LIMIT_SECONDS"]))
 
 
 def _check_numbers(config: dict) -> None:
@@ -99,15 +192,9 @@ def _hops(value) -> int:
 
 
 def check_production(config: dict, demo_users: list[str]) -> None:
-    """Refuse to run in production with a default secret key or with demo users present."""
+    """Refuse to run in production with demo users present (load() has already refused a weak key)."""
     if config.get("ENV") != "production":
         return
-    if config.get("SECRET_KEY") in (None, "", DEFAULT_SECRET_KEY):
-        raise ConfigError(
-            "REGISTRY_ENV=production but REGISTRY_SECRET_KEY is unset or the development default. "
-            "Set REGISTRY_SECRET_KEY to a long random value (python -c 'import secrets; "
-            "print(secrets.token_hex(32))') and start again."
-        )
     if demo_users:
         raise ConfigError(
             f"REGISTRY_ENV=production but the registry holds demo users ({', '.join(demo_users)}). "

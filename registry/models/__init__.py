@@ -8,7 +8,7 @@ from registry.models.gis import ApiToken
 from registry.models.inspection import Inspection, MaintenanceTask
 from registry.models.martyr import Martyr, Tomb
 from registry.models.name_grams import martyr_name_grams
-from registry.models.people import Attachment, AuditEvent, User
+from registry.models.people import Attachment, AuditEvent, LoginThrottle, User
 from registry.models.plan import FundingLine, PlanZone, PreservationPlan
 from registry.models.planning import ConflictCheck, PlanVersion
 from registry.models.public import ProblemReport, RateBucket, Tribute, TributeCount
@@ -47,7 +47,7 @@ __all__ = [
     "ApiToken",
     "Attachment", "AuditEvent", "Base", "FEATURE_TABLES", "Facility", "FacilityName", "FacilityZone",
     "FundingLine", "HeritageSite", "Inspection", "MaintenanceTask", "Martyr", "PlanZone",
-    "PreservationPlan", "ConflictCheck", "PlanVersion", "Record", "Relocation", "Tomb", "User",
+    "PreservationPlan", "ConflictCheck", "PlanVersion", "Record", "Relocation", "Tomb", "User", "LoginThrottle",
     "ProblemReport", "RateBucket", "Tribute", "TributeCount",
     "martyr_name_grams",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Boolean, ForeignKey, Integer, Text
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registry.models.base import Base, Record
@@ -21,6 +22,11 @@ class User(Record, Base):
     password_hash: Mapped[str] = mapped_column(Text, nullable=False)
     roles: Mapped[list] = mapped_column(JSONText, nullable=False, default=list)
     counties: Mapped[list] = mapped_column(JSONText, nullable=False, default=list)
+    # Kept in the session cookie and compared on every request: raising it ends every session of the user.
+    session_generation: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    # Set by an administrator's reset: the one-time password must be replaced before anything else.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                                       server_default=sa_false())
 
     def has_role(self, role: str) -> bool:
         return role in (self.roles or []) or "admin" in (self.roles or [])
@@ -61,3 +67,14 @@ class AuditEvent(Base):
     before: Mapped[dict | None] = mapped_column(JSONText)
     after: Mapped[dict | None] = mapped_column(JSONText)
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins counted per account name (known or not) or per client address; a lock waits for an admin."""
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(Text, primary_key=True)  # "user:<name>" or "address:<ip>"
+    failures: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

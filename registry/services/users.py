@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
+import string
+from functools import cache
+from pathlib import Path
+
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -10,7 +15,9 @@ from registry.models import User
 from registry.models.vocab import LONGYAN_COUNTIES, ROLES
 from registry.services.base import Actor, Conflict, InvalidInput, record_audit, snapshot, unit_of_work
 
-MIN_PASSWORD = 10
+MIN_PASSWORD = 12
+COMMON_PASSWORDS = Path(__file__).resolve().parents[1] / "data" / "common-passwords.txt"
+_EDGES = string.digits + string.punctuation + " "
 
 # The demo registry's accounts; created only by the demo loader, refused in production.
 DEMO_USERS = (
@@ -25,8 +32,7 @@ DEMO_USERS = (
 def _validate(username: str, password: str, roles, counties) -> None:
     if not username or not username.strip() or len(username) > 64 or any(c.isspace() for c in username):
         raise InvalidInput(f"username {username!r} must be 1-64 characters without spaces", field="username")
-    if password is None or len(password) < MIN_PASSWORD:
-        raise InvalidInput(f"password must have at least {MIN_PASSWORD} characters", field="password")
+    check_new_password(password, username)
     unknown = [r for r in roles if r not in ROLES]
     if unknown or not roles:
         raise InvalidInput(f"roles {list(roles)!r}: choose from {', '.join(ROLES)}", field="roles")
@@ -36,6 +42,31 @@ def _validate(username: str, password: str, roles, counties) -> None:
                            field="counties")
     if "manager" in roles and not counties:
         raise InvalidInput("a manager must be given at least one county", field="counties")
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    """The list of passwords (and stems) guessed first, shipped in registry/data."""
+    lines = COMMON_PASSWORDS.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip().lower() for line in lines if line.strip() and not line.startswith("#"))
+
+
+def check_new_password(password: str | None, username: str | None = None, field: str = "password") -> None:
+    """Refuse a new password that is short or guessable; the message says which rule it breaks."""
+    if password is None or len(password) < MIN_PASSWORD:
+        raise InvalidInput(f"{field} must have at least {MIN_PASSWORD} characters", field=field)
+    lowered = password.lower()
+    stem = lowered.strip(_EDGES)
+    if not stem:
+        raise InvalidInput(f"{field} is only digits and punctuation, which are guessed first; add words",
+                           field=field)
+    if lowered in common_passwords() or stem in common_passwords():
+        raise InvalidInput(f"{field} is on the list of common passwords (or is one with digits or signs "
+                           "added); choose another", field=field)
+    if username and stem in (username.lower(), username.lower().strip(_EDGES)):
+        raise InvalidInput(f"{field} must not be the user name (with or without digits)", field=field)
+    if len(set(lowered)) < 4:
+        raise InvalidInput(f"{field} repeats too few different characters; choose another", field=field)
 
 
 def create_user(store: Store, actor: Actor, username: str, password: str, roles, counties=(),
@@ -61,17 +92,92 @@ def retire_user(store: Store, actor: Actor, username: str) -> User:
             raise InvalidInput(f"no user named {username!r}", field="username")
         before = snapshot(user)
         user.status = "retired"
+        # Retiring ends every session the user still holds, not only future sign-ins.
+        user.session_generation = (user.session_generation or 0) + 1
         record_audit(session, actor, "retire", user, before=before)
     return user
 
 
+@cache
+def _dummy_hash() -> str:
+    # Hashed with the same method and cost as real passwords, so an unknown name costs as much as a known one.
+    return generate_password_hash(secrets.token_hex(16))
+
+
 def authenticate(store: Store, username: str, password: str) -> User | None:
-    """The active user with this name and password, or None (same answer for unknown name and wrong password)."""
+    """The active user with this name and password, or None (same answer for unknown name and wrong password).
+
+    One password hash is checked either way: against the user's, or against a dummy when there is no such
+    active user, so the answer takes as long for a name that does not exist.
+    """
     with store.session() as session:
         user = session.scalar(select(User).where(User.username == username, User.status == "active"))
-        if user is None or not check_password_hash(user.password_hash, password or ""):
-            return None
-        return user
+        stored = user.password_hash if user is not None else _dummy_hash()
+        matches = check_password_hash(stored, password or "")
+        return user if user is not None and matches else None
+
+
+def end_sessions(store: Store, actor: Actor, user_id: int, action: str = "logout") -> int:
+    """Raise the user's session generation, ending every session they hold; the new generation."""
+    with unit_of_work(store) as session:
+        user = session.get(User, user_id)
+        if user is None:
+            raise InvalidInput(f"no user {user_id}", field="user")
+        user.session_generation = (user.session_generation or 0) + 1
+        record_audit(session, actor, action, entity_type="users", entity_id=user.id)
+        return user.session_generation
+
+
+def change_password(store: Store, actor: Actor, user_id: int, current: str, new: str, repeat: str) -> int:
+    """Replace a user's password after checking the current one; every session of theirs ends.
+
+    Returns the new session generation, which the caller gives the session that made the change.
+
+    A wrong current password raises InvalidInput on ``current_password`` (the caller counts it as a failed
+    sign-in); nothing is written unless every check passes.
+    """
+    with unit_of_work(store) as session:
+        user = session.get(User, user_id)
+        if user is None or user.status != "active":
+            raise InvalidInput(f"no active user {user_id}", field="user")
+        if not check_password_hash(user.password_hash, current or ""):
+            raise InvalidInput("current_password is not this account's password", field="current_password")
+        check_new_password(new, user.username, field="new_password")
+        if new != repeat:
+            raise InvalidInput("repeat_password is not the same as new_password", field="repeat_password")
+        if check_password_hash(user.password_hash, new):
+            raise InvalidInput("new_password must differ from the current one", field="new_password")
+        before = snapshot(user)
+        user.password_hash = generate_password_hash(new)
+        user.must_change_password = False
+        user.session_generation = (user.session_generation or 0) + 1
+        generation = user.session_generation
+        record_audit(session, actor, "password_change", user, before=before)
+    return generation
+
+
+def reset_password(store: Store, actor: Actor, username: str) -> str:
+    """Give a user a one-time password they must change at next sign-in; ends their sessions, lifts a lock.
+
+    Returns the one-time password: it is shown once to the administrator and only its hash is kept.
+    """
+    from registry.models import LoginThrottle
+    from registry.services.logins import account_key
+
+    one_time = secrets.token_urlsafe(12)
+    with unit_of_work(store) as session:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None or user.status != "active":
+            raise InvalidInput(f"no active user named {username!r}", field="username")
+        before = snapshot(user)
+        user.password_hash = generate_password_hash(one_time)
+        user.must_change_password = True
+        user.session_generation = (user.session_generation or 0) + 1
+        throttle = session.get(LoginThrottle, account_key(username))
+        if throttle is not None:
+            session.delete(throttle)
+        record_audit(session, actor, "password_reset", user, before=before)
+    return one_time
 
 
 def get_user(store: Store, user_id: int) -> User | None:
@@ -95,3 +201,9 @@ def create_demo_users(store: Store, actor: Actor) -> list[str]:
 
 def as_actor(user: User) -> Actor:
     return Actor(name=user.username, id=user.id, roles=tuple(user.roles or ()), counties=tuple(user.counties or ()))
+
+
+def list_users(store: Store) -> list[User]:
+    """Every account, active first, then by name (for the administrators' page)."""
+    with store.session() as session:
+        return list(session.scalars(select(User).order_by(User.status != "active", User.username)))

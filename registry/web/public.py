@@ -14,6 +14,7 @@ from registry.extensions import LOCALES, get_read_store
 from registry.services.base import InvalidInput
 from registry.services.facilities import registry_has_demo
 from registry.services.features import features_by_name
+from registry.web.redirects import safe_next, unsafe_reason
 
 bp = Blueprint("public", __name__)
 
@@ -114,12 +115,15 @@ def index():
 
 def _back() -> str:
     """Where to return after switching language: ``next``, else the referring page of this site, else home."""
-    target = request.args.get("next", "")
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
+    target = request.args.get("next")
+    if target:
+        return safe_next(target)
     referrer = urlsplit(request.referrer or "")
-    if referrer.netloc == request.host and referrer.path.startswith("/"):
-        return referrer.path + (f"?{referrer.query}" if referrer.query else "")
+    if referrer.netloc == request.host:
+        back = referrer.path + (f"?{referrer.query}" if referrer.query else "")
+        # The Referer header is the browser's, not a choice of the visitor's: an odd one falls back to home.
+        if back and unsafe_reason(back) is None:
+            return back
     return "/"
 
 
@@ -128,5 +132,6 @@ def set_language(code: str):
     """Remember the chosen interface language and go back."""
     if code not in LOCALES:
         abort(400, description=_("不支持的语言：%(code)s（可选 zh_CN、en）", code=code))
+    target = _back()  # a refused ``next`` stops here, before the choice is stored
     session["locale"] = code
-    return redirect(_back())
+    return redirect(target)

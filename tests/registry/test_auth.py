@@ -87,9 +87,9 @@ def test_forms_need_the_csrf_token(gpkg_url):
     assert response.status_code == 302
 
 
-def test_production_refuses_the_default_secret(gpkg_url):
+def test_production_refuses_a_short_secret(gpkg_url):
     with pytest.raises(ConfigError, match="REGISTRY_SECRET_KEY"):
-        make_app(gpkg_url, ENV="production", SECRET_KEY="dev-only-not-secret")
+        make_app(gpkg_url, ENV="production", SECRET_KEY="a-guessable-key")
 
 
 def test_production_refuses_demo_users(gpkg_url):
