@@ -11,6 +11,7 @@ def register(app: Flask) -> None:
         assets,
         auth,
         gis_import,
+        headers,
         history,
         manage,
         ogc,
@@ -25,3 +26,4 @@ def register(app: Flask) -> None:
     for module in (assets, system, auth, public, public_pages, api, history, manage, relocations, plan, ogc, tiles,
                    gis_import):
         app.register_blueprint(module.bp)
+    headers.init_app(app)
