@@ -32,6 +32,11 @@ SETTINGS = {
     "RELOCATION_FILES_DIR": ("REGISTRY_RELOCATION_FILES_DIR", None),
     # Hours an uploaded file waits between its dry run and the commit before it is purged (web/staging.py).
     "UPLOAD_RETENTION_HOURS": ("REGISTRY_UPLOAD_RETENTION_HOURS", 72),
+    # Rows an OGC export without `limit` may hold (services/exports.py), and a CQL2 filter's nesting depth and
+    # number of conditions (geodata/cql2.py); unset means those modules' defaults.
+    "EXPORT_MAX_ROWS": ("REGISTRY_EXPORT_MAX_ROWS", None),
+    "CQL2_MAX_DEPTH": ("REGISTRY_CQL2_MAX_DEPTH", None),
+    "CQL2_MAX_TERMS": ("REGISTRY_CQL2_MAX_TERMS", None),
 }
 
 
@@ -58,7 +63,8 @@ def load(overrides: dict | None = None, instance_path: str | os.PathLike | None 
 
 # Settings that must be positive numbers when given; checked at start-up so a typo fails fast, by name.
 NUMERIC = ("MANAGE_DUE_SOON_DAYS", "MANAGE_ON_SITE_METRES", "MANAGE_MAX_DISTANCE_KM", "MANAGE_PHOTO_MAX_MB",
-           "MANAGE_PHOTO_MAX_MEGAPIXELS", "MANAGE_PHOTO_MAX_COUNT", "UPLOAD_RETENTION_HOURS")
+           "MANAGE_PHOTO_MAX_MEGAPIXELS", "MANAGE_PHOTO_MAX_COUNT", "UPLOAD_RETENTION_HOURS", "EXPORT_MAX_ROWS",
+           "CQL2_MAX_DEPTH", "CQL2_MAX_TERMS")
 
 
 def _check_numbers(config: dict) -> None:
