@@ -112,7 +112,9 @@ def export(gdf: gpd.GeoDataFrame, fmt: str, layer: str) -> bytes:
         for column in table.columns:
             if table[column].map(looks_like_formula).any():
                 table[column] = table[column].map(csv_cell)
-        return table.to_csv(index=False).encode("utf-8-sig")
+        # CRLF, as Excel writes CSV: the csv writer then quotes any cell holding a bare CR, which would
+        # otherwise start a new row in the reader.
+        return table.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
     if fmt == "xlsx":
         return _xlsx(_plain_table(gdf), layer)
     if fmt == "geojson":
