@@ -53,10 +53,8 @@ PLAN = marked("保护规划")
 MEASURES = marked("保护措施")
 
 
-@pytest.fixture
-def seeded(gpkg_url, tmp_path):
+def seed_markup(store: Store, folder) -> dict:
     """One record of each kind, every free-text field holding markup, written through the services."""
-    store = Store(gpkg_url)
     admin = as_actor(create_user(store, ADMIN, "admin1", "admin1-password", ["admin"]))
     manager = as_actor(create_user(store, ADMIN, "mgr", "mgr-password", ["manager"], ["350823"]))
     planner = as_actor(create_user(store, ADMIN, "planner1", "planner1-password", ["planner"]))
@@ -81,14 +79,14 @@ def seeded(gpkg_url, tmp_path):
         "family_consent": True, "consent_by": CONSENT, "consent_relation": marked("关系"),
         "surveyed_on": date(2024, 3, 1)})
     inspection = submit_inspection(store, manager, site.id, form(problems=PROBLEMS), [],
-                                   attachments_dir=str(tmp_path / "attachments")).inspection
+                                   attachments_dir=str(folder / "attachments")).inspection
     task = create_task(store, manager, site.id, {"title": TASK, "description": marked("任务说明")},
                        inspection_id=inspection.id)
     shown = leave_message(store, "martyr", martyr_id, MESSAGE, AUTHOR, client="c1", idempotency_key="k" * 32)
     moderate_tribute(store, manager, shown.tribute_id, 1, "approve")
     leave_message(store, "facility", site.id, PENDING, AUTHOR, client="c2", idempotency_key="p" * 32)
-    submit_report(store, site.id, REPORT, contact="<img src=x onerror=alert(1)>联系", client="c3", idempotency_key="r" * 32,
-                  instance_path=str(tmp_path / "instance"))
+    submit_report(store, site.id, REPORT, contact="<img src=x onerror=alert(1)>联系", client="c3",
+                  idempotency_key="r" * 32, instance_path=str(folder / "instance"))
     save_zone(store, planner, site.id, "protection_range",
               Polygon([(116.817, 25.224), (116.819, 25.224), (116.819, 25.226), (116.817, 25.226)]),
               reported_on="2020-01-01")
@@ -96,9 +94,53 @@ def seeded(gpkg_url, tmp_path):
                        note=marked("备注"))
     plan = create_plan(store, planner, {"title": PLAN, "measures": MEASURES, "scope": marked("范围"),
                                         "targets": marked("目标")})
-    store.dispose()
     return {"facility": site.id, "martyr": martyr_id, "relocation": relocation.id, "inspection": inspection.id,
             "task": task.id, "check": check.id, "plan": plan.id}
+
+
+def staff_pages(ids: dict) -> list[tuple[str, list[str]]]:
+    """Every staff page that shows the seeded records, with the texts it must show."""
+    return [
+        ("/manage", [FACILITY_NAME]),
+        (f"/manage/facilities/{ids['facility']}", [FACILITY_NAME, CARETAKER, PROBLEMS, TASK]),
+        (f"/manage/inspections/{ids['inspection']}", [FACILITY_NAME, PROBLEMS]),
+        ("/manage/tasks", [TASK, REPORT]),
+        (f"/manage/tasks/{ids['task']}", [TASK]),
+        ("/manage/moderation", [PENDING]),
+        ("/relocations", [RELOCATION]),
+        (f"/relocations/{ids['relocation']}", [RELOCATION, ORIGIN, CONSENT, MARTYR, CEMETERY]),
+        ("/relocations/reconciliation", []),
+        ("/plan/zones", [FACILITY_NAME]),
+        (f"/plan/zones/{ids['facility']}", [FACILITY_NAME]),
+        ("/plan/checks", [CHECK]),
+        (f"/plan/checks/{ids['check']}", [CHECK, FACILITY_NAME]),
+        ("/plan/plans", [PLAN]),
+        (f"/plan/plans/{ids['plan']}", [PLAN, MEASURES]),
+        ("/plan/map", []),
+        ("/ogc/collections/facilities/items?f=html", [FACILITY_NAME]),
+        (f"/ogc/collections/facilities/items/{ids['facility']}?f=html", [FACILITY_NAME]),
+        ("/ogc/collections/relocations/items?f=html", [RELOCATION]),
+        ("/history", [FACILITY_NAME]),
+        (f"/history/facilities/{ids['facility']}", [FACILITY_NAME]),
+    ]
+
+
+def public_pages(ids: dict) -> list[tuple[str, list[str]]]:
+    """Every public page that shows the seeded records, with the texts it must show."""
+    return [
+        (f"/facilities/{ids['facility']}", [FACILITY_NAME]),
+        ("/martyrs?q=烈士", [MARTYR]),
+        (f"/martyrs/{ids['martyr']}", [MARTYR, MESSAGE]),
+        (f"/facilities/{ids['facility']}/report", [FACILITY_NAME]),
+    ]
+
+
+@pytest.fixture
+def seeded(gpkg_url, tmp_path):
+    store = Store(gpkg_url)
+    ids = seed_markup(store, tmp_path)
+    store.dispose()
+    return ids
 
 
 class Guard:
@@ -126,7 +168,8 @@ class Guard:
         assert self.page.locator("img[src='x']").count() == 0, where
         assert self.page.evaluate("() => document.querySelectorAll('[onerror]').length") == 0, where
         assert self.page.evaluate(
-            "() => Array.from(document.scripts).every(s => s.textContent.trim() !== 'window.__pwned=2;alert(2)')"), where
+            "() => Array.from(document.scripts).every(s => s.textContent.trim() !== 'window.__pwned=2;alert(2)')"
+        ), where
 
     def assert_shows(self, where: str, *texts: str, scope: str = "body"):
         shown = self.page.locator(scope).first.inner_text()
@@ -159,14 +202,9 @@ def test_public_pages_show_markup_as_text(seeded, live_server, watched_page):
     page.locator(".leaflet-popup-content").wait_for(state="visible")
     guard.assert_shows("/ popup", FACILITY_NAME, scope=".leaflet-popup-content")
 
-    guard.open(base, f"/facilities/{ids['facility']}")
-    guard.assert_shows("facility page", FACILITY_NAME)
-    guard.open(base, "/martyrs?q=烈士")
-    guard.assert_shows("roll", MARTYR)
-    guard.open(base, f"/martyrs/{ids['martyr']}")
-    guard.assert_shows("martyr page", MARTYR, MESSAGE)
-    guard.open(base, f"/facilities/{ids['facility']}/report")
-    guard.assert_shows("report form", FACILITY_NAME)
+    for path, texts in public_pages(ids):
+        guard.open(base, path)
+        guard.assert_shows(path, *texts)
     assert watched_page.problems() == {"blocked": [], "failed": [], "console": [], "page errors": []}
 
 
@@ -176,30 +214,7 @@ def test_staff_pages_and_maps_show_markup_as_text(seeded, live_server, watched_p
     ids = seeded
     sign_in(guard.page, base, "admin1")
 
-    pages = [
-        ("/manage", [FACILITY_NAME]),
-        (f"/manage/facilities/{ids['facility']}", [FACILITY_NAME, CARETAKER, PROBLEMS, TASK]),
-        (f"/manage/inspections/{ids['inspection']}", [FACILITY_NAME, PROBLEMS]),
-        ("/manage/tasks", [TASK, REPORT]),
-        (f"/manage/tasks/{ids['task']}", [TASK]),
-        ("/manage/moderation", [PENDING]),
-        ("/relocations", [RELOCATION]),
-        (f"/relocations/{ids['relocation']}", [RELOCATION, ORIGIN, CONSENT, MARTYR, CEMETERY]),
-        ("/relocations/reconciliation", []),
-        ("/plan/zones", [FACILITY_NAME]),
-        (f"/plan/zones/{ids['facility']}", [FACILITY_NAME]),
-        ("/plan/checks", [CHECK]),
-        (f"/plan/checks/{ids['check']}", [CHECK, FACILITY_NAME]),
-        ("/plan/plans", [PLAN]),
-        (f"/plan/plans/{ids['plan']}", [PLAN, MEASURES]),
-        ("/plan/map", []),
-        ("/ogc/collections/facilities/items?f=html", [FACILITY_NAME]),
-        (f"/ogc/collections/facilities/items/{ids['facility']}?f=html", [FACILITY_NAME]),
-        ("/ogc/collections/relocations/items?f=html", [RELOCATION]),
-        ("/history", [FACILITY_NAME]),
-        (f"/history/facilities/{ids['facility']}", [FACILITY_NAME]),
-    ]
-    for path, texts in pages:
+    for path, texts in staff_pages(ids):
         guard.open(base, path)
         guard.assert_shows(path, *texts)
 
@@ -207,7 +222,8 @@ def test_staff_pages_and_maps_show_markup_as_text(seeded, live_server, watched_p
     page = guard.open(base, "/manage/map")
     page.wait_for_function("() => Number(document.querySelector('.leaflet-container').dataset.features) > 0")
     page.evaluate(f"""() => {{ const m = {map_of(page)};
-        m.eachLayer(l => {{ if (l.feature && l.feature.properties.name.includes('设施名称')) {{ l.openPopup(); }} }}); }}""")
+        m.eachLayer(l => {{ if (l.feature && l.feature.properties.name.includes('设施名称')) {{ l.openPopup(); }} }});
+    }}""")
     page.locator(".leaflet-popup-content").first.wait_for(state="visible")
     guard.assert_shows("maintenance popup", FACILITY_NAME, scope=".leaflet-popup-content")
 
