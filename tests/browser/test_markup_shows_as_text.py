@@ -256,3 +256,23 @@ def test_staff_pages_and_maps_show_markup_as_text(seeded, live_server, watched_p
     assert any(CHECK in label or FACILITY_NAME in label for label in labels), labels
     guard.assert_inert("planning map tooltips")
     assert watched_page.problems() == {"blocked": [], "failed": [], "console": [], "page errors": []}
+
+
+def test_ledger_cells_with_markup_show_as_text_in_the_import_preview(seeded, live_server, watched_page, tmp_path):
+    base = live_server(BASEMAP="none", RELOCATION_FILES_DIR=str(tmp_path / "files"))
+    guard = Guard(watched_page)
+    page = guard.page
+    sign_in(page, base, "admin1")
+    bad_date, unknown_place = marked("日期"), marked("无此陵园")
+    rows = [["编号", "烈士姓名", "县区", "原址", "东经", "北纬", "迁入地", "墓号", "调查日期", "备注"],
+            [marked("L1"), marked("台账烈士"), "上杭县", marked("台账原址"), "116.7", "25.1", unknown_place, "3",
+             bad_date, marked("台账备注")]]
+    ledger = tmp_path / "台账.csv"
+    ledger.write_text("\n".join(",".join('"' + c.replace('"', '""') + '"' for c in row) for row in rows) + "\n",
+                      encoding="utf-8")
+    guard.open(base, "/relocations/import")
+    page.set_input_files("#import-upload input[name=file]", str(ledger))
+    page.click("#import-upload button[type=submit]")
+    page.wait_for_selector("#preview-summary")
+    guard.assert_shows("import preview", bad_date, scope="#issues")
+    assert watched_page.problems() == {"blocked": [], "failed": [], "console": [], "page errors": []}
