@@ -276,3 +276,24 @@ def test_ledger_cells_with_markup_show_as_text_in_the_import_preview(seeded, liv
     page.wait_for_selector("#preview-summary")
     guard.assert_shows("import preview", bad_date, scope="#issues")
     assert watched_page.problems() == {"blocked": [], "failed": [], "console": [], "page errors": []}
+
+
+def test_the_policy_itself_stops_markup_that_reaches_the_page(seeded, live_server, watched_page):
+    # A second line of defence: even markup a future page wrongly writes as HTML runs nothing.
+    base = live_server(BASEMAP="none")
+    guard = Guard(watched_page)
+    page = guard.open(base, "/martyrs")
+    page.evaluate("""() => {
+        document.body.insertAdjacentHTML('beforeend', '<img id="bad" src="x" onerror="window.__pwned=1">');
+        const s = document.createElement('script');
+        s.textContent = 'window.__pwned = 2';
+        document.body.appendChild(s);
+    }""")
+    page.wait_for_function("() => document.getElementById('bad').complete")
+    assert page.evaluate("() => window.__pwned === undefined")
+    for _ in range(50):  # console events arrive asynchronously: at most 5 s
+        if len(watched_page.csp_violations) >= 2:
+            break
+        page.wait_for_timeout(100)
+    assert len(watched_page.csp_violations) >= 2, watched_page.csp_violations
+    watched_page.csp_violations.clear()  # expected here; every other test fails on one
