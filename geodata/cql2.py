@@ -29,6 +29,12 @@ COMPARISONS = ("=", "<>", "<", "<=", ">", ">=")
 KEYWORDS = {"AND", "OR", "NOT", "IS", "NULL", "LIKE", "IN", "BETWEEN", "TRUE", "FALSE", "DATE", "TIMESTAMP"}
 
 
+# How deep parentheses and NOT may nest, and how many conditions (IN values counted one by one) a filter
+# may hold: checked while parsing, so a hostile filter costs no more than a legitimate one.
+MAX_DEPTH = 20
+MAX_TERMS = 200
+
+
 class Cql2Error(ValueError):
     """A filter that is not CQL2 text the registry understands; the message names the position."""
 
@@ -131,9 +137,30 @@ def _tokens(text: str) -> list[tuple[str, object, int]]:
 
 
 class _Parser:
-    def __init__(self, text: str):
+    def __init__(self, text: str, max_depth: int = MAX_DEPTH, max_terms: int = MAX_TERMS):
+        # Room for every allowed condition at a generous 100 characters each; longer text is not tokenised.
+        longest = max(4096, 100 * max_terms)
+        if len(text) > longest:
+            raise Cql2Error(f"filter: {len(text)} characters is longer than the {longest} a filter may hold")
         self.tokens = _tokens(text)
         self.i = 0
+        self.depth = 0
+        self.terms = 0
+        self.max_depth = max_depth
+        self.max_terms = max_terms
+
+    def enter(self):
+        self.depth += 1
+        if self.depth > self.max_depth:
+            raise Cql2Error(f"filter: nested more than {self.max_depth} level(s) deep (parentheses and NOT) at "
+                            f"position {self.tokens[self.i - 1][2]}; write it with fewer levels")
+
+    def count(self, n: int = 1):
+        self.terms += n
+        if self.terms > self.max_terms:
+            where = f"position {self.tokens[self.i][2]}" if self.i < len(self.tokens) else "the end"
+            raise Cql2Error(f"filter: more than {self.max_terms} conditions (each IN value counts) at {where}; "
+                            "split the request or use BETWEEN")
 
     def peek(self, kind=None, value=None) -> bool:
         if self.i >= len(self.tokens):
@@ -170,15 +197,21 @@ class _Parser:
     def factor(self):
         if self.peek("kw", "NOT"):
             self.i += 1
-            return Not(self.primary())
+            self.enter()
+            inner = Not(self.primary())
+            self.depth -= 1
+            return inner
         return self.primary()
 
     def primary(self):
         if self.peek("punct", "("):
             self.i += 1
+            self.enter()
             inner = self.expr()
             self.take("punct", ")", "')'")
+            self.depth -= 1
             return inner
+        self.count()
         left = self.scalar()
         if isinstance(left, Literal) and isinstance(left.value, bool) and not self._starts_predicate_tail():
             return left
@@ -211,6 +244,7 @@ class _Parser:
             values = [self.scalar()]
             while self.peek("punct", ","):
                 self.i += 1
+                self.count()
                 values.append(self.scalar())
             self.take("punct", ")", "')'")
             return In(self._need_prop(prop, "IN"), tuple(values), negated)
@@ -250,13 +284,17 @@ class _Parser:
         self.fail("a property name or a value")
 
 
-def parse(text: str):
+def parse(text: str, max_depth: int = MAX_DEPTH, max_terms: int = MAX_TERMS):
     """Parse CQL2 text into a tree of this module's dataclasses.
 
     Parameters
     ----------
     text : str
         A CQL2-text filter, e.g. ``level = 'provincial' AND area_m2 > 100``.
+    max_depth : int, default 20
+        How deep parentheses and NOT may nest.
+    max_terms : int, default 200
+        How many conditions the filter may hold, each value of an IN list counted as one.
 
     Returns
     -------
@@ -266,17 +304,26 @@ def parse(text: str):
     Raises
     ------
     Cql2Error
-        When the text is empty or not CQL2 the parser knows; the message names the position.
+        When the text is empty, not CQL2 the parser knows, or past a limit; the message names the position.
 
     Example
     -------
     >>> parse("level = 'national'")
     Comparison(op='=', left=Property(name='level'), right=Literal(value='national'))
+    >>> try:
+    ...     parse("((a = 1))", max_depth=1)
+    ... except Cql2Error as exc:
+    ...     print(exc)
+    filter: nested more than 1 level(s) deep (parentheses and NOT) at position 1; write it with fewer levels
     """
     if not isinstance(text, str) or not text.strip():
         raise Cql2Error("filter: the filter is empty")
-    parser = _Parser(text)
-    tree = parser.expr()
+    parser = _Parser(text, max_depth, max_terms)
+    try:
+        tree = parser.expr()
+    except RecursionError:
+        # Only reachable when a caller raises max_depth past what Python's stack holds.
+        raise Cql2Error("filter: nested too deeply to read; write it with fewer levels") from None
     if parser.i != len(parser.tokens):
         _kind, value, pos = parser.tokens[parser.i]
         raise Cql2Error(f"filter: unexpected {value!r} at position {pos}")

@@ -11,12 +11,14 @@ import json
 import tempfile
 import zipfile
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 import pyogrio
+
+from geodata.sheets import append_row, csv_cell, looks_like_formula
 
 __all__ = ["FORMATS", "ExportFormat", "export", "read_back", "shapefile_names"]
 
@@ -106,20 +108,15 @@ def export(gdf: gpd.GeoDataFrame, fmt: str, layer: str) -> bytes:
     if gdf.crs is None:
         raise ValueError("the GeoDataFrame has no CRS; every export names its coordinate system")
     if fmt == "csv":
-        return _plain_table(gdf).to_csv(index=False).encode("utf-8-sig")
-    if fmt == "xlsx":
-        buffer = io.BytesIO()
         table = _plain_table(gdf)
         for column in table.columns:
-            # Excel has no time zones: write UTC wall time.
-            if isinstance(table[column].dtype, pd.DatetimeTZDtype):
-                table[column] = table[column].dt.tz_convert("UTC").dt.tz_localize(None)
-            elif table[column].map(lambda v: isinstance(v, datetime) and v.tzinfo is not None).any():
-                table[column] = table[column].map(
-                    lambda v: v.replace(tzinfo=None) if isinstance(v, datetime) and v.tzinfo else v)
-        with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-            table.to_excel(writer, sheet_name=layer[:31], index=False)
-        return buffer.getvalue()
+            if table[column].map(looks_like_formula).any():
+                table[column] = table[column].map(csv_cell)
+        # CRLF, as Excel writes CSV: the csv writer then quotes any cell holding a bare CR, which would
+        # otherwise start a new row in the reader.
+        return table.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
+    if fmt == "xlsx":
+        return _xlsx(_plain_table(gdf), layer)
     if fmt == "geojson":
         path, folder = _write(_for_gdal(gdf, dates_as_text=True), layer, "GeoJSON", ".geojson")
         with folder:
@@ -145,6 +142,33 @@ def export(gdf: gpd.GeoDataFrame, fmt: str, layer: str) -> bytes:
             listing = "field,shapefile_field\n" + "".join(f"{k},{v}\n" for k, v in short.items())
             archive.writestr(f"{layer}_fields.csv", listing.encode("utf-8-sig"))
         return buffer.getvalue()
+
+
+def _xlsx_value(value):
+    """A pandas cell as openpyxl takes it: missing as empty, numpy scalars as Python, UTC wall time for Excel."""
+    if value is None or (not isinstance(value, (str, list, dict)) and pd.isna(value)):
+        return None
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        # Excel has no time zones: write UTC wall time.
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value.item() if hasattr(value, "item") else value
+
+
+def _xlsx(table: pd.DataFrame, layer: str) -> bytes:
+    """The table as one sheet; text that starts like a formula stays text (``geodata.sheets.append_row``)."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = layer[:31]
+    append_row(sheet, [str(c) for c in table.columns])
+    for row in table.itertuples(index=False, name=None):
+        append_row(sheet, [_xlsx_value(v) for v in row])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
 
 
 def shapefile_names(names: list[str]) -> dict[str, str]:

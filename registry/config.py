@@ -62,6 +62,11 @@ SETTINGS = {
     "RATE_BUCKET_PURGE_SECONDS": ("REGISTRY_RATE_BUCKET_PURGE_SECONDS", 300),
     # host:port of a separate Prometheus listener started by gunicorn's master; empty: only the staff /metrics.
     "METRICS_BIND": ("REGISTRY_METRICS_BIND", ""),
+    # Rows an OGC export without `limit` may hold (services/exports.py), and a CQL2 filter's nesting depth and
+    # number of conditions (geodata/cql2.py); unset means those modules' defaults.
+    "EXPORT_MAX_ROWS": ("REGISTRY_EXPORT_MAX_ROWS", None),
+    "CQL2_MAX_DEPTH": ("REGISTRY_CQL2_MAX_DEPTH", None),
+    "CQL2_MAX_TERMS": ("REGISTRY_CQL2_MAX_TERMS", None),
 }
 
 
@@ -95,7 +100,7 @@ NUMERIC = ("MANAGE_DUE_SOON_DAYS", "MANAGE_ON_SITE_METRES", "MANAGE_MAX_DISTANCE
            "MANAGE_PHOTO_MAX_MEGAPIXELS", "MANAGE_PHOTO_MAX_COUNT", "UPLOAD_RETENTION_HOURS",
            "SESSION_IDLE_MINUTES", "SESSION_MAX_HOURS", "CSRF_TIME_LIMIT_SECONDS", "LOGIN_FREE_ATTEMPTS",
            "LOGIN_LOCK_AFTER", "LOGIN_ADDRESS_FREE_ATTEMPTS", "LOGIN_ADDRESS_LOCK_AFTER", "LOGIN_MAX_DELAY_SECONDS",
-           "LOGIN_FORGET_HOURS")
+           "LOGIN_FORGET_HOURS", "EXPORT_MAX_ROWS", "CQL2_MAX_DEPTH", "CQL2_MAX_TERMS")
 
 
 def _resolve_secret_key(config: dict, instance: Path, explicit_file: bool) -> None:

@@ -13,6 +13,7 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from sqlalchemy import or_, select
 
+from geodata.sheets import append_row
 from registry.db import Store
 from registry.models import (
     Attachment,
@@ -179,34 +180,34 @@ def ledger_xlsx(store: Store, actor, county: str, township: str | None = None,
     book = Workbook()
     sheet = book.active
     sheet.title = (township or county_name)[:31]
-    sheet.append([title])
+    append_row(sheet, [title])
     sheet["A1"].font = Font(bold=True, size=14)
     generated = datetime.now(UTC).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
     note = f"生成时间：{generated}（北京时间）；共 {len(rows)} 处"
     if demo:
         note += "；示例数据，位置为概略，不代表真实信息"
-    sheet.append([note])
-    sheet.append([h for h, _w in LEDGER_HEADERS])
+    append_row(sheet, [note])
+    append_row(sheet, [h for h, _w in LEDGER_HEADERS])
     for cell in sheet[3]:
         cell.font = Font(bold=True)
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
     for row in rows:
-        sheet.append(row)
+        append_row(sheet, row)
     for index, (_h, width) in enumerate(LEDGER_HEADERS, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
     sheet.freeze_panes = "D4"
     if rows:
         sheet.auto_filter.ref = f"A3:{get_column_letter(len(LEDGER_HEADERS))}{len(rows) + 3}"
     legend = book.create_sheet("说明")
-    legend.append(["项目", "取值"])
-    legend.append(["六个一", "、".join(label for label, _en in SIX_ONES.values())])
-    legend.append(["六个一取值", "、".join(CHECK_LABELS[s] for s in CHECK_STATES) + "、未检查"])
-    legend.append(["现状", "、".join(CONDITION_LABELS[c] for c in CONDITIONS)])
-    legend.append(["风险等级", "；".join(f"{k}：{v[0]}" for k, v in PRIORITIES.items())])
+    append_row(legend, ["项目", "取值"])
+    append_row(legend, ["六个一", "、".join(label for label, _en in SIX_ONES.values())])
+    append_row(legend, ["六个一取值", "、".join(CHECK_LABELS[s] for s in CHECK_STATES) + "、未检查"])
+    append_row(legend, ["现状", "、".join(CONDITION_LABELS[c] for c in CONDITIONS)])
+    append_row(legend, ["风险等级", "；".join(f"{k}：{v[0]}" for k, v in PRIORITIES.items())])
     cycle = (cadence or Cadence()).days.items()
-    legend.append(["巡查周期", "；".join(f"{TIER_LABELS[t][0]} {d} 天" for t, d in cycle)])
-    legend.append(["维修任务优先级", "、".join(v[0] for v in TASK_PRIORITIES.values())])
-    legend.append(["维修任务状态", "、".join(v[0] for v in STATE_LABELS.values())])
+    append_row(legend, ["巡查周期", "；".join(f"{TIER_LABELS[t][0]} {d} 天" for t, d in cycle)])
+    append_row(legend, ["维修任务优先级", "、".join(v[0] for v in TASK_PRIORITIES.values())])
+    append_row(legend, ["维修任务状态", "、".join(v[0] for v in STATE_LABELS.values())])
     legend.column_dimensions["A"].width = 16
     legend.column_dimensions["B"].width = 100
     out = io.BytesIO()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import geopandas as gpd
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from geodata.exports import FORMATS, export
@@ -12,19 +13,29 @@ from registry.db import Store
 from registry.services.base import InvalidInput
 from registry.services.ogc import CRS, Collection, ItemsQuery, _where, base_select
 
-# An export is one file: past this many rows, ask for a narrower filter (or a GeoPackage of the store).
-MAX_ROWS = 200_000
+# An export is one file built in memory: past this many rows (REGISTRY_EXPORT_MAX_ROWS), ask for a narrower
+# request instead (or a GeoPackage of the store).
+MAX_ROWS = 50_000
 
 
-def frame(store: Store, session: Session, collection: Collection, query: ItemsQuery) -> gpd.GeoDataFrame:
-    """Every published row matching ``query`` (its limit/offset honoured when given) as a GeoDataFrame."""
+def frame(store: Store, session: Session, collection: Collection, query: ItemsQuery,
+          max_rows: int = MAX_ROWS) -> gpd.GeoDataFrame:
+    """Every published row matching ``query`` (its limit/offset honoured when given) as a GeoDataFrame.
+
+    Without a ``limit`` the matching rows are counted first (ids only, stopping one past ``max_rows``), so an
+    export that is too large is refused before any row is read or converted.
+    """
     clauses = _where(session, store, collection, query)
     stmt = base_select(collection).where(*clauses).order_by(collection.table.c.id).offset(query.offset)
-    stmt = stmt.limit(query.limit if query.limit is not None else MAX_ROWS + 1)
+    if query.limit is None:
+        ids = (select(collection.table.c.id).where(*clauses).order_by(collection.table.c.id)
+               .offset(query.offset).limit(max_rows + 1))
+        if session.scalar(select(func.count()).select_from(ids.subquery())) > max_rows:
+            raise InvalidInput(f"the export would hold more than {max_rows} rows (REGISTRY_EXPORT_MAX_ROWS); "
+                               "narrow it with bbox, datetime or filter, or take it in pages with limit and "
+                               "offset", field="limit")
+    stmt = stmt.limit(query.limit if query.limit is not None else max_rows)
     rows = session.execute(stmt).all()
-    if len(rows) > MAX_ROWS:
-        raise InvalidInput(f"the export would hold more than {MAX_ROWS} rows; narrow it with bbox, datetime "
-                           "or filter", field="limit")
     names = list(collection.properties())
     data = {name: [row._mapping[name] for row in rows] for name in names}
     geoms = [row.geom for row in rows] if collection.has_geometry else [None] * len(rows)
@@ -38,11 +49,11 @@ def frame(store: Store, session: Session, collection: Collection, query: ItemsQu
 
 
 def export_collection(store: Store, session: Session, collection: Collection, query: ItemsQuery,
-                      fmt: str) -> tuple[bytes, str, str]:
-    """(file bytes, file name, media type) of a collection export in ``fmt``."""
+                      fmt: str, max_rows: int = MAX_ROWS) -> tuple[bytes, str, str]:
+    """(file bytes, file name, media type) of a collection export in ``fmt``; at most ``max_rows`` rows."""
     if fmt not in FORMATS:
         raise InvalidInput(f"format {fmt!r} is not one of {', '.join(FORMATS)}", field="f")
     spec = FORMATS[fmt]
-    data = export(frame(store, session, collection, query), fmt, collection.id)
+    data = export(frame(store, session, collection, query, max_rows), fmt, collection.id)
     filename = f"{collection.id}-{date.today().isoformat()}.{spec.extension}"
     return data, filename, spec.media_type

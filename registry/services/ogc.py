@@ -582,10 +582,14 @@ def _cql_sql(node, props: dict):
     raise InvalidInput("filter: this expression is not supported", field="filter")
 
 
-def filter_clause(collection: Collection, text_value: str):
-    """The SQL condition of a CQL2-text filter, after checking every property is a queryable."""
+def filter_clause(collection: Collection, text_value: str, limits: tuple[int, int] | None = None):
+    """The SQL condition of a CQL2-text filter, after checking its size and that every property is a queryable.
+
+    ``limits`` is (nesting depth, number of conditions), from REGISTRY_CQL2_MAX_DEPTH and REGISTRY_CQL2_MAX_TERMS.
+    """
+    depth, terms = limits or (cql2.MAX_DEPTH, cql2.MAX_TERMS)
     try:
-        tree = cql2.parse(text_value)
+        tree = cql2.parse(text_value, max_depth=depth, max_terms=terms)
     except cql2.Cql2Error as exc:
         raise InvalidInput(str(exc), field="filter") from None
     props = queryables(collection)
@@ -629,13 +633,18 @@ class ItemsQuery:
     filter: str | None = None
     equals: dict = field(default_factory=dict)
     unlimited: bool = False
+    filter_limits: tuple[int, int] | None = None
 
 
-def parse_items_query(collection: Collection, args: dict, *, unlimited: bool = False) -> ItemsQuery:
-    """Check an items request's parameters: unknown names, bbox, datetime, limit, crs, filter."""
+def parse_items_query(collection: Collection, args: dict, *, unlimited: bool = False,
+                      filter_limits: tuple[int, int] | None = None) -> ItemsQuery:
+    """Check an items request's parameters: unknown names, bbox, datetime, limit, crs, filter.
+
+    ``filter_limits`` is the filter's (nesting depth, number of conditions); None takes ``geodata.cql2``'s defaults.
+    """
     props = queryables(collection)
     check_params(args, ITEMS_PARAMS | set(props))
-    query = ItemsQuery(unlimited=unlimited)
+    query = ItemsQuery(unlimited=unlimited, filter_limits=filter_limits)
     limit = _single(args, "limit")
     query.limit = parse_limit(limit)
     if unlimited and limit in (None, ""):
@@ -662,7 +671,7 @@ def parse_items_query(collection: Collection, args: dict, *, unlimited: bool = F
         raise InvalidInput("filter-crs: only CRS84 is supported for filters", field="filter-crs")
     query.filter = _single(args, "filter")
     if query.filter is not None:
-        filter_clause(collection, query.filter)  # checked now, so a bad filter fails before any read
+        filter_clause(collection, query.filter, filter_limits)  # checked now: a bad filter fails before any read
     for name in set(args) & set(props):
         raw = _single(args, name)
         query.equals[name] = _parameter_value(raw, props[name][1], name)
@@ -679,7 +688,7 @@ def _where(session: Session, store: Store, collection: Collection, query: ItemsQ
     if query.datetime is not None:
         clauses.append(_temporal_clause(collection, *query.datetime))
     if query.filter is not None:
-        clauses.append(filter_clause(collection, query.filter))
+        clauses.append(filter_clause(collection, query.filter, query.filter_limits))
     props = queryables(collection)
     for name, value in sorted(query.equals.items()):
         clauses.append(props[name][0] == value)

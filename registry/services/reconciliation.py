@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import and_, case, func, or_, select
 
+from geodata.sheets import append_row
 from registry.db import Store
 from registry.models import Facility, Martyr, Relocation, Tomb
 from registry.models.vocab import LONGYAN_COUNTIES, RELOCATION_STEPS, RELOCATION_TARGETS
@@ -218,7 +219,7 @@ def to_xlsx(result: Reconciliation, english: bool = False) -> bytes:
         measures = list(COLUMNS) + (["share"] if kind == "counties" else [])
         if kind == "batches":
             measures.remove("target")
-        ws.append([LABELS[c][lang] for c in first + measures])
+        append_row(ws, [LABELS[c][lang] for c in first + measures])
         for cell in ws[1]:
             cell.font = Font(bold=True)
         for line in lines:
@@ -227,7 +228,7 @@ def to_xlsx(result: Reconciliation, english: bool = False) -> bytes:
             for m in measures:
                 value = getattr(line, m)
                 values.append(round(value, 4) if isinstance(value, float) else value)
-            ws.append(head + values)
+            append_row(ws, head + values)
         if kind == "counties":
             for cell in ws[ws.max_row]:
                 cell.font = Font(bold=True)
@@ -238,7 +239,7 @@ def to_xlsx(result: Reconciliation, english: bool = False) -> bytes:
         ws.column_dimensions["B"].width = 22
     _graves_sheet(wb.create_sheet(), result, lang)
     note = wb.create_sheet(("说明", "Notes")[lang])
-    note.append([("各县区任务数为演示数值，非官方数据。" if not english else
+    append_row(note, [("各县区任务数为演示数值，非官方数据。" if not english else
                   "County targets are demo figures, not official ones.")])
     buf = io.BytesIO()
     wb.save(buf)
@@ -250,13 +251,14 @@ def _graves_sheet(ws, result: Reconciliation, lang: int) -> None:
     from openpyxl.styles import Font
 
     ws.title = ("多处墓位烈士", "Martyrs with several graves")[lang]
-    ws.append([label[lang] for label in GRAVE_LABELS])
+    append_row(ws, [label[lang] for label in GRAVE_LABELS])
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for martyr in result.multi_graves:
         for tomb in martyr.tombs:
             state = TOMB_STATE_LABELS.get(tomb.state, (tomb.state, tomb.state))[lang]
             codes = ("、", ", ")[lang].join(tomb.relocations)
-            ws.append([martyr.martyr_id, martyr.name, tomb.id, tomb.facility, tomb.plot or None, state, codes or None])
+            append_row(ws, [martyr.martyr_id, martyr.name, tomb.id, tomb.facility, tomb.plot or None, state,
+                            codes or None])
     for column, width in zip("ABCDEFG", (10, 14, 10, 30, 18, 14, 28), strict=True):
         ws.column_dimensions[column].width = width

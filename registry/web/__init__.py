@@ -11,6 +11,7 @@ def register(app: Flask) -> None:
         assets,
         auth,
         gis_import,
+        headers,
         history,
         manage,
         ogc,
@@ -27,3 +28,4 @@ def register(app: Flask) -> None:
                    gis_import):
         app.register_blueprint(module.bp)
     serving.init_app(app)
+    headers.init_app(app)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, render_template, request, url_for
+from flask import Blueprint, Response, current_app, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
+from geodata import cql2
 from registry.extensions import db_session, get_store
 from registry.services import exports
 from registry.services import ogc as service
@@ -253,19 +254,28 @@ def _page_url(collection_id: str, offset: int, fmt: str) -> str:
     return url_for("ogc.items", collection_id=collection_id, _external=True, **args)
 
 
+def _filter_limits() -> tuple[int, int]:
+    """The CQL2 filter's nesting depth and number of conditions allowed (REGISTRY_CQL2_MAX_DEPTH, _MAX_TERMS)."""
+    config = current_app.config
+    return (int(float(config.get("CQL2_MAX_DEPTH") or cql2.MAX_DEPTH)),
+            int(float(config.get("CQL2_MAX_TERMS") or cql2.MAX_TERMS)))
+
+
 @bp.get("/collections/<collection_id>/items")
 def items(collection_id: str):
     """Features of a collection: bbox, datetime, CQL2 filter, paging; GeoJSON, HTML or an export file."""
     coll = service.get_collection(collection_id, request_actor())
     fmt = _format(("json", "html") + EXPORT_FORMATS)
     session = db_session()
+    limits = _filter_limits()
     if fmt in EXPORT_FORMATS:
-        query = service.parse_items_query(coll, _args(), unlimited=True)
-        data, filename, media_type = exports.export_collection(get_store(), session, coll, query, fmt)
+        query = service.parse_items_query(coll, _args(), unlimited=True, filter_limits=limits)
+        max_rows = int(float(current_app.config.get("EXPORT_MAX_ROWS") or exports.MAX_ROWS))
+        data, filename, media_type = exports.export_collection(get_store(), session, coll, query, fmt, max_rows)
         response = Response(data, mimetype=media_type)
         response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
-    query = service.parse_items_query(coll, _args())
+    query = service.parse_items_query(coll, _args(), filter_limits=limits)
     page = service.items(get_store(), session, coll, query, as_json=fmt == "json")
     links = [
         _link(_page_url(collection_id, page.offset, "json"), "self" if fmt == "json" else "alternate", GEOJSON),

@@ -73,10 +73,15 @@ class WatchedPage:
     failed: list[str] = field(default_factory=list)
     console_errors: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
+    csp_violations: list[str] = field(default_factory=list)
 
     def problems(self) -> dict[str, list[str]]:
         return {"blocked": self.blocked, "failed": self.failed, "console": self.console_errors,
                 "page errors": self.page_errors}
+
+
+# Chromium reports a script, style or image the Content-Security-Policy stopped as a console error in these words.
+CSP_WORDS = "Content Security Policy"
 
 
 def cancelled(request) -> bool:
@@ -110,7 +115,15 @@ def watched_page(browser):
 
     page.route("**/*", guard)
     page.on("requestfailed", failed)
-    page.on("console", lambda message: message.type == "error" and watched.console_errors.append(message.text))
+    def console(message):
+        if message.type == "error":
+            watched.console_errors.append(message.text)
+        if CSP_WORDS in message.text:
+            watched.csp_violations.append(message.text)
+
+    page.on("console", console)
     page.on("pageerror", lambda error: watched.page_errors.append(str(error)))
     yield watched
     context.close()
+    # Every browser test fails on a policy violation, even one that only looks at what the page shows.
+    assert watched.csp_violations == [], f"the Content-Security-Policy blocked something: {watched.csp_violations}"

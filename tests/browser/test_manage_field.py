@@ -76,7 +76,7 @@ def sign_in(page, base, name):
 
 def colour_on_map(page, base) -> str:
     page.goto(base + "/manage/map", wait_until="networkidle")
-    page.wait_for_function("document.querySelector('.leaflet-container').dataset.features === '1'")
+    page.wait_for_function("() => document.querySelector('.leaflet-container').dataset.features === '1'")
     # One layer switch holds the status, work-order and trend layers.
     assert page.locator(".leaflet-control-layers").count() == 1
     assert page.locator(".leaflet-control-layers-overlays label").count() == 3
@@ -102,7 +102,7 @@ def test_a_manager_closes_the_loop_on_a_phone(field_server, phone):
     page.wait_for_load_state("networkidle")
 
     page.click("#locate")
-    page.wait_for_function("document.getElementById('position-status').dataset.onSite === 'true'")
+    page.wait_for_function("() => document.getElementById('position-status').dataset.onSite === 'true'")
     assert "在现场" in page.inner_text("#position-status")
     page.check("input[name=condition][value=poor]")
     for key in ("marker", "deeds", "headstone", "boundary", "rules"):
@@ -215,7 +215,7 @@ def test_map_popups_show_names_as_text(field_server, phone):
     facility(store, name='<img src=x onerror="window.hacked=1">纪念碑')
     sign_in(page, base, "mgr")
     page.goto(base + "/manage/map", wait_until="networkidle")
-    page.wait_for_function("document.querySelector('.leaflet-container').dataset.features === '1'")
+    page.wait_for_function("() => document.querySelector('.leaflet-container').dataset.features === '1'")
     page.locator("path.leaflet-interactive").first.click(force=True)
     popup = page.locator(".leaflet-popup-content strong")
     popup.wait_for(state="visible")

@@ -97,7 +97,7 @@ def test_near_me_centres_on_the_browsers_position(seeded, live_server, browser):
         base = live_server(BASEMAP="none")
         page.goto(base + "/", wait_until="networkidle")
         page.get_by_role("button", name="我附近的纪念设施").click()
-        page.wait_for_function("document.getElementById('map-status').textContent.includes('附近')")
+        page.wait_for_function("() => document.getElementById('map-status').textContent.includes('附近')")
         # The status is announced once the map has settled; the view is read after it.
         center = page.evaluate("(() => { const m = Object.values(window).find(v => v instanceof L.Map);"
                                " const c = m.getCenter(); return [c.lat, c.lng, m.getZoom()]; })()")

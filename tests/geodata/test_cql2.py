@@ -60,3 +60,39 @@ def test_syntax_errors_name_the_problem(text, message):
 def test_properties():
     tree = cql2.parse("a = b AND c IN (1, 2) AND NOT d IS NULL AND e BETWEEN 1 AND 2 AND f LIKE 'x'")
     assert cql2.properties(tree) == {"a", "b", "c", "d", "e", "f"}
+
+
+def nested(depth: int) -> str:
+    return "(" * depth + "a = 1" + ")" * depth
+
+
+@pytest.mark.parametrize(("text", "allowed"), [
+    (nested(20), True),
+    (nested(21), False),
+    (nested(400), False),
+    ("NOT " * 1 + nested(19), True),
+    ("NOT (" * 11 + "a = 1" + ")" * 11, False),  # NOT and its parenthesis are two levels each time
+    (" AND ".join(["a = 1"] * 200), True),
+    (" AND ".join(["a = 1"] * 201), False),
+    ("a IN (" + ", ".join(["1"] * 200) + ")", True),
+    ("a IN (" + ", ".join(["1"] * 201) + ")", False),
+])
+def test_depth_and_size_are_limited_while_parsing(text, allowed):
+    if allowed:
+        assert cql2.parse(text) is not None
+    else:
+        with pytest.raises(cql2.Cql2Error, match=r"^filter: (nested more than 20|more than 200 conditions)"):
+            cql2.parse(text)
+
+
+def test_the_limits_are_parameters_and_the_stack_never_overflows():
+    assert cql2.parse(nested(3), max_depth=3) is not None
+    with pytest.raises(cql2.Cql2Error, match="nested more than 2"):
+        cql2.parse(nested(3), max_depth=2)
+    with pytest.raises(cql2.Cql2Error, match="more than 2 conditions"):
+        cql2.parse("a = 1 OR b = 2 OR c = 3", max_terms=2)
+    # A caller raising the depth past what Python's stack holds still gets a Cql2Error, not a RecursionError.
+    with pytest.raises(cql2.Cql2Error, match="filter: nested too deeply"):
+        cql2.parse(nested(5000), max_depth=10_000, max_terms=10_000)
+    with pytest.raises(cql2.Cql2Error, match="longer than the 4096"):
+        cql2.parse("a = '" + "x" * 5000 + "'", max_terms=10)

@@ -1,9 +1,16 @@
-/* The relocation journey map: fetch the journeys for the page's filter and draw them (no features embedded). */
+/* The relocation journey map: fetch the journeys for the page's filter and draw them (no features embedded).
+   Codes and names reach the page only as text (textContent): Leaflet reads a string tooltip as HTML. */
 (function () {
   "use strict";
 
   function radius(received) {
     return 4 + 1.6 * Math.sqrt(received);
+  }
+
+  function text(value) {
+    var span = document.createElement("span");
+    span.textContent = value === undefined || value === null ? "" : String(value);
+    return span;
   }
 
   function draw(map, state, data) {
@@ -20,8 +27,8 @@
           color: f.properties.stage === "accepted" ? "#8b1a1a" : "#d9822b"
         });
         line.feature = f;
-        line.bindTooltip(f.properties.code, { sticky: true });
-        line.on("click", function () { window.location.href = "/relocations/" + f.properties.id; });
+        line.bindTooltip(text(f.properties.code), { sticky: true });
+        line.on("click", function () { window.location.href = "/relocations/" + encodeURIComponent(f.properties.id); });
         line.addTo(group);
       } else {
         destinations.push(f);
@@ -33,9 +40,7 @@
         renderer: renderer, radius: radius(f.properties.received), color: "#4a0d0d", weight: 1,
         fillColor: "#c0392b", fillOpacity: 0.75
       });
-      var tip = document.createElement("span");
-      tip.textContent = f.properties.name + " · " + (labels.received || "") + " " + f.properties.received;
-      marker.bindTooltip(tip);
+      marker.bindTooltip(text(f.properties.name + " · " + (labels.received || "") + " " + f.properties.received));
       marker.addTo(group);
     });
     group.addTo(map);
