@@ -32,6 +32,8 @@ SETTINGS = {
     "RELOCATION_FILES_DIR": ("REGISTRY_RELOCATION_FILES_DIR", None),
     # Hours an uploaded file waits between its dry run and the commit before it is purged (web/staging.py).
     "UPLOAD_RETENTION_HOURS": ("REGISTRY_UPLOAD_RETENTION_HOURS", 72),
+    # Seconds a client is told to wait (Retry-After) when the store is down, locked or full (web/errors.py).
+    "STORE_RETRY_AFTER": ("REGISTRY_STORE_RETRY_AFTER", 5),
 }
 
 
@@ -58,7 +60,7 @@ def load(overrides: dict | None = None, instance_path: str | os.PathLike | None 
 
 # Settings that must be positive numbers when given; checked at start-up so a typo fails fast, by name.
 NUMERIC = ("MANAGE_DUE_SOON_DAYS", "MANAGE_ON_SITE_METRES", "MANAGE_MAX_DISTANCE_KM", "MANAGE_PHOTO_MAX_MB",
-           "MANAGE_PHOTO_MAX_MEGAPIXELS", "MANAGE_PHOTO_MAX_COUNT", "UPLOAD_RETENTION_HOURS")
+           "MANAGE_PHOTO_MAX_MEGAPIXELS", "MANAGE_PHOTO_MAX_COUNT", "UPLOAD_RETENTION_HOURS", "STORE_RETRY_AFTER")
 
 
 def _check_numbers(config: dict) -> None:
