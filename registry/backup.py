@@ -144,10 +144,14 @@ def backup(store: Store, config, instance_path, dest: str | os.PathLike) -> dict
     except BaseException as exc:
         shutil.rmtree(partial, ignore_errors=True)
         if isinstance(exc, OSError):
-            raise BackupError(f"the backup to {dest} failed: {exc.strerror or exc} "
-                              f"({exc.filename or dest}); the incomplete copy was removed and no backup "
-                              "was made") from None
-        raise
+            reason = f"{exc.strerror or exc} ({exc.filename or dest})"
+        elif isinstance(exc, sqlite3.Error):
+            # SQLite says "database or disk is full" for the copy it writes; the disk is the backup's.
+            reason = "No space left on device" if "full" in str(exc) else str(exc)
+        else:
+            raise
+        raise BackupError(f"the backup to {dest} failed: {reason}; the incomplete copy was removed and "
+                          "no backup was made") from None
     return manifest
 
 
