@@ -32,6 +32,8 @@ SETTINGS = {
     "RELOCATION_FILES_DIR": ("REGISTRY_RELOCATION_FILES_DIR", None),
     # Hours an uploaded file waits between its dry run and the commit before it is purged (web/staging.py).
     "UPLOAD_RETENTION_HOURS": ("REGISTRY_UPLOAD_RETENTION_HOURS", 72),
+    # The instance folder: photos, scans, imported originals and the default registry file (docs/BACKUP.md).
+    "INSTANCE_PATH": ("REGISTRY_INSTANCE_PATH", None),
     # Seconds a client is told to wait (Retry-After) when the store is down, locked or full (web/errors.py).
     "STORE_RETRY_AFTER": ("REGISTRY_STORE_RETRY_AFTER", 5),
 }
