@@ -71,6 +71,7 @@ def test_a_full_disk_during_a_photo_upload_leaves_no_half_file(gpkg_url, tmp_pat
         with store.session() as session:
             attachment = session.scalars(select(Attachment)).one()
         original = instance / attachment.storage_path
-        assert hashlib.sha256(original.read_bytes()).hexdigest() == attachment.sha256 == hashlib.sha256(photo).hexdigest()
+        digest = hashlib.sha256(photo).hexdigest()
+        assert hashlib.sha256(original.read_bytes()).hexdigest() == attachment.sha256 == digest
         assert [p.name for p in instance.rglob("*") if ".part" in p.name] == []
         store.dispose()
