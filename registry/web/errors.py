@@ -98,6 +98,12 @@ def _respond(status: int, message: str, field: str | None = None):
     return render_template(template, message=message, status=status, field=field), status
 
 
+def _is_lost_server(exc: BaseException) -> bool:
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    invalidated = isinstance(exc, DBAPIError) and exc.connection_invalidated
+    return isinstance(orig, psycopg.OperationalError) and not invalidated
+
+
 def _unavailable(status: int, message: str, page_message):
     """The store is away: a plain 503 (or 507) that says to retry, with Retry-After, and no store access."""
     # The page's layout asks who is signed in, which would query the store again; nobody is, for this page.
@@ -127,6 +133,13 @@ def init_app(app: Flask) -> None:
             raise exc  # a real fault (a constraint, a bug): the 500 handler logs it with its traceback
         app.logger.warning("store unavailable on %s %s: %s", request.method, request.path,
                            str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else type(exc).__name__)
+        if _is_lost_server(exc):
+            # SQLAlchemy invalidates the pool itself when it recognises a disconnect; when it did not, drop
+            # the pooled connections here (without closing those in use), so none from before a PostgreSQL
+            # restart is handed out again. pool_pre_ping checks the new ones at checkout.
+            from registry.extensions import get_store
+
+            get_store().engine.dispose(close=False)
         return _unavailable(503, STORE_DOWN, STORE_DOWN_PAGE)
 
     for kind in (DBAPIError, PoolTimeout, sqlite3.OperationalError, psycopg.OperationalError):
