@@ -183,7 +183,8 @@ class FlowerRun:
             status, headers, _body = request(self.port, "POST", f"/tribute/martyr/{self.martyr_id}",
                                              {"kind": "flower", "key": key, "csrf_token": token}, source=source,
                                              cookie=cookie)
-        except OSError:
+        except (OSError, http.client.HTTPException):
+            # The connection broke (a worker killed while it answered: the response may be cut mid-way).
             return 0, None
         return status, headers.get("retry-after")
 

@@ -119,6 +119,8 @@ def test_a_worker_killed_mid_request_loses_nothing_answered(kind, tmp_path, requ
         # A request on the killed worker loses its connection (0) and is never answered 303; nothing else fails.
         assert statuses <= {0, 303, 503}, statuses
         lost = [key for key, status, _r, _t in run.answers if status != 303]
+        print(f"\n{kind}: 2 workers killed; {run.count(303)} flowers answered 303, {run.count(0)} connections "
+              f"cut, {run.count(503)} answered 503; {len(lost)} retried with their keys")
         retried = retry_until_taken(run, lost[:150])
         check_nothing_lost(run, url, martyr, retried)
         assert len(server.workers()) == 2

@@ -228,3 +228,18 @@ def test_keep_leaves_the_newest_backups(source, tmp_path):
     removed = backups.prune(folder, 2)
     assert sorted(p.name for p in removed) == ["registry-0", "registry-1"]
     assert sorted(p.name for p in folder.iterdir()) == ["registry-2", "registry-3", "unrelated"]
+
+
+def test_restore_refuses_a_backup_of_the_other_store_kind(gpkg_url, tmp_path, request):
+    app = make_app(gpkg_url)
+    store = app.extensions["registry_store"]
+    demo_like(store)
+    backups.backup(store, {}, tmp_path / "instance", tmp_path / "backup")
+    store.dispose()
+    target = empty_store("postgis", tmp_path, request)
+    other = make_app(target.url)
+    result = other.test_cli_runner().invoke(args=["restore", str(tmp_path / "backup")])
+    other.extensions["registry_store"].dispose()
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "the backup is of a geopackage store" in result.output and "postgis" in result.output
+    assert backups._store_is_empty(target) == []
