@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import click
 from flask import Flask
 
@@ -15,7 +18,10 @@ __version__ = "0.1.0"
 
 def create_app(config: dict | None = None) -> Flask:
     """Make an application: the only way one comes to life. ``config`` overrides the environment."""
-    app = Flask(__name__, instance_relative_config=False, template_folder="../templates")
+    # The instance folder (photos, scans, imported files) may live on a data volume of its own.
+    instance = (config or {}).get("INSTANCE_PATH") or os.environ.get(settings.SETTINGS["INSTANCE_PATH"][0])
+    app = Flask(__name__, instance_relative_config=False, template_folder="../templates",
+                instance_path=str(Path(instance).absolute()) if instance else None)
     try:
         app.config.update(settings.load(config, instance_path=app.instance_path))
         register_extensions(app)

@@ -67,6 +67,10 @@ SETTINGS = {
     "EXPORT_MAX_ROWS": ("REGISTRY_EXPORT_MAX_ROWS", None),
     "CQL2_MAX_DEPTH": ("REGISTRY_CQL2_MAX_DEPTH", None),
     "CQL2_MAX_TERMS": ("REGISTRY_CQL2_MAX_TERMS", None),
+    # The instance folder: photos, scans, imported originals and the default registry file (docs/BACKUP.md).
+    "INSTANCE_PATH": ("REGISTRY_INSTANCE_PATH", None),
+    # Seconds a client is told to wait (Retry-After) when the store is down, locked or full (web/errors.py).
+    "STORE_RETRY_AFTER": ("REGISTRY_STORE_RETRY_AFTER", 5),
 }
 
 
@@ -100,7 +104,8 @@ NUMERIC = ("MANAGE_DUE_SOON_DAYS", "MANAGE_ON_SITE_METRES", "MANAGE_MAX_DISTANCE
            "MANAGE_PHOTO_MAX_MEGAPIXELS", "MANAGE_PHOTO_MAX_COUNT", "UPLOAD_RETENTION_HOURS",
            "SESSION_IDLE_MINUTES", "SESSION_MAX_HOURS", "CSRF_TIME_LIMIT_SECONDS", "LOGIN_FREE_ATTEMPTS",
            "LOGIN_LOCK_AFTER", "LOGIN_ADDRESS_FREE_ATTEMPTS", "LOGIN_ADDRESS_LOCK_AFTER", "LOGIN_MAX_DELAY_SECONDS",
-           "LOGIN_FORGET_HOURS", "EXPORT_MAX_ROWS", "CQL2_MAX_DEPTH", "CQL2_MAX_TERMS")
+           "LOGIN_FORGET_HOURS", "EXPORT_MAX_ROWS", "CQL2_MAX_DEPTH", "CQL2_MAX_TERMS",
+           "STORE_RETRY_AFTER")
 
 
 def _resolve_secret_key(config: dict, instance: Path, explicit_file: bool) -> None:

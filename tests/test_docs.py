@@ -26,7 +26,9 @@ def test_every_command_is_documented(app):
     assert {"db", "demo", "users", "tokens", "import", "uploads"} <= set(ours)
     for group_name in ours:
         group = app.cli.commands[group_name]
-        assert isinstance(group, click.Group), group_name
+        if not isinstance(group, click.Group):
+            assert f"`{group_name} " in readme or f"`{group_name}`" in readme, f"'{group_name}' missing from README.md"
+            continue
         for name in group.commands:
             assert f"`{group_name} {name}" in readme, f"'{group_name} {name}' missing from README.md"
 

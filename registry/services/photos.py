@@ -76,14 +76,20 @@ def _paths(root: Path, sha: str, content_type: str) -> dict[str, Path]:
             "thumb": folder / f"{sha}-thumb.jpg"}
 
 
-def _write(path: Path, data: bytes) -> None:
+def write_whole_file(path: Path, data: bytes) -> None:
+    """Write a content-addressed file whole or not at all (a temporary name, then an atomic rename)."""
     if path.exists():
         return  # content-addressed: the same bytes are already there (a retry, or the same photo twice)
     path.parent.mkdir(parents=True, exist_ok=True)
     # A name of its own per writer: two requests (threads of one process) may write the same photo at once.
     temp = path.with_suffix(path.suffix + f".{uuid.uuid4().hex}.part")
-    temp.write_bytes(data)
-    os.replace(temp, path)  # atomic: a reader never sees half a file
+    try:
+        temp.write_bytes(data)
+        os.replace(temp, path)  # atomic: a reader never sees half a file
+    except BaseException:
+        # A full disk (ENOSPC, EFBIG) leaves half a file: remove it, so only whole files ever sit here.
+        temp.unlink(missing_ok=True)
+        raise
 
 
 def write_files(attachments_dir: str | os.PathLike, photos: list[CheckedPhoto]) -> None:
@@ -91,9 +97,9 @@ def write_files(attachments_dir: str | os.PathLike, photos: list[CheckedPhoto]) 
     root = Path(attachments_dir)
     for photo in photos:
         paths = _paths(root, photo.sha256, photo.info.content_type)
-        _write(paths["original"], photo.data)
-        _write(paths["display"], photo.display)
-        _write(paths["thumb"], photo.thumb)
+        write_whole_file(paths["original"], photo.data)
+        write_whole_file(paths["display"], photo.display)
+        write_whole_file(paths["thumb"], photo.thumb)
 
 
 def add_attachments(session: Session, actor: Actor, entity_type: str, entity_id: int, kind: str,

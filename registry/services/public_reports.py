@@ -25,6 +25,7 @@ from registry.services.base import (
     snapshot,
     unit_of_work,
 )
+from registry.services.photos import write_whole_file
 from registry.services.public_tribute import PUBLIC, check_idempotency_key, take_token
 
 TEXT_MIN = 5
@@ -95,10 +96,8 @@ def submit_report(store: Store, facility_id, text: str, contact: str | None = No
                 digest = hashlib.sha256(stored).hexdigest()
                 # Beside the other attachments, relative to the instance folder as their storage_path is.
                 relative = Path("attachments") / "reports" / f"{digest}.jpg"
-                folder = Path(instance_path) / relative.parent
-                folder.mkdir(parents=True, exist_ok=True)
-                # Content-addressed: a retry or a rolled-back transaction rewrites the same file, never a new one.
-                (Path(instance_path) / relative).write_bytes(stored)
+                # Content-addressed and written whole: a retry or a rolled-back transaction finds the same file.
+                write_whole_file(Path(instance_path) / relative, stored)
                 attachment = Attachment(entity_type="problem_reports", entity_id=0, kind="report_photo",
                                         filename=Path(photo.filename or "photo").name[:100] or "photo",
                                         content_type="image/jpeg", size=len(stored), sha256=digest,

@@ -31,6 +31,7 @@ from registry.services.base import (
     unit_of_work,
 )
 from registry.services.due import require_county
+from registry.services.photos import write_whole_file
 
 # Labels of the dated steps, in their order (vocab.RELOCATION_STEPS).
 STEP_LABELS = {
@@ -624,9 +625,8 @@ def attach_scan(store: Store, actor: Actor, relocation_id: int, step: str, filen
         relocation = load(session, Relocation, relocation_id, "relocation")
         _require_county(actor, relocation.origin_county_code)
         target = Path(folder) / "relocations" / str(relocation_id) / f"{digest}.{kind[1]}"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if not target.exists():
-            target.write_bytes(data)
+        # Whole or not at all: a half-written scan left by a full disk would be taken as done by a retry.
+        write_whole_file(target, data)
         attachment = Attachment(entity_type="relocations", entity_id=relocation_id, kind=f"scan:{step}",
                                 filename=Path(filename or "scan").name, content_type=kind[0], size=len(data),
                                 sha256=digest, storage_path=str(target), public=False, created_by_id=actor.id)
