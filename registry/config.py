@@ -30,7 +30,7 @@ SETTINGS = {
     "MANAGE_PHOTO_MAX_MEGAPIXELS": ("REGISTRY_MANAGE_PHOTO_MAX_MEGAPIXELS", None),
     "MANAGE_PHOTO_MAX_COUNT": ("REGISTRY_MANAGE_PHOTO_MAX_COUNT", None),
     "RELOCATION_FILES_DIR": ("REGISTRY_RELOCATION_FILES_DIR", None),
-    # Hours an uploaded file waits between its dry run and the commit before it is purged (web/staging.py).
+    # Hours an uploaded file waits between its dry run and the commit before it is purged (uploads.py).
     "UPLOAD_RETENTION_HOURS": ("REGISTRY_UPLOAD_RETENTION_HOURS", 72),
 }
 

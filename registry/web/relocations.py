@@ -31,13 +31,13 @@ from geodata.ledger import FIELDS, MAX_BYTES, LedgerError, header_key, sniff
 from maps.basemaps import BasemapConfigError, basemap_from_settings
 from maps.journeys import build_journey_map
 from maps.shell import render_parts
+from registry import uploads as staging
 from registry.extensions import get_store
 from registry.models.vocab import FUNDING_SOURCES, LONGYAN_COUNTIES, RELOCATION_STEPS
 from registry.services import Forbidden, InvalidInput, ServiceError
 from registry.services import ledger_import as imports
 from registry.services import reconciliation as recon
 from registry.services import relocations as service
-from registry.web import staging
 from registry.web.auth import audit_forbidden, current_actor, role_required
 
 bp = Blueprint("relocations", __name__, url_prefix="/relocations")
