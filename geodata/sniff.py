@@ -65,8 +65,8 @@ _PREFIX = {"geojson": "GeoJSON:", "gpkg": "GPKG:"}
 
 FORMAT_NAMES = {"geojson": "GeoJSON", "gpkg": "GeoPackage", "shp": "zipped Shapefile", "zip": "zip archive",
                 "xlsx": "Excel workbook (.xlsx)", "kml": "KML", "csv": "CSV", "jpeg": "JPEG image",
-                "png": "PNG image", "heic": "HEIC image", "pdf": "PDF document", "image": "photo (JPEG, PNG or HEIC)",
-                "scan": "scan (PDF, PNG or JPEG)"}
+                "png": "PNG image", "heic": "HEIC image", "pdf": "PDF document", "image": "JPEG, PNG or HEIC photo",
+                "scan": "PDF, PNG or JPEG scan"}
 
 SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
 _SQLITE = b"SQLite format 3\x00"
@@ -410,8 +410,8 @@ def check_file(path: Path, fmt: str, limits: Limits = DEFAULT_LIMITS, *, field: 
         if fmt in _ACCEPTS:
             found = image_kind(head)
             if found not in _ACCEPTS[fmt]:
-                raise UploadRefused(f"the file is not a {FORMAT_NAMES[fmt]}: its first bytes are not a "
-                                    f"{', '.join(k.upper() for k in _ACCEPTS[fmt])} signature")
+                raise UploadRefused(f"the file is not a {FORMAT_NAMES[fmt]}: its first bytes are none of "
+                                    "their signatures")
             return found
         if fmt == "geojson":
             _check_geojson(path, limits)

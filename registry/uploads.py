@@ -212,6 +212,16 @@ def limits(config=None, *, max_mb: float | None = None, features: int | None = N
     )
 
 
+def scan_max_mb(config=None) -> float:
+    """REGISTRY_SCAN_MAX_MB: the most a relocation's step scan may be (20 MB by default)."""
+    return _number(current_app.config if config is None else config, "SCAN_MAX_MB", 20)
+
+
+def report_photo_max_mb(config=None) -> float:
+    """REGISTRY_REPORT_PHOTO_MAX_MB: the most a visitor's problem-report photo may be (5 MB by default)."""
+    return _number(current_app.config if config is None else config, "REPORT_PHOTO_MAX_MB", 5)
+
+
 def too_large(filename: str, max_bytes: int) -> TooLargeError:
     return TooLargeError(f"{filename or 'the file'} is larger than {max_bytes / MB:g} MB, the most this form "
                          "accepts; nothing was saved", field="file")

@@ -171,12 +171,14 @@ def cancel(relocation_id: int):
 @role_required(*WRITERS)
 def attach(relocation_id: int):
     """Attach a scan (PDF, PNG, JPEG) to a step."""
-    upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        raise InvalidInput(_("请选择要上传的扫描件。"), field="file")
-    data = upload.read(service.MAX_SCAN_BYTES + 1)
-    service.attach_scan(get_store(), current_actor(), relocation_id, request.form.get("step", ""), upload.filename,
-                        data, _files_dir() / "attachments")
+    limits = staging.limits(max_mb=staging.scan_max_mb())
+    # Streamed to a temporary file and checked (signature, pointers) before the service reads its header.
+    with staging.receive("file", max_bytes=limits.max_bytes, fmt="scan", check=limits) as received:
+        if received is None:
+            raise InvalidInput(_("请选择要上传的扫描件。"), field="file")
+        service.attach_scan(get_store(), current_actor(), relocation_id, request.form.get("step", ""),
+                            received.filename, received.path, _files_dir() / "attachments",
+                            max_bytes=limits.max_bytes, max_pixels=limits.pixels)
     flash(_("扫描件已上传。"))
     return redirect(url_for(".detail", relocation_id=relocation_id))
 
