@@ -32,6 +32,17 @@ SETTINGS = {
     "RELOCATION_FILES_DIR": ("REGISTRY_RELOCATION_FILES_DIR", None),
     # Hours an uploaded file waits between its dry run and the commit before it is purged (uploads.py).
     "UPLOAD_RETENTION_HOURS": ("REGISTRY_UPLOAD_RETENTION_HOURS", 72),
+    # Upload limits (registry/uploads.py, geodata/sniff.py); unset means the default docs/CONFIGURATION.md states.
+    "MAX_REQUEST_MB": ("REGISTRY_MAX_REQUEST_MB", None),
+    "UPLOAD_MAX_MB": ("REGISTRY_UPLOAD_MAX_MB", None),
+    "UPLOAD_MAX_FEATURES": ("REGISTRY_UPLOAD_MAX_FEATURES", None),
+    "UPLOAD_ZIP_MAX_MEMBERS": ("REGISTRY_UPLOAD_ZIP_MAX_MEMBERS", None),
+    "UPLOAD_ZIP_MAX_MB": ("REGISTRY_UPLOAD_ZIP_MAX_MB", None),
+    "UPLOAD_ZIP_MAX_RATIO": ("REGISTRY_UPLOAD_ZIP_MAX_RATIO", None),
+    "UPLOAD_MAX_MEGAPIXELS": ("REGISTRY_UPLOAD_MAX_MEGAPIXELS", None),
+    "SCAN_MAX_MB": ("REGISTRY_SCAN_MAX_MB", None),
+    "REPORT_PHOTO_MAX_MB": ("REGISTRY_REPORT_PHOTO_MAX_MB", None),
+    "LEDGER_MAX_MB": ("REGISTRY_LEDGER_MAX_MB", None),
 }
 
 
@@ -44,10 +55,11 @@ def load(overrides: dict | None = None, instance_path: str | os.PathLike | None 
     config = {}
     for key, (env_name, default) in SETTINGS.items():
         config[key] = os.environ.get(env_name, default)
-    # Requests larger than this are refused before they are read (the ledger import's 200 MB limit fits inside).
-    config.setdefault("MAX_CONTENT_LENGTH", 210 * 1024 * 1024)
     config.update(overrides or {})
     _check_numbers(config)
+    # Requests larger than this are refused (413) before they are read (the ledger import's 200 MB fits inside).
+    if "MAX_CONTENT_LENGTH" not in config:
+        config["MAX_CONTENT_LENGTH"] = int(float(config.get("MAX_REQUEST_MB") or 210) * 1024 * 1024)
     instance = Path(instance_path or Path.cwd() / "instance")
     if not config.get("DATABASE_URL"):
         config["DATABASE_URL"] = f"sqlite:///{instance / 'registry.gpkg'}"
@@ -58,7 +70,9 @@ def load(overrides: dict | None = None, instance_path: str | os.PathLike | None 
 
 # Settings that must be positive numbers when given; checked at start-up so a typo fails fast, by name.
 NUMERIC = ("MANAGE_DUE_SOON_DAYS", "MANAGE_ON_SITE_METRES", "MANAGE_MAX_DISTANCE_KM", "MANAGE_PHOTO_MAX_MB",
-           "MANAGE_PHOTO_MAX_MEGAPIXELS", "MANAGE_PHOTO_MAX_COUNT", "UPLOAD_RETENTION_HOURS")
+           "MANAGE_PHOTO_MAX_MEGAPIXELS", "MANAGE_PHOTO_MAX_COUNT", "UPLOAD_RETENTION_HOURS", "MAX_REQUEST_MB",
+           "UPLOAD_MAX_MB", "UPLOAD_MAX_FEATURES", "UPLOAD_ZIP_MAX_MEMBERS", "UPLOAD_ZIP_MAX_MB",
+           "UPLOAD_ZIP_MAX_RATIO", "UPLOAD_MAX_MEGAPIXELS", "SCAN_MAX_MB", "REPORT_PHOTO_MAX_MB", "LEDGER_MAX_MB")
 
 
 def _check_numbers(config: dict) -> None:
