@@ -10,6 +10,8 @@ from pathlib import Path
 
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
+from geodata.sniff import pointer_reason
+
 try:  # HEIC/HEIF (iPhone photos) when pillow-heif is installed; JPEG and PNG work without it.
     import pillow_heif
 
@@ -103,13 +105,16 @@ _OTHER_SIGNATURES = ((b"GIF8", "GIF"), (b"BM", "BMP"), (b"II*\x00", "TIFF"), (b"
                      (b"\x00\x00\x01\x00", "ICO"), (b"8BPS", "PSD"))
 
 
+def _head(data: bytes | Path, size: int = 4096) -> bytes:
+    if isinstance(data, (bytes, bytearray)):
+        return bytes(data[:size])
+    with open(data, "rb") as handle:
+        return handle.read(size)
+
+
 def _other_kind(data: bytes | Path) -> str | None:
     """The name of a common image format Pillow was not allowed to open, from its signature, to say so."""
-    if isinstance(data, (bytes, bytearray)):
-        head = bytes(data[:16])
-    else:
-        with open(data, "rb") as handle:
-            head = handle.read(16)
+    head = _head(data, 16)
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "WebP"
     return next((what for magic, what in _OTHER_SIGNATURES if head.startswith(magic)), None)
@@ -212,6 +217,9 @@ def check_image(data: bytes | Path, name: str = "photo", *, max_bytes: int = DEF
     if size > max_bytes:
         raise ImageError(f"{name} is {size / 1048576:.1f} MB; photos may be at most "
                          f"{max_bytes / 1048576:.0f} MB", "size")
+    pointer = pointer_reason(_head(data))
+    if pointer:
+        raise ImageError(f"{name} is not a photo: {pointer}; nothing of what it names was read")
     image = _open(data, name)
     fmt = image.format or ""
     if fmt not in FORMATS:

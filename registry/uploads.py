@@ -223,7 +223,7 @@ def report_photo_max_mb(config=None) -> float:
 
 
 def too_large(filename: str, max_bytes: int) -> TooLargeError:
-    return TooLargeError(f"{filename or 'the file'} is larger than {max_bytes / MB:g} MB, the most this form "
+    return TooLargeError(f"{filename or 'the file'} is larger than {round(max_bytes / MB, 2):g} MB, the most this form "
                          "accepts; nothing was saved", field="file")
 
 
