@@ -221,25 +221,28 @@ def check_image(data: bytes | Path, name: str = "photo", *, max_bytes: int = DEF
     if pointer:
         raise ImageError(f"{name} is not a photo: {pointer}; nothing of what it names was read")
     image = _open(data, name)
-    fmt = image.format or ""
-    if fmt not in FORMATS:
-        raise ImageError(f"{name} is a {fmt or 'unknown'} image; photos must be JPEG, PNG"
-                         + (" or HEIC" if HEIF_SUPPORTED else ""))
-    width, height = image.size
-    if width * height > max_pixels:
-        raise ImageError(f"{name} is {width} x {height} pixels ({width * height / 1e6:.0f} megapixels); "
-                         f"at most {max_pixels / 1e6:.0f} megapixels are accepted", "pixels")
-    exif = image.getexif()
-    if fmt == "JPEG":
-        # Decode at a reduced scale (JPEG's DCT scaling): every byte is still read, so damage is still
-        # found, at a fraction of the time of a full decode of a 12-megapixel photo.
-        _draft(image)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image.load()
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        raise ImageError(f"{name} is damaged or truncated and cannot be read", "damaged") from None
+        fmt = image.format or ""
+        if fmt not in FORMATS:
+            raise ImageError(f"{name} is a {fmt or 'unknown'} image; photos must be JPEG, PNG"
+                             + (" or HEIC" if HEIF_SUPPORTED else ""))
+        width, height = image.size
+        if width * height > max_pixels:
+            raise ImageError(f"{name} is {width} x {height} pixels ({width * height / 1e6:.0f} megapixels); "
+                             f"at most {max_pixels / 1e6:.0f} megapixels are accepted", "pixels")
+        exif = image.getexif()
+        if fmt == "JPEG":
+            # Decode at a reduced scale (JPEG's DCT scaling): every byte is still read, so damage is still
+            # found, at a fraction of the time of a full decode of a 12-megapixel photo.
+            _draft(image)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                image.load()
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+            raise ImageError(f"{name} is damaged or truncated and cannot be read", "damaged") from None
+    finally:
+        image.close()  # the file of an upload on disk, and the decoded pixels
     lon, lat = _gps(exif)
     return PhotoInfo(fmt, FORMATS[fmt], width, height, _taken_at(exif, utc_offset_hours), lon, lat)
 
@@ -277,22 +280,25 @@ def renditions(data: bytes | Path, name: str = "photo") -> Renditions:
     >>> Image.open(io.BytesIO(r.display)).size, Image.open(io.BytesIO(r.thumb)).size
     ((1600, 800), (320, 160))
     """
-    image = _open(data, name)
-    if image.format == "JPEG":
-        _draft(image)  # decode at half or quarter scale when that still leaves enough pixels
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        # Turn by the EXIF orientation before the EXIF is dropped, or phone photos would lie on their side.
-        image = ImageOps.exif_transpose(image)
-        if image.mode not in ("RGB", "L"):
-            background = Image.new("RGB", image.size, "white")
-            rgba = image.convert("RGBA")
-            background.paste(rgba, mask=rgba.getchannel("A"))
-            image = background
-        display = image.copy()
-        display.thumbnail((DISPLAY_EDGE, DISPLAY_EDGE), Image.Resampling.LANCZOS, reducing_gap=2.0)
-        # The thumbnail is made from the display copy: the same picture, a tenth of the pixels to read.
-        return Renditions(display=_jpeg(display, DISPLAY_EDGE, 82), thumb=_jpeg(display, THUMB_EDGE, 75))
+    source = image = _open(data, name)
+    try:
+        if image.format == "JPEG":
+            _draft(image)  # decode at half or quarter scale when that still leaves enough pixels
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            # Turn by the EXIF orientation before the EXIF is dropped, or phone photos would lie on their side.
+            image = ImageOps.exif_transpose(image)
+            if image.mode not in ("RGB", "L"):
+                background = Image.new("RGB", image.size, "white")
+                rgba = image.convert("RGBA")
+                background.paste(rgba, mask=rgba.getchannel("A"))
+                image = background
+            display = image.copy()
+            display.thumbnail((DISPLAY_EDGE, DISPLAY_EDGE), Image.Resampling.LANCZOS, reducing_gap=2.0)
+            # The thumbnail is made from the display copy: the same picture, a tenth of the pixels to read.
+            return Renditions(display=_jpeg(display, DISPLAY_EDGE, 82), thumb=_jpeg(display, THUMB_EDGE, 75))
+    finally:
+        source.close()  # the file of an upload on disk
 
 
 def exif_summary(data: bytes, utc_offset_hours: float = 8.0) -> tuple[datetime | None, float | None, float | None]:

@@ -22,8 +22,10 @@ from __future__ import annotations
 import codecs
 import json
 import re
+import sqlite3
 import stat
 import zipfile
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -299,7 +301,11 @@ def _check_kml(path: Path, limits: Limits) -> None:
         raise UploadRefused(f"the KML file is not well-formed XML ({str(exc).splitlines()[0]})") from None
     if root.tag.rsplit("}", 1)[-1] != "kml":
         raise UploadRefused(f"the .kml file is XML but not KML (its root element is <{root.tag}>)")
-    count = sum(1 for el in root.iter() if isinstance(el.tag, str) and el.tag.rsplit("}", 1)[-1] == "Placemark")
+    names = [el.tag.rsplit("}", 1)[-1] for el in root.iter() if isinstance(el.tag, str)]
+    if "NetworkLink" in names:
+        raise UploadRefused("the KML file holds a NetworkLink, which names another file or address to read; "
+                            "upload the placemarks themselves")
+    count = names.count("Placemark")
     if count > limits.features:
         raise UploadRefused(f"the KML file holds {count:,} placemarks; at most {limits.features:,} are accepted in "
                             "one upload", status=413)
@@ -344,6 +350,17 @@ def _check_gpkg(path: Path) -> None:
         raise UploadRefused("the .gpkg file is not a GeoPackage (SQLite) file")
     if header[68:72] not in _GPKG_IDS:
         raise UploadRefused("the .gpkg file is a SQLite database but not a GeoPackage (no GPKG application id)")
+    # A view is SQL that GDAL would run on reading (and SQL can call GDAL's own functions); an upload's
+    # layers are plain tables. (Triggers run only on writes, and GDAL opens uploads read-only.)
+    # Read-only and immutable: this is the staged copy in a private folder, never the registry's file.
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)) as db:
+            views = db.execute("SELECT count(*) FROM sqlite_master WHERE type = 'view'").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        raise UploadRefused(f"the .gpkg file is a damaged SQLite database ({exc})") from None
+    if views:
+        raise UploadRefused("the GeoPackage holds SQL views, which run when it is read; export the layer again as "
+                            "a plain table")
 
 
 def _check_xlsx(path: Path, limits: Limits) -> None:

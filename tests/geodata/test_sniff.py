@@ -91,6 +91,27 @@ def test_a_sqlite_file_without_the_gpkg_application_id_is_not_a_geopackage(tmp_p
         check_file(path, "gpkg")
 
 
+def test_a_geopackage_with_a_view_is_refused(tmp_path):
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    path = tmp_path / "plot.gpkg"
+    gpd.GeoDataFrame({"a": [1]}, geometry=[Point(116.8, 25.2)], crs=4326).to_file(path, layer="t", engine="pyogrio")
+    assert check_file(path, "gpkg") == "gpkg"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE VIEW v AS SELECT * FROM t")
+    db.close()
+    with pytest.raises(UploadRefused, match="SQL views"):
+        check_file(path, "gpkg")
+
+
+def test_a_kml_network_link_is_refused():
+    data = (b'<?xml version="1.0"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document><NetworkLink>'
+            b"<Link><href>http://127.0.0.1:9/x.kml</href></Link></NetworkLink></Document></kml>")
+    with pytest.raises(ReadError, match="NetworkLink"):
+        read_geometries(data, "road.kml")
+
+
 def test_an_xlsx_claim_needs_a_workbook_zip(tmp_path):
     path = tmp_path / "upload.xlsx"
     with zipfile.ZipFile(path, "w") as zf:
