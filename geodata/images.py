@@ -6,8 +6,11 @@ import io
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+
+from geodata.sniff import pointer_reason
 
 try:  # HEIC/HEIF (iPhone photos) when pillow-heif is installed; JPEG and PNG work without it.
     import pillow_heif
@@ -41,7 +44,20 @@ DRAFT_EDGE = 1200
 
 
 class ImageError(ValueError):
-    """A file that is not an acceptable photo; the message names the file and why."""
+    """A file that is not an acceptable photo; the message names the file and why.
+
+    ``kind`` says which check refused it: ``empty``, ``size`` (bytes), ``format``, ``pixels`` or ``damaged``,
+    so a page can tell a visitor the right reason in their language.
+    """
+
+    def __init__(self, message: str, kind: str = "format"):
+        super().__init__(message)
+        self.kind = kind
+
+
+# Only these Pillow plugins may read an upload: no other decoder (EPS, which runs Ghostscript, and dozens
+# more) ever sees one, whatever its bytes say.
+_PLUGINS = ("JPEG", "PNG", "HEIF")
 
 
 @dataclass(frozen=True)
@@ -65,18 +81,43 @@ class Renditions:
     thumb: bytes
 
 
-def _open(data: bytes, name: str) -> Image.Image:
+def _open(data: bytes | Path, name: str) -> Image.Image:
+    """The image's header only (Pillow decodes nothing until load), by an allowed plugin."""
     try:
         with warnings.catch_warnings():
             # Pillow warns (and our test settings turn warnings into errors) on large images; the
             # pixel count is checked explicitly below with a message naming the file.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            return Image.open(io.BytesIO(data))
+            source = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
+            return Image.open(source, formats=[p for p in _PLUGINS if p != "HEIF" or HEIF_SUPPORTED])
     except Image.DecompressionBombError:
-        raise ImageError(f"{name} declares far too many pixels (a picture bomb); it was not decoded") from None
+        raise ImageError(f"{name} declares far too many pixels (a picture bomb); it was not decoded",
+                         "pixels") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         kinds = "JPEG, PNG" + (" or HEIC" if HEIF_SUPPORTED else "")
+        other = _other_kind(data)
+        if other:
+            raise ImageError(f"{name} is a {other} image; photos must be {kinds}") from None
         raise ImageError(f"{name} is not a photo this registry reads ({kinds})") from None
+
+
+_OTHER_SIGNATURES = ((b"GIF8", "GIF"), (b"BM", "BMP"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"),
+                     (b"\x00\x00\x01\x00", "ICO"), (b"8BPS", "PSD"))
+
+
+def _head(data: bytes | Path, size: int = 4096) -> bytes:
+    if isinstance(data, (bytes, bytearray)):
+        return bytes(data[:size])
+    with open(data, "rb") as handle:
+        return handle.read(size)
+
+
+def _other_kind(data: bytes | Path) -> str | None:
+    """The name of a common image format Pillow was not allowed to open, from its signature, to say so."""
+    head = _head(data, 16)
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    return next((what for magic, what in _OTHER_SIGNATURES if head.startswith(magic)), None)
 
 
 def _draft(image: Image.Image) -> None:
@@ -129,7 +170,7 @@ def _taken_at(exif: Image.Exif, utc_offset_hours: float) -> datetime | None:
     return local.replace(tzinfo=timezone(timedelta(hours=utc_offset_hours))).astimezone(UTC)
 
 
-def check_image(data: bytes, name: str = "photo", *, max_bytes: int = DEFAULT_MAX_BYTES,
+def check_image(data: bytes | Path, name: str = "photo", *, max_bytes: int = DEFAULT_MAX_BYTES,
                 max_pixels: int = DEFAULT_MAX_PIXELS, utc_offset_hours: float = 8.0) -> PhotoInfo:
     """Check that ``data`` is a real JPEG, PNG (or HEIC) photo of acceptable size and read its EXIF.
 
@@ -139,8 +180,8 @@ def check_image(data: bytes, name: str = "photo", *, max_bytes: int = DEFAULT_MA
 
     Parameters
     ----------
-    data : bytes
-        The file's content.
+    data : bytes or Path
+        The file's content, or the uploaded file holding it.
     name : str, default "photo"
         How to call the file in messages (its upload name).
     max_bytes, max_pixels : int
@@ -170,31 +211,38 @@ def check_image(data: bytes, name: str = "photo", *, max_bytes: int = DEFAULT_MA
     ...
     geodata.images.ImageError: notes.txt is not a photo this registry reads (JPEG, PNG or HEIC)
     """
-    if not data:
-        raise ImageError(f"{name} is empty")
-    if len(data) > max_bytes:
-        raise ImageError(f"{name} is {len(data) / 1048576:.1f} MB; photos may be at most "
-                         f"{max_bytes / 1048576:.0f} MB")
+    size = len(data) if isinstance(data, (bytes, bytearray)) else Path(data).stat().st_size
+    if not size:
+        raise ImageError(f"{name} is empty", "empty")
+    if size > max_bytes:
+        raise ImageError(f"{name} is {size / 1048576:.1f} MB; photos may be at most "
+                         f"{max_bytes / 1048576:.0f} MB", "size")
+    pointer = pointer_reason(_head(data))
+    if pointer:
+        raise ImageError(f"{name} is not a photo: {pointer}; nothing of what it names was read")
     image = _open(data, name)
-    fmt = image.format or ""
-    if fmt not in FORMATS:
-        raise ImageError(f"{name} is a {fmt or 'unknown'} image; photos must be JPEG, PNG"
-                         + (" or HEIC" if HEIF_SUPPORTED else ""))
-    width, height = image.size
-    if width * height > max_pixels:
-        raise ImageError(f"{name} is {width} x {height} pixels ({width * height / 1e6:.0f} megapixels); "
-                         f"at most {max_pixels / 1e6:.0f} megapixels are accepted")
-    exif = image.getexif()
-    if fmt == "JPEG":
-        # Decode at a reduced scale (JPEG's DCT scaling): every byte is still read, so damage is still
-        # found, at a fraction of the time of a full decode of a 12-megapixel photo.
-        _draft(image)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image.load()
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        raise ImageError(f"{name} is damaged or truncated and cannot be read") from None
+        fmt = image.format or ""
+        if fmt not in FORMATS:
+            raise ImageError(f"{name} is a {fmt or 'unknown'} image; photos must be JPEG, PNG"
+                             + (" or HEIC" if HEIF_SUPPORTED else ""))
+        width, height = image.size
+        if width * height > max_pixels:
+            raise ImageError(f"{name} is {width} x {height} pixels ({width * height / 1e6:.0f} megapixels); "
+                             f"at most {max_pixels / 1e6:.0f} megapixels are accepted", "pixels")
+        exif = image.getexif()
+        if fmt == "JPEG":
+            # Decode at a reduced scale (JPEG's DCT scaling): every byte is still read, so damage is still
+            # found, at a fraction of the time of a full decode of a 12-megapixel photo.
+            _draft(image)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                image.load()
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+            raise ImageError(f"{name} is damaged or truncated and cannot be read", "damaged") from None
+    finally:
+        image.close()  # the file of an upload on disk, and the decoded pixels
     lon, lat = _gps(exif)
     return PhotoInfo(fmt, FORMATS[fmt], width, height, _taken_at(exif, utc_offset_hours), lon, lat)
 
@@ -208,7 +256,7 @@ def _jpeg(image: Image.Image, edge: int, quality: int) -> bytes:
     return out.getvalue()
 
 
-def renditions(data: bytes, name: str = "photo") -> Renditions:
+def renditions(data: bytes | Path, name: str = "photo") -> Renditions:
     """Make the display and thumbnail JPEGs of a checked photo, upright and without EXIF.
 
     Parameters
@@ -232,22 +280,25 @@ def renditions(data: bytes, name: str = "photo") -> Renditions:
     >>> Image.open(io.BytesIO(r.display)).size, Image.open(io.BytesIO(r.thumb)).size
     ((1600, 800), (320, 160))
     """
-    image = _open(data, name)
-    if image.format == "JPEG":
-        _draft(image)  # decode at half or quarter scale when that still leaves enough pixels
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        # Turn by the EXIF orientation before the EXIF is dropped, or phone photos would lie on their side.
-        image = ImageOps.exif_transpose(image)
-        if image.mode not in ("RGB", "L"):
-            background = Image.new("RGB", image.size, "white")
-            rgba = image.convert("RGBA")
-            background.paste(rgba, mask=rgba.getchannel("A"))
-            image = background
-        display = image.copy()
-        display.thumbnail((DISPLAY_EDGE, DISPLAY_EDGE), Image.Resampling.LANCZOS, reducing_gap=2.0)
-        # The thumbnail is made from the display copy: the same picture, a tenth of the pixels to read.
-        return Renditions(display=_jpeg(display, DISPLAY_EDGE, 82), thumb=_jpeg(display, THUMB_EDGE, 75))
+    source = image = _open(data, name)
+    try:
+        if image.format == "JPEG":
+            _draft(image)  # decode at half or quarter scale when that still leaves enough pixels
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            # Turn by the EXIF orientation before the EXIF is dropped, or phone photos would lie on their side.
+            image = ImageOps.exif_transpose(image)
+            if image.mode not in ("RGB", "L"):
+                background = Image.new("RGB", image.size, "white")
+                rgba = image.convert("RGBA")
+                background.paste(rgba, mask=rgba.getchannel("A"))
+                image = background
+            display = image.copy()
+            display.thumbnail((DISPLAY_EDGE, DISPLAY_EDGE), Image.Resampling.LANCZOS, reducing_gap=2.0)
+            # The thumbnail is made from the display copy: the same picture, a tenth of the pixels to read.
+            return Renditions(display=_jpeg(display, DISPLAY_EDGE, 82), thumb=_jpeg(display, THUMB_EDGE, 75))
+    finally:
+        source.close()  # the file of an upload on disk
 
 
 def exif_summary(data: bytes, utc_offset_hours: float = 8.0) -> tuple[datetime | None, float | None, float | None]:

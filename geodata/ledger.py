@@ -21,6 +21,7 @@ import numpy as np
 
 from geodata.checks import parse_dms
 from geodata.crs import normalise_crs, to_wgs84
+from geodata.sniff import Limits, UploadRefused, check_zip, pointer_reason
 
 __all__ = [
     "DATE_FIELDS",
@@ -183,6 +184,9 @@ def sniff(head: bytes, filename: str = "") -> str:
     geodata.ledger.LedgerError: scan.pdf is a PDF document, not a spreadsheet: save the ledger as .xlsx or .csv
     """
     name = filename or "the file"
+    pointer = pointer_reason(head)
+    if pointer:
+        raise LedgerError(f"{name} is not a ledger: {pointer}; nothing of what it names was read")
     known = {b"%PDF": "a PDF document", b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image",
              b"GIF8": "a GIF image", b"Rar!": "a RAR archive", b"\x1f\x8b": "a gzip archive",
              b"7z\xbc\xaf": "a 7-Zip archive", b"SQLite format 3": "a SQLite database"}
@@ -272,8 +276,14 @@ def _xlsx_rows(path: Path, ledger: Ledger) -> Iterator[tuple[int, list]]:
         fills: dict[int, list[tuple[int, int, int]]] = {}
         starts = {(r0, c0): (r1, c1) for r0, r1, c0, c1 in merged}
         pending: dict[tuple[int, int], tuple[int, int]] = dict(starts)
+        # A merged range fills no further right than the widest row holding a value so far (the header's
+        # used range, once the header is read): one range A1:XFD100000 must not make every row 16,384 cells.
+        width = 0
         for number, cells in enumerate(ws.iter_rows(values_only=True), start=1):
             cells = list(cells)
+            while cells and cells[-1] is None:
+                cells.pop()
+            width = max(width, len(cells))
             for (r0, c0), (r1, c1) in list(pending.items()):
                 if r0 == number:
                     value = cells[c0] if c0 < len(cells) else None
@@ -285,6 +295,7 @@ def _xlsx_rows(path: Path, ledger: Ledger) -> Iterator[tuple[int, list]]:
                         ledger.warn(f"merged cell {_letters(c0)}{r0}:{_letters(c1)}{r1}: its value was applied "
                                     f"to rows {r0}–{r1}", row=r0, column=_letters(c0), value=value, kind="merged")
             for c0, c1, value in fills.pop(number, ()):
+                c1 = min(c1, max(width, c0 + 1) - 1)
                 if len(cells) <= c1:
                     cells.extend([None] * (c1 + 1 - len(cells)))
                 for c in range(c0, c1 + 1):
@@ -408,6 +419,7 @@ def read_ledger(
     counties: Mapping[str, tuple] | None = None,
     max_bytes: int = MAX_BYTES,
     progress: Callable[[int], None] | None = None,
+    limits: Limits | None = None,
 ) -> Ledger:
     """Read a relocation ledger into cleaned rows and a list of issues, without touching any store.
 
@@ -460,7 +472,7 @@ def read_ledger(
         raise LedgerError(f"{name} is {size / 1024 / 1024:,.0f} MB, more than the {max_bytes / 1024 / 1024:,.0f} MB "
                           "a ledger may be; split it by county or batch and import each part")
     data = bytes(source) if isinstance(source, (bytes, bytearray)) else Path(source).read_bytes()
-    kind = sniff(data[:64], name)
+    kind = sniff(data[:4096], name)
     ledger = Ledger(kind=kind, content_hash=hashlib.sha256(data).hexdigest(), crs=crs)
     merged_map = dict(DEFAULT_MAPPING)
     for header, target in (mapping or {}).items():
@@ -474,6 +486,18 @@ def read_ledger(
             spilled = path = _spill(data)
         else:
             path = Path(source)
+        try:
+            # The zip's directory is checked before openpyxl inflates anything (members, sizes, ratio, paths).
+            members = {m.filename for m in check_zip(path, limits or ledger_limits(max_bytes), name)}
+        except UploadRefused as exc:
+            if spilled is not None:
+                spilled.unlink(missing_ok=True)
+            raise LedgerError(exc.reason) from None
+        if "[Content_Types].xml" not in members:
+            if spilled is not None:
+                spilled.unlink(missing_ok=True)
+            raise LedgerError(f"{name} is a ZIP archive but not a readable .xlsx workbook "
+                              "(no [Content_Types].xml)")
         raw_rows = _xlsx_rows(path, ledger)
     else:
         raw_rows = _csv_rows(data, name)
@@ -489,6 +513,11 @@ def read_ledger(
         if spilled is not None:
             spilled.unlink(missing_ok=True)
     return ledger
+
+
+def ledger_limits(max_bytes: int = MAX_BYTES) -> Limits:
+    """Zip limits for a ledger workbook: its sheet XML may expand ten times the file (a bomb expands far more)."""
+    return Limits(max_bytes=max_bytes, zip_bytes=10 * max_bytes)
 
 
 def _spill(data: bytes) -> Path:

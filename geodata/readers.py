@@ -1,23 +1,20 @@
 """Safe reading of uploaded outlines and zones: GeoJSON, GeoPackage, zipped Shapefile and KML.
 
-Every upload is written to a private temporary folder and read from there, so GDAL never opens
-the live registry file. Zips are checked before anything is extracted (paths that climb out,
-links, too many members, sizes and compression ratios of a zip bomb); KML with a DOCTYPE or
-entity declarations is refused before any XML parser sees it. Coordinates come back as shapely
+Every upload is copied to a private temporary folder, checked by :mod:`geodata.sniff` to be what its
+name claims (zips before anything is extracted, KML decoded and without a DOCTYPE, no VRT, path, URL
+or connection string) and read from there with its format's GDAL driver only, so GDAL never opens
+the live registry file nor anything an upload names. Coordinates come back as shapely
 geometries in EPSG:4326 longitude, latitude, checked with :mod:`geodata.checks`.
 """
 
 from __future__ import annotations
 
-import re
-import stat
+import shutil
 import tempfile
-import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import numpy as np
-import pyogrio
 import shapely
 from pyproj import CRS
 from shapely.geometry import LineString, MultiLineString, MultiPolygon, Polygon
@@ -25,13 +22,14 @@ from shapely.geometry.base import BaseGeometry
 
 from geodata.checks import GeometryError, check_linestring, check_polygon
 from geodata.crs import normalise_crs, shift_geometry
+from geodata.sniff import DEFAULT_LIMITS, Limits, UploadRefused, check_file, extract_shapefile, gdal_layers, gdal_read
 
 # Limits on what an upload may hold; a planner's outline or a county's ranges fit far inside them.
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-MAX_UNZIPPED_BYTES = 100 * 1024 * 1024
-MAX_ZIP_MEMBERS = 200
-MAX_COMPRESSION_RATIO = 100.0
-MAX_FEATURES = 10_000
+MAX_UPLOAD_BYTES = DEFAULT_LIMITS.max_bytes
+MAX_UNZIPPED_BYTES = DEFAULT_LIMITS.zip_bytes
+MAX_ZIP_MEMBERS = DEFAULT_LIMITS.zip_members
+MAX_COMPRESSION_RATIO = DEFAULT_LIMITS.zip_ratio
+MAX_FEATURES = DEFAULT_LIMITS.features
 
 FORMATS = {
     ".geojson": "GeoJSON",
@@ -40,8 +38,9 @@ FORMATS = {
     ".zip": "zipped Shapefile",
     ".kml": "KML",
 }
+# The format each name ending claims, as geodata.sniff checks it.
+_CLAIMS = {".geojson": "geojson", ".json": "geojson", ".gpkg": "gpkg", ".zip": "shp", ".kml": "kml"}
 
-_XML_DANGER = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _GEOGRAPHIC_NAMES = ("EPSG:4326", "EPSG:4490", "OGC:CRS84")
 
 
@@ -55,8 +54,9 @@ class ReadError(ValueError):
     """
 
     def __init__(self, reason: str, field: str | None = "file", location: tuple | None = None,
-                 choices: list | None = None):
+                 choices: list | None = None, status: int = 400):
         super().__init__(reason, field, location)
+        self.status = status
         self.reason = reason
         self.field = field
         self.location = location
@@ -92,94 +92,34 @@ def _suffix(filename: str) -> str:
     )
 
 
-def _safe_extract(data_path: Path, folder: Path) -> list[Path]:
-    """Extract a zip into ``folder`` after checking every member; return the extracted files."""
-    try:
-        archive = zipfile.ZipFile(data_path)
-    except zipfile.BadZipFile:
-        raise ReadError("the .zip file is damaged or not a zip archive") from None
-    with archive:
-        members = archive.infolist()
-        if not members:
-            raise ReadError("the zip archive is empty")
-        if len(members) > MAX_ZIP_MEMBERS:
-            raise ReadError(f"the zip archive holds {len(members)} files; at most {MAX_ZIP_MEMBERS} are accepted")
-        total = 0
-        for info in members:
-            name = info.filename.replace("\\", "/")
-            path = PurePosixPath(name)
-            if path.is_absolute() or ".." in path.parts or re.match(r"^[A-Za-z]:", name):
-                raise ReadError(f"the zip archive member {info.filename!r} points outside the archive's folder "
-                                "(zip slip); nothing was extracted")
-            mode = info.external_attr >> 16
-            if stat.S_ISLNK(mode):
-                raise ReadError(f"the zip archive member {info.filename!r} is a symbolic link; nothing was extracted")
-            total += info.file_size
-            ratio = info.file_size / max(info.compress_size, 1)
-            if ratio > MAX_COMPRESSION_RATIO and info.file_size > 1024 * 1024:
-                raise ReadError(f"the zip archive member {info.filename!r} expands {ratio:,.0f} times "
-                                "(a zip bomb?); nothing was extracted")
-            if total > MAX_UNZIPPED_BYTES:
-                raise ReadError(f"the zip archive expands to more than {MAX_UNZIPPED_BYTES // (1024 * 1024)} MB "
-                                "(a zip bomb?); nothing was extracted")
-        extracted = []
-        root = folder.resolve()
-        for info in members:
-            if info.is_dir():
-                continue
-            target = (folder / info.filename.replace("\\", "/")).resolve()
-            if root not in target.parents:
-                raise ReadError(f"the zip archive member {info.filename!r} points outside the archive's folder")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            written = 0
-            # Count while copying too: a member's header can lie about its size.
-            with archive.open(info) as src, open(target, "wb") as dst:
-                while chunk := src.read(1024 * 1024):
-                    written += len(chunk)
-                    if written > info.file_size or written > MAX_UNZIPPED_BYTES:
-                        raise ReadError(f"the zip archive member {info.filename!r} expands beyond its declared "
-                                        "size (a zip bomb?)")
-                    dst.write(chunk)
-            extracted.append(target)
-    return extracted
-
-
-def _dataset(data: bytes, filename: str, folder: Path) -> tuple[Path, str]:
-    """Write the upload into ``folder`` and return the path GDAL should open and the format's name."""
-    if not data:
-        raise ReadError("the file is empty")
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise ReadError(f"the file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
+def _dataset(data: bytes | Path, filename: str, folder: Path, limits: Limits) -> tuple[Path, str, str]:
+    """Copy the upload into ``folder``, check it is what its name claims; return (path for GDAL, claim, name)."""
     suffix = _suffix(filename)
-    fmt = FORMATS[suffix]
     upload = folder / f"upload{suffix}"
-    upload.write_bytes(data)
-    if suffix == ".zip":
-        files = _safe_extract(upload, folder / "unzipped")
-        shps = [p for p in files if p.suffix.lower() == ".shp"]
-        if not shps:
-            raise ReadError("the zip archive holds no Shapefile (.shp)")
-        if len(shps) > 1:
-            names = sorted(p.name for p in shps)
-            raise ReadError(f"the zip archive holds {len(shps)} Shapefiles ({', '.join(names)}); upload one at a time")
-        return shps[0], fmt
-    if suffix == ".kml":
-        if _XML_DANGER.search(data):
-            raise ReadError("the KML file declares a DOCTYPE or entities (external entities are refused); "
-                            "export it again without them")
-    if suffix == ".gpkg" and not data.startswith(b"SQLite format 3\x00"):
-        raise ReadError("the .gpkg file is not a GeoPackage (SQLite) file")
-    return upload, fmt
-
-
-def _layers(path: Path) -> list[str]:
+    if isinstance(data, (bytes, bytearray)):
+        upload.write_bytes(data)
+    else:
+        shutil.copyfile(data, upload)  # a staged upload, never the registry's own file
+    claim = _CLAIMS[suffix]
     try:
-        return [str(name) for name, _type in pyogrio.list_layers(path)]
+        check_file(upload, claim, limits)
+        if claim == "shp":
+            upload = extract_shapefile(upload, folder / "unzipped", limits)
+    except UploadRefused as exc:
+        raise ReadError(exc.reason, field=exc.field, status=exc.status) from None
+    return upload, claim, FORMATS[suffix]
+
+
+def _layers(path: Path, claim: str) -> list[str]:
+    try:
+        return gdal_layers(path, claim)
+    except UploadRefused as exc:
+        raise ReadError(exc.reason, field=exc.field, status=exc.status) from None
     except Exception as exc:  # noqa: BLE001 - GDAL's many errors become one message
         raise ReadError(f"the file cannot be read: {str(exc).splitlines()[0]}") from None
 
 
-def list_layers(data: bytes, filename: str) -> list[str]:
+def list_layers(data: bytes | Path, filename: str, limits: Limits = DEFAULT_LIMITS) -> list[str]:
     """The layers an upload holds (a GeoPackage may hold several; other formats hold one).
 
     Parameters
@@ -200,8 +140,8 @@ def list_layers(data: bytes, filename: str) -> list[str]:
     1
     """
     with tempfile.TemporaryDirectory(prefix="registry-upload-") as tmp:
-        path, _fmt = _dataset(data, filename, Path(tmp))
-        return _layers(path)
+        path, claim, _fmt = _dataset(data, filename, Path(tmp), limits)
+        return _layers(path, claim)
 
 
 def _source_crs(info_crs: str | None, declared: str | None, fmt: str) -> tuple[str, CRS | None]:
@@ -237,16 +177,18 @@ def _check_lonlat_numbers(geoms: np.ndarray, crs_name: str) -> None:
         )
 
 
-def read_geometries(data: bytes, filename: str, *, layer: str | None = None, crs: str | None = None,
-                    repair: bool = False, kinds: tuple[str, ...] = ("polygon", "line")) -> ReadResult:
+def read_geometries(data: bytes | Path, filename: str, *, layer: str | None = None, crs: str | None = None,
+                    repair: bool = False, kinds: tuple[str, ...] = ("polygon", "line"),
+                    limits: Limits = DEFAULT_LIMITS) -> ReadResult:
     """Read an uploaded file's features as checked lon/lat geometries.
 
     Parameters
     ----------
-    data : bytes
-        The uploaded file's content.
+    data : bytes or Path
+        The uploaded file's content, or the staged file holding it.
     filename : str
-        Its name; the suffix picks the format (.geojson/.json, .gpkg, .zip, .kml).
+        Its name; the suffix picks the format (.geojson/.json, .gpkg, .zip, .kml), which the content
+        must match (see :mod:`geodata.sniff`).
     layer : str, optional
         The layer to read; required when a GeoPackage holds more than one.
     crs : str, optional
@@ -276,8 +218,8 @@ def read_geometries(data: bytes, filename: str, *, layer: str | None = None, crs
     ('MultiLineString', 'a')
     """
     with tempfile.TemporaryDirectory(prefix="registry-upload-") as tmp:
-        path, fmt = _dataset(data, filename, Path(tmp))
-        layers = _layers(path)
+        path, claim, fmt = _dataset(data, filename, Path(tmp), limits)
+        layers = _layers(path, claim)
         if not layers:
             raise ReadError("the file holds no layer")
         if layer:
@@ -290,13 +232,9 @@ def read_geometries(data: bytes, filename: str, *, layer: str | None = None, crs
         else:
             layer = layers[0]
         try:
-            info = pyogrio.read_info(path, layer=layer)
-            if info["features"] > MAX_FEATURES:
-                raise ReadError(f"layer {layer!r} holds {info['features']} features; at most {MAX_FEATURES} "
-                                "are accepted in one upload")
-            frame = pyogrio.read_dataframe(path, layer=layer)
-        except ReadError:
-            raise
+            info, frame = gdal_read(path, claim, layer, limits)
+        except UploadRefused as exc:
+            raise ReadError(exc.reason, field=exc.field, status=exc.status) from None
         except Exception as exc:  # noqa: BLE001 - GDAL's many errors become one message
             raise ReadError(f"the file cannot be read: {str(exc).splitlines()[0]}") from None
     crs_name, projected = _source_crs(info.get("crs"), crs, fmt)

@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 
 from registry import __version__
 from registry.db import Store
+from registry.uploads import ARCHIVE
 
 FORMAT = "registry-backup"
 FORMAT_VERSION = 1
@@ -49,8 +50,6 @@ def file_areas(config, instance_path: str | os.PathLike) -> list[FileArea]:
     instance = Path(instance_path)
     files = Path(config.get("RELOCATION_FILES_DIR") or instance)
     # Staged uploads waiting for a commit are not kept: only the archive of committed originals is.
-    from registry.web.staging import ARCHIVE
-
     return [FileArea("attachments", instance / "attachments"),
             FileArea("relocation-scans", files / "relocations"),
             FileArea("gis-imports", instance / "gis-imports" / ARCHIVE),

@@ -6,7 +6,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from registry.web import staging
+from registry import uploads as staging
 
 uploads_cli = AppGroup("uploads", help="Files uploaded for an import, kept between the dry run and the commit.")
 

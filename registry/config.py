@@ -48,7 +48,7 @@ SETTINGS = {
     "MANAGE_PHOTO_MAX_MEGAPIXELS": ("REGISTRY_MANAGE_PHOTO_MAX_MEGAPIXELS", None),
     "MANAGE_PHOTO_MAX_COUNT": ("REGISTRY_MANAGE_PHOTO_MAX_COUNT", None),
     "RELOCATION_FILES_DIR": ("REGISTRY_RELOCATION_FILES_DIR", None),
-    # Hours an uploaded file waits between its dry run and the commit before it is purged (web/staging.py).
+    # Hours an uploaded file waits between its dry run and the commit before it is purged (uploads.py).
     "UPLOAD_RETENTION_HOURS": ("REGISTRY_UPLOAD_RETENTION_HOURS", 72),
     # Serving (docs/DEPLOY.md). The three gunicorn ones are read by deploy/gunicorn.conf.py, listed here for the docs.
     "BIND": ("REGISTRY_BIND", "127.0.0.1:8000"),
@@ -71,6 +71,17 @@ SETTINGS = {
     "INSTANCE_PATH": ("REGISTRY_INSTANCE_PATH", None),
     # Seconds a client is told to wait (Retry-After) when the store is down, locked or full (web/errors.py).
     "STORE_RETRY_AFTER": ("REGISTRY_STORE_RETRY_AFTER", 5),
+    # Upload limits (registry/uploads.py, geodata/sniff.py); unset means the default docs/CONFIGURATION.md states.
+    "MAX_REQUEST_MB": ("REGISTRY_MAX_REQUEST_MB", None),
+    "UPLOAD_MAX_MB": ("REGISTRY_UPLOAD_MAX_MB", None),
+    "UPLOAD_MAX_FEATURES": ("REGISTRY_UPLOAD_MAX_FEATURES", None),
+    "UPLOAD_ZIP_MAX_MEMBERS": ("REGISTRY_UPLOAD_ZIP_MAX_MEMBERS", None),
+    "UPLOAD_ZIP_MAX_MB": ("REGISTRY_UPLOAD_ZIP_MAX_MB", None),
+    "UPLOAD_ZIP_MAX_RATIO": ("REGISTRY_UPLOAD_ZIP_MAX_RATIO", None),
+    "UPLOAD_MAX_MEGAPIXELS": ("REGISTRY_UPLOAD_MAX_MEGAPIXELS", None),
+    "SCAN_MAX_MB": ("REGISTRY_SCAN_MAX_MB", None),
+    "REPORT_PHOTO_MAX_MB": ("REGISTRY_REPORT_PHOTO_MAX_MB", None),
+    "LEDGER_MAX_MB": ("REGISTRY_LEDGER_MAX_MB", None),
 }
 
 
@@ -83,11 +94,12 @@ def load(overrides: dict | None = None, instance_path: str | os.PathLike | None 
     config = {}
     for key, (env_name, default) in SETTINGS.items():
         config[key] = os.environ.get(env_name, default)
-    # Requests larger than this are refused before they are read (the ledger import's 200 MB limit fits inside).
-    config.setdefault("MAX_CONTENT_LENGTH", 210 * 1024 * 1024)
     config.update(overrides or {})
     _check_numbers(config)
     config["TRUSTED_PROXIES"] = _hops(config.get("TRUSTED_PROXIES"))
+    # Requests larger than this are refused (413) before they are read (the ledger import's 200 MB fits inside).
+    if "MAX_CONTENT_LENGTH" not in config:
+        config["MAX_CONTENT_LENGTH"] = int(float(config.get("MAX_REQUEST_MB") or 210) * 1024 * 1024)
     instance = Path(instance_path or Path.cwd() / "instance")
     _resolve_secret_key(config, instance, explicit_file=bool(
         (overrides or {}).get("SECRET_KEY_FILE") or os.environ.get("REGISTRY_SECRET_KEY_FILE")))
@@ -105,7 +117,9 @@ NUMERIC = ("MANAGE_DUE_SOON_DAYS", "MANAGE_ON_SITE_METRES", "MANAGE_MAX_DISTANCE
            "SESSION_IDLE_MINUTES", "SESSION_MAX_HOURS", "CSRF_TIME_LIMIT_SECONDS", "LOGIN_FREE_ATTEMPTS",
            "LOGIN_LOCK_AFTER", "LOGIN_ADDRESS_FREE_ATTEMPTS", "LOGIN_ADDRESS_LOCK_AFTER", "LOGIN_MAX_DELAY_SECONDS",
            "LOGIN_FORGET_HOURS", "EXPORT_MAX_ROWS", "CQL2_MAX_DEPTH", "CQL2_MAX_TERMS",
-           "STORE_RETRY_AFTER")
+           "STORE_RETRY_AFTER", "MAX_REQUEST_MB", "UPLOAD_MAX_MB", "UPLOAD_MAX_FEATURES",
+           "UPLOAD_ZIP_MAX_MEMBERS", "UPLOAD_ZIP_MAX_MB", "UPLOAD_ZIP_MAX_RATIO", "UPLOAD_MAX_MEGAPIXELS",
+           "SCAN_MAX_MB", "REPORT_PHOTO_MAX_MB", "LEDGER_MAX_MB")
 
 
 def _resolve_secret_key(config: dict, instance: Path, explicit_file: bool) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from registry import config
 from registry.models import AuditEvent, Facility, ImportBatch, Relocation
 from registry.services import InvalidInput
-from registry.web.staging import Staging, TooLarge, areas
+from registry.uploads import Staging, TooLarge, areas
 from tests.conftest import make_app
 from tests.registry.test_manage_helpers import people
 from tests.registry.test_relocations_ledger_gen import FIXED_MAPPING_TEXT, make_destinations, write_messy_ledger

@@ -34,6 +34,18 @@ class InvalidInput(ServiceError):
     status = 400
 
 
+class TooLarge(InvalidInput):
+    """An upload over a size or count limit (413); the message names the limit."""
+
+    status = 413
+
+
+def refused(exc) -> ServiceError:
+    """An upload check's refusal (geodata.sniff.UploadRefused) as the service error with its status."""
+    kind = TooLarge if getattr(exc, "status", 400) == 413 else InvalidInput
+    return kind(exc.reason, field=exc.field)
+
+
 class Forbidden(ServiceError):
     status = 403
 

@@ -7,6 +7,8 @@ the outline, from the same stored coordinates on both stores, so both give the s
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import shapely
 from shapely.geometry import LineString, MultiLineString, MultiPolygon, Polygon, mapping
@@ -16,6 +18,7 @@ from sqlalchemy import select
 from geodata.checks import GeometryError, check_linestring, check_polygon
 from geodata.crs import from_metric, to_metric
 from geodata.readers import ReadError, read_geometries
+from geodata.sniff import DEFAULT_LIMITS, Limits
 from registry import spatial
 from registry.db import Store
 from registry.models import ConflictCheck, Facility, FacilityZone
@@ -54,10 +57,11 @@ def check_outline(geom: BaseGeometry, repair: bool = False) -> tuple[BaseGeometr
     raise InvalidInput(f"the outline is a {geom.geom_type}; draw or upload a line or a polygon", field="outline")
 
 
-def outline_from_upload(data: bytes, filename: str, *, layer=None, crs=None, repair=False):
-    """(outline, note) from an uploaded file: its lines together, or its polygons together."""
+def outline_from_upload(data: bytes | Path, filename: str, *, layer=None, crs=None, repair=False,
+                        limits: Limits = DEFAULT_LIMITS):
+    """(outline, note) from an uploaded file (bytes or a staged path): its lines together, or its polygons together."""
     try:
-        result = read_geometries(data, filename, layer=layer, crs=crs, repair=repair)
+        result = read_geometries(data, filename, layer=layer, crs=crs, repair=repair, limits=limits)
     except ReadError as exc:
         raise read_error(exc) from None
     lines = [g for g in result.geometries if g.geom_type == "MultiLineString"]
@@ -210,14 +214,14 @@ def save_check(store: Store, actor: Actor, project_name: str, outline: BaseGeome
     return check
 
 
-def save_check_upload(store: Store, actor: Actor, project_name: str, data: bytes, filename: str, *, layer=None,
-                      crs=None, repair=False, **kwargs) -> ConflictCheck:
+def save_check_upload(store: Store, actor: Actor, project_name: str, data: bytes | Path, filename: str, *,
+                      layer=None, crs=None, repair=False, limits: Limits = DEFAULT_LIMITS, **kwargs) -> ConflictCheck:
     """Check an uploaded outline and save it."""
     require_planner(actor)
     if not (project_name or "").strip():
         raise InvalidInput("project_name is required: the check is saved under the project's name",
                            field="project_name")
-    outline, note = outline_from_upload(data, filename, layer=layer, crs=crs, repair=repair)
+    outline, note = outline_from_upload(data, filename, layer=layer, crs=crs, repair=repair, limits=limits)
     return save_check(store, actor, project_name, outline, repair=repair, source=f"uploaded {filename}",
                       note=note, **kwargs)
 

@@ -9,28 +9,38 @@ same file) is counted and skipped, so importing a file twice adds nothing.
 from __future__ import annotations
 
 import hashlib
-import io
 import math
+import shutil
 import tempfile
 import zipfile
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import NamedTuple
 
 import pandas as pd
-import pyogrio
 from shapely.geometry import Point
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from geodata.checks import GeometryError, check_lonlat
 from geodata.crs import normalise_crs, to_wgs84
-from geodata.exports import read_back, shapefile_names
+from geodata.exports import shapefile_names
+from geodata.sniff import DEFAULT_LIMITS, Limits, UploadRefused, check_file, extract_shapefile, gdal_layers, gdal_read
 from registry.db import Store
 from registry.models import Facility, FacilityName, Tomb
 from registry.models.vocab import TOMB_STATES
-from registry.services.base import Actor, Conflict, Forbidden, InvalidInput, record_audit, snapshot, unit_of_work
+from registry.services.base import (
+    Actor,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    record_audit,
+    refused,
+    snapshot,
+    unit_of_work,
+)
 from registry.services.facilities import EDITABLE, _check_fields
 from registry.services.relocations import plot_taken
 from registry.spatial import for_store
@@ -116,30 +126,76 @@ def _clean(value):
     return value
 
 
-def layers(data: bytes, fmt: str) -> list[str]:
-    """The layers a GeoPackage holds (other formats hold one, so this is empty for them)."""
-    if fmt != "gpkg" or not data:
-        return []
+def _limits(limits: Limits | None) -> Limits:
+    # A GIS import takes up to MAX_ROWS points (an outline upload far fewer); the other limits are the settings'.
+    return replace(limits or DEFAULT_LIMITS, features=MAX_ROWS)
+
+
+def _sha256(data: bytes | Path) -> str:
+    if isinstance(data, (bytes, bytearray)):
+        return hashlib.sha256(data).hexdigest()
+    digest = hashlib.sha256()
+    with open(data, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _refused(exc: UploadRefused, fmt: str):
+    exc.reason = f"the file cannot be read as {fmt}: {exc.reason}"
+    return refused(exc)
+
+
+@contextmanager
+def _checked(data: bytes | Path, fmt: str, limits: Limits):
+    """The upload copied into a private folder and checked to be ``fmt``; yields the path readers open.
+
+    A zipped Shapefile yields its extracted .shp (only the Shapefile's own parts are extracted).
+    """
+    if isinstance(data, (bytes, bytearray)) and not data:
+        raise InvalidInput("the file is empty (0 bytes)", field="file")
     with tempfile.TemporaryDirectory(prefix="registry-import-") as folder:
-        path = Path(folder) / "upload.gpkg"
-        path.write_bytes(data)
+        path = Path(folder) / f"upload.{'zip' if fmt == 'shp' else fmt}"
+        if isinstance(data, (bytes, bytearray)):
+            path.write_bytes(data)
+        else:
+            shutil.copyfile(data, path)  # a staged upload, never the registry's own file
         try:
-            return [str(name) for name, _type in pyogrio.list_layers(path)]
-        except Exception as exc:  # noqa: BLE001 - GDAL's many errors become one message
-            raise InvalidInput(f"the file cannot be read as gpkg: {str(exc).splitlines()[0]}", field="file") from None
+            check_file(path, fmt, limits)
+            if fmt == "shp":
+                path = extract_shapefile(path, Path(folder) / "unzipped", limits)
+        except UploadRefused as exc:
+            raise _refused(exc, fmt) from None
+        yield path
 
 
-def _read_table(data: bytes, fmt: str) -> pd.DataFrame:
+def layers(data: bytes | Path, fmt: str, limits: Limits | None = None) -> list[str]:
+    """The layers a GeoPackage holds (other formats hold one, so this is empty for them)."""
+    if fmt != "gpkg":
+        return []
+    with _checked(data, fmt, _limits(limits)) as path:
+        return _gpkg_layers(path)
+
+
+def _gpkg_layers(path: Path) -> list[str]:
+    try:
+        return gdal_layers(path, "gpkg")
+    except UploadRefused as exc:
+        raise _refused(exc, "gpkg") from None
+    except Exception as exc:  # noqa: BLE001 - GDAL's many errors become one message
+        raise InvalidInput(f"the file cannot be read as gpkg: {str(exc).splitlines()[0]}", field="file") from None
+
+
+def _read_table(path: Path, fmt: str) -> pd.DataFrame:
     if fmt == "csv":
-        if b"\x00" in data[:4096]:
-            raise InvalidInput("the file cannot be read as csv: it is binary, not text", field="file")
         try:
-            frame = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig", dtype=str, keep_default_na=False)
+            frame = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
         except UnicodeDecodeError:
             # Excel in Chinese saves "CSV" in GBK; GB18030 reads it and every UTF-8-less Chinese file.
-            frame = pd.read_csv(io.BytesIO(data), encoding="gb18030", dtype=str, keep_default_na=False)
+            frame = pd.read_csv(path, encoding="gb18030", dtype=str, keep_default_na=False)
     else:
-        frame = pd.read_excel(io.BytesIO(data), dtype=str, engine="openpyxl")
+        with path.open("rb") as handle:
+            frame = pd.read_excel(handle, dtype=str, engine="openpyxl")
     frame.columns = [str(c).strip() for c in frame.columns]
     frame = frame.rename(columns={c: _LONLAT_ALIASES.get(c.lower(), c) for c in frame.columns})
     frame = frame.replace({"": None})
@@ -152,33 +208,36 @@ def _read_table(data: bytes, fmt: str) -> pd.DataFrame:
     return frame
 
 
-def _read(data: bytes, fmt: str, layer: str | None) -> tuple[pd.DataFrame, str | None, bool]:
+def _read(data: bytes | Path, fmt: str, layer: str | None,
+          limits: Limits | None = None) -> tuple[pd.DataFrame, str | None, bool]:
     """(rows with lon/lat columns, the layer read, whether the file named its own non-lon/lat CRS)."""
-    if not data:
-        raise InvalidInput("the file is empty (0 bytes)", field="file")
-    try:
-        if fmt in _TABULAR:
-            return _read_table(data, fmt), None, False
-        if fmt == "gpkg":
-            names = layers(data, fmt)
-            if layer:
-                if layer not in names:
-                    raise InvalidInput(f"layer {layer!r} is not in the file; its layers are: {', '.join(names)}",
-                                       field="layer", errors=names)
-            elif len(names) > 1:
-                raise InvalidInput(f"the file holds {len(names)} layers ({', '.join(names)}); choose the one to "
-                                   "import", field="layer", errors=names)
-            elif not names:
-                raise InvalidInput("the file holds no layer", field="file")
-            else:
-                layer = names[0]
-        gdf = read_back(data, fmt, layer if fmt == "gpkg" else None)
-    except InvalidInput:
-        raise
-    except (ValueError, OSError, RuntimeError, KeyError, zipfile.BadZipFile) as exc:
-        # pyogrio's DataSourceError is a RuntimeError; openpyxl raises BadZipFile or KeyError on a non-XLSX.
-        reason = (str(exc).split(";")[0].splitlines() or [type(exc).__name__])[0]
-        raise InvalidInput(f"the file cannot be read as {fmt}: {reason}", field="file") from None
+    limits = _limits(limits)
+    with _checked(data, fmt, limits) as path:
+        try:
+            if fmt in _TABULAR:
+                return _read_table(path, fmt), None, False
+            if fmt == "gpkg":
+                names = _gpkg_layers(path)
+                if layer:
+                    if layer not in names:
+                        raise InvalidInput(f"layer {layer!r} is not in the file; its layers are: {', '.join(names)}",
+                                           field="layer", errors=names)
+                elif len(names) > 1:
+                    raise InvalidInput(f"the file holds {len(names)} layers ({', '.join(names)}); choose the one "
+                                       "to import", field="layer", errors=names)
+                elif not names:
+                    raise InvalidInput("the file holds no layer", field="file")
+                else:
+                    layer = names[0]
+            _info, gdf = gdal_read(path, fmt, layer if fmt == "gpkg" else None, limits)
+        except InvalidInput:
+            raise
+        except UploadRefused as exc:
+            raise _refused(exc, fmt) from None
+        except (ValueError, OSError, RuntimeError, KeyError, zipfile.BadZipFile) as exc:
+            # pyogrio's DataSourceError is a RuntimeError; openpyxl raises BadZipFile or KeyError on a non-XLSX.
+            reason = (str(exc).split(";")[0].splitlines() or [type(exc).__name__])[0]
+            raise InvalidInput(f"the file cannot be read as {fmt}: {reason}", field="file") from None
     own_crs = gdf.crs is not None and gdf.crs.to_epsg() not in (4326, 4490)
     if own_crs:
         gdf = gdf.to_crs(4326)
@@ -215,9 +274,9 @@ def _key(lon: float, lat: float) -> tuple[float, float]:
     return round(lon, 7), round(lat, 7)
 
 
-def import_features(store: Store, actor: Actor, kind: str, data: bytes, fmt: str, *,
+def import_features(store: Store, actor: Actor, kind: str, data: bytes | Path, fmt: str, *,
                     dry_run: bool = True, layer: str | None = None, crs: str | None = None,
-                    filename: str | None = None) -> ImportReport:
+                    filename: str | None = None, limits: Limits | None = None) -> ImportReport:
     """Check, then (unless ``dry_run``) create every new row of the file as a facility or tomb, atomically.
 
     ``layer`` picks a GeoPackage's layer; ``crs`` says which lon/lat system the points are in when the
@@ -234,7 +293,7 @@ def import_features(store: Store, actor: Actor, kind: str, data: bytes, fmt: str
         crs_name = normalise_crs(crs or "EPSG:4326")
     except ValueError as exc:
         raise InvalidInput(str(exc), field="crs") from None
-    frame, layer, own_crs = _read(data, fmt, layer)
+    frame, layer, own_crs = _read(data, fmt, layer, limits)
     if len(frame) > MAX_ROWS:
         raise InvalidInput(f"the file has {len(frame)} rows; import at most {MAX_ROWS} at a time", field="file")
     if frame.empty:
@@ -271,7 +330,7 @@ def import_features(store: Store, actor: Actor, kind: str, data: bytes, fmt: str
             return report
         # One batched INSERT for all rows gives every row its id; the names and the audit events follow in
         # one more flush at commit (a flush per row made a 5,000-row import take 40 s instead of a few).
-        source = f"{filename or 'file'} sha256:{hashlib.sha256(data).hexdigest()}"
+        source = f"{filename or 'file'} sha256:{_sha256(data)}"
         session.add_all(built)
         try:
             session.flush()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,15 +77,21 @@ def _paths(root: Path, sha: str, content_type: str) -> dict[str, Path]:
             "thumb": folder / f"{sha}-thumb.jpg"}
 
 
-def write_whole_file(path: Path, data: bytes) -> None:
-    """Write a content-addressed file whole or not at all (a temporary name, then an atomic rename)."""
+def write_whole_file(path: Path, data: bytes | Path) -> None:
+    """Write a content-addressed file whole or not at all (a temporary name, then an atomic rename).
+
+    ``data`` is the bytes, or a staged file to copy (an upload streamed to disk).
+    """
     if path.exists():
         return  # content-addressed: the same bytes are already there (a retry, or the same photo twice)
     path.parent.mkdir(parents=True, exist_ok=True)
     # A name of its own per writer: two requests (threads of one process) may write the same photo at once.
     temp = path.with_suffix(path.suffix + f".{uuid.uuid4().hex}.part")
     try:
-        temp.write_bytes(data)
+        if isinstance(data, (bytes, bytearray)):
+            temp.write_bytes(data)
+        else:
+            shutil.copyfile(data, temp)
         os.replace(temp, path)  # atomic: a reader never sees half a file
     except BaseException:
         # A full disk (ENOSPC, EFBIG) leaves half a file: remove it, so only whole files ever sit here.

@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from geodata.images import ImageError, check_image, renditions
+from geodata.images import DEFAULT_MAX_PIXELS, ImageError, check_image, renditions
 from registry.db import Store
 from registry.models import Attachment, Facility, ProblemReport
 from registry.models.types import utcnow
@@ -19,6 +19,7 @@ from registry.services.base import (
     Forbidden,
     InvalidInput,
     NotFound,
+    TooLarge,
     check_version,
     load,
     record_audit,
@@ -52,23 +53,32 @@ def new_reference() -> str:
     return f"WT-{utcnow():%Y%m%d}-" + "".join(secrets.choice(_ALPHABET) for _ in range(6))
 
 
-def _stored_photo(photo: Photo | None) -> bytes | None:
+def _stored_photo(photo: Photo | None, max_bytes: int = PHOTO_MAX_BYTES,
+                  max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes | None:
     """The copy of a visitor's photo that is kept: checked to be a real image, resized, without EXIF.
 
     A phone photo's EXIF holds where the visitor stood and their device; a report needs the picture only.
+    A refusal carries the check that failed (``errors=[kind]``: size, pixels, format...) so the page can
+    tell the visitor the right reason.
     """
     if photo is None or not photo.data:
         return None
     try:
-        check_image(photo.data, "photo", max_bytes=PHOTO_MAX_BYTES)
+        check_image(photo.data, "photo", max_bytes=max_bytes, max_pixels=max_pixels)
         return renditions(photo.data, "photo").display
     except ImageError as exc:
-        raise InvalidInput(str(exc), field="photo") from None
+        error = TooLarge if exc.kind in ("size", "pixels") else InvalidInput
+        raise error(str(exc), field="photo", errors=[exc.kind]) from None
 
 
 def submit_report(store: Store, facility_id, text: str, contact: str | None = None, photo: Photo | None = None, *,
-                  client: str, idempotency_key: str, instance_path: str | Path) -> dict:
-    """File a visitor's report; returns its reference number. A retry with the same key returns the same report."""
+                  client: str, idempotency_key: str, instance_path: str | Path, max_photo_bytes: int = PHOTO_MAX_BYTES,
+                  max_photo_pixels: int = DEFAULT_MAX_PIXELS) -> dict:
+    """File a visitor's report; returns its reference number. A retry with the same key returns the same report.
+
+    The client's rate limit is taken before the photo is decoded: a flood of picture bombs costs one
+    refusal each, not one decode each.
+    """
     key = check_idempotency_key(idempotency_key)
     body = (text or "").strip()
     if len(body) < TEXT_MIN:
@@ -78,7 +88,6 @@ def submit_report(store: Store, facility_id, text: str, contact: str | None = No
     contact = (contact or "").strip() or None
     if contact and len(contact) > CONTACT_MAX:
         raise InvalidInput(f"contact is {len(contact)} characters; at most {CONTACT_MAX}", field="contact")
-    stored = _stored_photo(photo)
     existing = lookup_by_key(store, key)
     if existing is not None:
         return existing
@@ -86,11 +95,14 @@ def submit_report(store: Store, facility_id, text: str, contact: str | None = No
         facility_id = int(facility_id)
     except (TypeError, ValueError):
         raise InvalidInput(f"facility_id {facility_id!r} is not an id", field="facility_id") from None
+    with unit_of_work(store) as session:
+        # Committed on its own, before any decoding: a refused photo still spends the client's token.
+        take_token(session, f"report:{client}", REPORT_RATE,
+                   "Too many reports from this device in a short time; please wait {seconds} seconds.")
+    stored = _stored_photo(photo, max_photo_bytes, max_photo_pixels)
     try:
         with unit_of_work(store) as session:
             facility = load(session, Facility, facility_id, "facility", hide_retired=True)
-            take_token(session, f"report:{client}", REPORT_RATE,
-                       "Too many reports from this device in a short time; please wait {seconds} seconds.")
             attachment_id = None
             if stored is not None:
                 digest = hashlib.sha256(stored).hexdigest()

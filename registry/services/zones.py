@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from pathlib import Path
 
 import shapely
 from shapely.geometry import MultiPolygon, mapping, shape
@@ -12,11 +13,21 @@ from sqlalchemy import select
 from geodata.checks import GeometryError, check_polygon
 from geodata.crs import area_m2, from_metric, to_metric
 from geodata.readers import ReadError, read_geometries
+from geodata.sniff import DEFAULT_LIMITS, Limits
 from registry import spatial
 from registry.db import Store
 from registry.models import ConflictCheck, Facility, FacilityZone, PlanZone
 from registry.models.vocab import ZONE_KINDS
-from registry.services.base import Actor, Forbidden, InvalidInput, load, record_audit, snapshot, unit_of_work
+from registry.services.base import (
+    Actor,
+    Forbidden,
+    InvalidInput,
+    TooLarge,
+    load,
+    record_audit,
+    snapshot,
+    unit_of_work,
+)
 
 CURRENT = "active"
 SUPERSEDED = "superseded"
@@ -47,8 +58,9 @@ def _reported(value) -> date | None:
 
 
 def read_error(exc: ReadError) -> InvalidInput:
-    """A reader's refusal as the service error the web layer shows, naming the field and the place."""
-    return InvalidInput(str(exc), field=exc.field, errors=list(exc.choices))
+    """A reader's refusal as the service error the web layer shows, naming the field and the place (413 for a limit)."""
+    kind = TooLarge if exc.status == 413 else InvalidInput
+    return kind(str(exc), field=exc.field, errors=list(exc.choices))
 
 
 def _write_zone(store: Store, actor: Actor, facility_id: int, kind: str, geom: MultiPolygon, *,
@@ -92,15 +104,16 @@ def save_zone_geojson(store: Store, actor: Actor, facility_id: int, kind: str, t
     return save_zone(store, actor, facility_id, kind, parse_geojson(text, "geometry", polygons_only=True), **kwargs)
 
 
-def upload_zone(store: Store, actor: Actor, facility_id: int, kind: str, data: bytes, filename: str, *,
+def upload_zone(store: Store, actor: Actor, facility_id: int, kind: str, data: bytes | Path, filename: str, *,
                 layer: str | None = None, crs: str | None = None, repair: bool = False, reported_on=None,
-                approved_by=None) -> FacilityZone:
+                approved_by=None, limits: Limits = DEFAULT_LIMITS) -> FacilityZone:
     """Store a zone from an uploaded file; all its polygons together make the one zone."""
     require_planner(actor)
     _kind(kind)
     reported = _reported(reported_on)
     try:
-        result = read_geometries(data, filename, layer=layer, crs=crs, repair=repair, kinds=("polygon",))
+        result = read_geometries(data, filename, layer=layer, crs=crs, repair=repair, kinds=("polygon",),
+                                 limits=limits)
     except ReadError as exc:
         raise read_error(exc) from None
     merged = shapely.union_all(result.geometries)

@@ -172,8 +172,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(413)
     def too_large(exc):
-        limit = app.config.get("MAX_CONTENT_LENGTH") or 0
-        return _respond(413, f"The upload is larger than the {limit // (1024 * 1024)} MB this registry accepts; "
+        limit = round((app.config.get("MAX_CONTENT_LENGTH") or 0) / (1024 * 1024), 2)
+        return _respond(413, f"The upload is larger than the {limit:g} MB this registry accepts; "
                              "nothing was saved. Split the file or send a smaller one.")
 
     @app.errorhandler(500)

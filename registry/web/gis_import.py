@@ -8,10 +8,10 @@ from flask import Blueprint, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from registry import uploads as staging
 from registry.extensions import get_store
 from registry.services import gis_import as service
 from registry.services.base import InvalidInput
-from registry.web import staging
 from registry.web.auth import current_actor, role_required
 
 bp = Blueprint("gis_import", __name__, url_prefix="/gis/import")
@@ -38,7 +38,14 @@ def _save_upload() -> tuple[str, str]:
         raise InvalidInput(_("请选择要导入的文件。"), field="file")
     filename = Path(upload.filename).name
     service.format_for(filename)  # refuse an unknown kind of file before keeping it
-    return staging.gis_imports().save(upload.read()), filename
+    limit = staging.limits().max_bytes
+    try:
+        # Streamed to disk in chunks under the limit: the upload is never held in memory whole.
+        return staging.gis_imports().save(upload.stream, max_bytes=limit), filename
+    except staging.TooLarge:
+        raise staging.too_large(filename, limit) from None
+    finally:
+        upload.close()
 
 
 def _page(status: int = 200, **values):
@@ -62,17 +69,17 @@ def _run(dry_run: bool):
             token, filename = request.form["token"], Path(request.form.get("filename", "")).name
         else:
             token, filename = _save_upload()
-        data = staging.gis_imports().load(token)
-        report = service.import_features(get_store(), current_actor(), options["kind"], data,
+        staged = staging.gis_imports().path(token)
+        report = service.import_features(get_store(), current_actor(), options["kind"], staged,
                                          service.format_for(filename), dry_run=dry_run, layer=options["layer"],
-                                         crs=options["crs"], filename=filename)
+                                         crs=options["crs"], filename=filename, limits=staging.limits())
         if not dry_run and report.ok:
             # Committed: the original file is kept for good in instance/gis-imports/imported/<sha256>.
             staging.gis_imports().archive(token)
     except InvalidInput as exc:
         # A file-level refusal (empty, unreadable, no lon/lat, a layer to choose): named on the same page.
         layers = exc.errors if exc.field == "layer" else []
-        return _page(400, options=options, token=token if layers else "", filename=filename, file_error=exc,
+        return _page(exc.status, options=options, token=token if layers else "", filename=filename, file_error=exc,
                      layers=layers)
     return _page(200, options=options, token=token, filename=filename, report=report)
 

@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from maps.basemaps import BasemapConfigError, basemap_from_settings
 from maps.planning import build_check_map, build_outline_map, build_planning_map, build_zone_map, for_display
 from maps.shell import render_parts
+from registry import uploads
 from registry.extensions import get_store
 from registry.models.vocab import FUNDING_SOURCES, LONGYAN_COUNTIES, ZONE_KINDS
 from registry.services import InvalidInput, conflicts, dashboard, plans, zones
@@ -32,11 +33,8 @@ def _flag(name: str) -> bool:
 
 
 def _upload():
-    """(bytes, filename) of the form's file, or (None, None) when no file was chosen."""
-    file = request.files.get("file")
-    if file is None or not file.filename:
-        return None, None
-    return file.read(), file.filename
+    """The form's file streamed to a temporary file under the upload limit (None when none was chosen)."""
+    return uploads.receive("file", max_bytes=uploads.limits().max_bytes)
 
 
 def _lang() -> str:
@@ -115,17 +113,18 @@ def add_zone(facility_id: int):
             zones.buffer_control_zone(store, actor, facility_id, form.get("metres"),
                                       reported_on=form.get("reported_on"))
         else:
-            data, filename = _upload()
             common = {"reported_on": form.get("reported_on"), "approved_by": form.get("approved_by") or None,
                       "repair": _flag("repair")}
-            if data is not None:
-                zones.upload_zone(store, actor, facility_id, form.get("kind", ""), data, filename,
-                                  layer=form.get("layer") or None, crs=form.get("crs") or None, **common)
-            else:
-                zones.save_zone_geojson(store, actor, facility_id, form.get("kind", ""),
-                                        form.get("geojson", ""), **common)
+            with _upload() as received:
+                if received is not None:
+                    zones.upload_zone(store, actor, facility_id, form.get("kind", ""), received.path,
+                                      received.filename, layer=form.get("layer") or None,
+                                      crs=form.get("crs") or None, limits=uploads.limits(), **common)
+                else:
+                    zones.save_zone_geojson(store, actor, facility_id, form.get("kind", ""),
+                                            form.get("geojson", ""), **common)
     except InvalidInput as exc:
-        return _zones_page(facility_id, exc, 400)
+        return _zones_page(facility_id, exc, exc.status)
     return redirect(url_for("plan.facility_zones", facility_id=facility_id))
 
 
@@ -154,16 +153,16 @@ def new_check():
     store, actor, form = get_store(), current_actor(), request.form
     options = {"distance_m": form.get("distance_m"), "width_m": form.get("width_m"), "repair": _flag("repair")}
     try:
-        data, filename = _upload()
-        if data is not None:
-            check = conflicts.save_check_upload(store, actor, form.get("project_name", ""), data, filename,
-                                                layer=form.get("layer") or None, crs=form.get("crs") or None,
-                                                **options)
-        else:
-            check = conflicts.save_check_geojson(store, actor, form.get("project_name", ""),
-                                                 form.get("geojson", ""), **options)
+        with _upload() as received:
+            if received is not None:
+                check = conflicts.save_check_upload(store, actor, form.get("project_name", ""), received.path,
+                                                    received.filename, layer=form.get("layer") or None,
+                                                    crs=form.get("crs") or None, limits=uploads.limits(), **options)
+            else:
+                check = conflicts.save_check_geojson(store, actor, form.get("project_name", ""),
+                                                     form.get("geojson", ""), **options)
     except InvalidInput as exc:
-        return _checks_page(exc, 400)
+        return _checks_page(exc, exc.status)
     return redirect(url_for("plan.check", check_id=check.id))
 
 

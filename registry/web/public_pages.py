@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 
 from maps.public import build_facility_map
 from maps.shell import render_parts
+from registry import uploads
 from registry.extensions import get_read_store, get_store
 from registry.services.base import InvalidInput, NotFound
 from registry.services.public_reports import Photo, lookup_report, submit_report
@@ -169,6 +170,16 @@ def _field_message(exc: InvalidInput) -> str:
         "photo": _("照片须为 JPEG 或 PNG 格式，且不超过 5 MB。"),
         "reference": _("请输入正确的受理编号。"),
     }
+    if exc.field == "photo":
+        kind = exc.errors[0] if exc.errors else ""
+        mb = uploads.report_photo_max_mb()
+        if kind == "pixels":
+            return _("照片像素过多（最多 %(mp)s 百万像素），请缩小后再试。",
+                     mp=f"{uploads.limits(max_mb=mb).pixels / 1e6:g}")
+        if kind == "size":
+            return _("照片不能超过 %(mb)s MB。", mb=f"{mb:g}")
+        if kind in ("format", "damaged", "empty"):
+            return _("照片须为 JPEG 或 PNG 格式，且文件完好。")
     return messages.get(exc.field, exc.message)
 
 
@@ -178,13 +189,21 @@ def report(facility_id: int):
     facility = public_facility(get_store(), facility_id, 1, per_page=1)
     error = None
     if request.method == "POST":
+        limits = uploads.limits(max_mb=uploads.report_photo_max_mb())
         upload = request.files.get("photo")
-        photo = Photo(upload.filename or "", upload.read()) if upload and upload.filename else None
+        photo = None
+        if upload and upload.filename:
+            try:
+                # One byte past the limit at most: enough to say "too large" without holding a large body.
+                photo = Photo(upload.filename, upload.stream.read(limits.max_bytes + 1))
+            finally:
+                upload.close()
         try:
             answer = submit_report(get_store(), facility_id, request.form.get("text", ""),
                                    request.form.get("contact"), photo, client=_client(),
                                    idempotency_key=request.form.get("key"),
-                                   instance_path=current_app.instance_path)
+                                   instance_path=current_app.instance_path, max_photo_bytes=limits.max_bytes,
+                                   max_photo_pixels=limits.pixels)
         except RateLimited as exc:
             error, status = _("提交过于频繁，请稍后再试。"), exc.status
         except InvalidInput as exc:

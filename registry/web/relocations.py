@@ -31,13 +31,13 @@ from geodata.ledger import FIELDS, MAX_BYTES, LedgerError, header_key, sniff
 from maps.basemaps import BasemapConfigError, basemap_from_settings
 from maps.journeys import build_journey_map
 from maps.shell import render_parts
+from registry import uploads as staging
 from registry.extensions import get_store
 from registry.models.vocab import FUNDING_SOURCES, LONGYAN_COUNTIES, RELOCATION_STEPS
 from registry.services import Forbidden, InvalidInput, ServiceError
 from registry.services import ledger_import as imports
 from registry.services import reconciliation as recon
 from registry.services import relocations as service
-from registry.web import staging
 from registry.web.auth import audit_forbidden, current_actor, role_required
 
 bp = Blueprint("relocations", __name__, url_prefix="/relocations")
@@ -171,12 +171,14 @@ def cancel(relocation_id: int):
 @role_required(*WRITERS)
 def attach(relocation_id: int):
     """Attach a scan (PDF, PNG, JPEG) to a step."""
-    upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        raise InvalidInput(_("请选择要上传的扫描件。"), field="file")
-    data = upload.read(service.MAX_SCAN_BYTES + 1)
-    service.attach_scan(get_store(), current_actor(), relocation_id, request.form.get("step", ""), upload.filename,
-                        data, _files_dir() / "attachments")
+    limits = staging.limits(max_mb=staging.scan_max_mb())
+    # Streamed to a temporary file and checked (signature, pointers) before the service reads its header.
+    with staging.receive("file", max_bytes=limits.max_bytes, fmt="scan", check=limits) as received:
+        if received is None:
+            raise InvalidInput(_("请选择要上传的扫描件。"), field="file")
+        service.attach_scan(get_store(), current_actor(), relocation_id, request.form.get("step", ""),
+                            received.filename, received.path, _files_dir() / "attachments",
+                            max_bytes=limits.max_bytes, max_pixels=limits.pixels)
     flash(_("扫描件已上传。"))
     return redirect(url_for(".detail", relocation_id=relocation_id))
 
@@ -286,17 +288,26 @@ def import_form():
                            fields=FIELDS)
 
 
+def _ledger_max_bytes() -> int:
+    """REGISTRY_LEDGER_MAX_MB (200 by default, never more than the reader's own MAX_BYTES)."""
+    value = current_app.config.get("LEDGER_MAX_MB")
+    return min(int(float(value) * 1024 * 1024), MAX_BYTES) if value not in (None, "") else MAX_BYTES
+
+
 def _store_upload() -> tuple[str, str, str | None]:
     """Stream the upload into staging under its SHA-256 (refusing more than the limit); return (token, name, error)."""
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise InvalidInput(_("请选择台账文件（XLSX 或 CSV）。"), field="file")
+    limit = _ledger_max_bytes()
     try:
-        token = staging.ledger_uploads().save(upload.stream, max_bytes=MAX_BYTES)
+        token = staging.ledger_uploads().save(upload.stream, max_bytes=limit)
     except staging.TooLarge:
         return "", upload.filename, (
-            f"{upload.filename} is more than {MAX_BYTES // 1024 // 1024} MB, the most a ledger may be; "
+            f"{upload.filename} is more than {limit // 1024 // 1024} MB, the most a ledger may be; "
             "split it by county or batch and import each part")
+    finally:
+        upload.close()
     return token, upload.filename, None
 
 
@@ -321,12 +332,13 @@ def _crs(form) -> str:
 @role_required(*WRITERS)
 def import_preview():
     """The dry run: every row's errors and warnings; nothing is written."""
-    limit = MAX_BYTES + 1024 * 1024
+    limit = _ledger_max_bytes() + 1024 * 1024
     crs = _crs(request.form if (request.content_length or 0) <= limit else {})
     if request.content_length and request.content_length > limit:
         # Refused from the declared length, before the body is read or parsed.
         message = (f"the upload is {request.content_length / 1024 / 1024:,.0f} MB, more than the "
-                   f"{MAX_BYTES // 1024 // 1024} MB a ledger may be; split it by county or batch and import each part")
+                   f"{_ledger_max_bytes() // 1024 // 1024} MB a ledger may be; split it by county or batch and "
+                   "import each part")
         return _render_preview(None, "", "", crs, "", file_error=message), 413
     mapping, mapping_text = _mapping_from(request.form)
     if request.form.get("token"):
@@ -334,12 +346,12 @@ def import_preview():
         staging.ledger_uploads().path(token)
     else:
         token, filename, error = _store_upload()
-    if error:
-        return _render_preview(None, "", filename, crs, mapping_text, file_error=error), 400
+    if error:  # only ever the size limit
+        return _render_preview(None, "", filename, crs, mapping_text, file_error=error), 413
     path = staging.ledger_uploads().path(token)
     try:
         with path.open("rb") as fh:
-            sniff(fh.read(64), filename)
+            sniff(fh.read(4096), filename)
     except LedgerError as exc:
         return _render_preview(None, token, filename, crs, mapping_text, file_error=str(exc)), 400
     result = imports.preview(get_store(), path, filename, crs, mapping)

@@ -1,4 +1,11 @@
-"""Uploads staged between a dry run and its commit: kept under their SHA-256, archived on commit, purged when stale.
+"""Every upload's way in: streamed to disk under a limit, checked by geodata.sniff, staged until its commit.
+
+Each upload form takes its file with :func:`receive` (a temporary file, removed after the request's
+work) or :meth:`Staging.save` (kept under its SHA-256 for a later commit); both copy the request's
+stream in chunks and stop at the form's limit with a 413 naming it, so no upload is held in memory
+whole. :func:`limits` reads the REGISTRY_UPLOAD_* settings into the :class:`geodata.sniff.Limits` the
+readers check against.
+
 
 A staged file is named by the SHA-256 of its bytes (the token the preview page carries to the commit), so
 uploading the same file again finds the same name. When a commit succeeds the file moves into the
@@ -13,16 +20,22 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from flask import current_app
+from flask import current_app, request
 from flask_babel import gettext as _
 
+from geodata.sniff import Limits, UploadRefused, check_file
 from registry.services.base import InvalidInput
+from registry.services.base import TooLarge as TooLargeError
+from registry.services.base import refused as _refused
 
 DEFAULT_RETENTION_HOURS = 72.0
 ARCHIVE = "imported"
@@ -174,3 +187,101 @@ def gis_imports() -> Staging:
 def ledger_uploads() -> Staging:
     """The ledger import's staging folder: <RELOCATION_FILES_DIR or instance>/ledger-uploads."""
     return areas(current_app.config, current_app.instance_path)["ledgers"]
+
+
+# --- limits and receiving -------------------------------------------------------------------------------
+
+MB = 1024 * 1024
+
+
+def _number(config, key: str, default: float) -> float:
+    value = config.get(key)
+    return float(value) if value not in (None, "") else default
+
+
+def limits(config=None, *, max_mb: float | None = None, features: int | None = None) -> Limits:
+    """The upload limits from the REGISTRY_UPLOAD_* settings (``max_mb``/``features`` override per form)."""
+    config = current_app.config if config is None else config
+    return Limits(
+        max_bytes=int((max_mb if max_mb is not None else _number(config, "UPLOAD_MAX_MB", 20)) * MB),
+        zip_members=int(_number(config, "UPLOAD_ZIP_MAX_MEMBERS", 200)),
+        zip_bytes=int(_number(config, "UPLOAD_ZIP_MAX_MB", 100) * MB),
+        zip_ratio=_number(config, "UPLOAD_ZIP_MAX_RATIO", 100),
+        features=features if features is not None else int(_number(config, "UPLOAD_MAX_FEATURES", 10_000)),
+        pixels=int(_number(config, "UPLOAD_MAX_MEGAPIXELS", 50) * 1e6),
+    )
+
+
+def scan_max_mb(config=None) -> float:
+    """REGISTRY_SCAN_MAX_MB: the most a relocation's step scan may be (20 MB by default)."""
+    return _number(current_app.config if config is None else config, "SCAN_MAX_MB", 20)
+
+
+def report_photo_max_mb(config=None) -> float:
+    """REGISTRY_REPORT_PHOTO_MAX_MB: the most a visitor's problem-report photo may be (5 MB by default)."""
+    return _number(current_app.config if config is None else config, "REPORT_PHOTO_MAX_MB", 5)
+
+
+def too_large(filename: str, max_bytes: int) -> TooLargeError:
+    return TooLargeError(f"{filename or 'the file'} is larger than {round(max_bytes / MB, 2):g} MB, the most this form "
+                         "accepts; nothing was saved", field="file")
+
+
+def copy_limited(stream: BinaryIO, target: BinaryIO, max_bytes: int) -> int:
+    """Copy a request stream in chunks, stopping past ``max_bytes`` with TooLarge; return the size."""
+    size = 0
+    while chunk := stream.read(_CHUNK):
+        size += len(chunk)
+        if size > max_bytes:
+            raise TooLarge(f"more than {max_bytes} bytes")
+        target.write(chunk)
+    return size
+
+
+@dataclass(frozen=True)
+class Received:
+    """An upload streamed to a temporary file: its path, the name it was sent under, its size."""
+
+    path: Path
+    filename: str
+    size: int
+
+
+def _upload_dir() -> Path:
+    folder = Path(current_app.instance_path) / "upload-tmp"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@contextmanager
+def receive(name: str = "file", *, max_bytes: int, fmt: str | None = None,
+            check: Limits | None = None) -> Iterator[Received | None]:
+    """The form's file ``name`` streamed to a temporary file (None when no file was chosen), removed afterwards.
+
+    More than ``max_bytes`` is a 413 naming the limit. With ``fmt``, the file is checked by
+    geodata.sniff (magic bytes, pointers, zips) before the caller sees it: a refusal is a 400/413
+    naming the field.
+    """
+    upload = request.files.get(name)
+    if upload is None or not upload.filename:
+        yield None
+        return
+    filename = Path(upload.filename).name
+    folder = Path(tempfile.mkdtemp(prefix="upload-", dir=_upload_dir()))
+    try:
+        path = folder / "upload"
+        try:
+            with path.open("wb") as target:
+                size = copy_limited(upload.stream, target, max_bytes)
+        except TooLarge:
+            raise too_large(filename, max_bytes) from None
+        finally:
+            upload.close()
+        if fmt is not None:
+            try:
+                check_file(path, fmt, check or limits(), field=name)
+            except UploadRefused as exc:
+                raise _refused(exc) from None
+        yield Received(path, filename, size)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
