@@ -1,4 +1,4 @@
-"""The Qingming peak: `make serve` (gunicorn) on PostGIS with the demo and 2,000,000 martyrs, driven from many addresses.
+"""The Qingming peak: `make serve` on PostGIS with the demo and 2,000,000 martyrs, driven from many addresses.
 
 Every rate is a ratio to the same server's rate for a static vendor file in the same run (measured at the
 start and at the end, averaged), so a busy machine slows both alike. Prints rate, p50/p95/p99, 5xx and
@@ -123,7 +123,7 @@ def _line(result: Result, static_rate: float, target: float | None, lost: int | 
         verdict = "ok" if ok else "MISSED"
     others = {str(k): v for k, v in result.statuses.items() if k not in (200, 303)}
     return (f"  {result.name:<14} {result.count:>7} {result.rate:>8.1f} {ratio:>6.2f} "
-            f"{'>= %.1f' % target if target else '':>7} {result.percentile(0.5):>7.1f} "
+            f"{f'>= {target:.1f}' if target else '':>7} {result.percentile(0.5):>7.1f} "
             f"{result.percentile(0.95):>7.1f} {result.percentile(0.99):>7.1f} {result.errors:>4} "
             f"{'' if lost is None else lost:>5}  {verdict:<6} {others or ''}")
 
