@@ -212,10 +212,16 @@ FROM (SELECT 1) AS one LEFT JOIN existing e ON true
 """
 
 
+_PG_STATEMENTS: dict = {}
+
+
 def _submit_postgis(store: Store, target_type: str, target_id: int, values: dict) -> TributeResult:
     capacity, per_token = TRIBUTE_RATE
-    statement = text(_PG_TRIBUTE.format(table=TARGETS[target_type].__tablename__)).bindparams(
-        bindparam("now", type_=DateTime(timezone=True)))
+    statement = _PG_STATEMENTS.get(target_type)
+    if statement is None:  # parsed once per target table; text() costs a regex pass over the SQL
+        statement = _PG_STATEMENTS.setdefault(target_type, text(
+            _PG_TRIBUTE.format(table=TARGETS[target_type].__tablename__)).bindparams(
+            bindparam("now", type_=DateTime(timezone=True))))
     params = {**values, "bucket": f"tribute:{values['client_hash']}", "capacity": capacity,
               "per_token": per_token, "actor": PUBLIC.name, "action": f"tribute_{values['kind']}",
               "after": json.dumps(_audit_after(None, values), ensure_ascii=False), "now": values["created_at"]}
