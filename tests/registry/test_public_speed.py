@@ -106,3 +106,23 @@ def test_vendor_assets_are_fingerprinted_and_kept_a_year(seeded):
         with client.get(url) as response:  # not the bytes the fingerprint names: kept a week, never forever
             assert response.status_code == 200 and "immutable" not in response.headers["Cache-Control"]
             assert "max-age=604800" in response.headers["Cache-Control"]
+
+
+def test_letters_that_are_initials_or_pinyin_find_both_in_pinyin_order_page_by_page(any_store):
+    from registry.services.public_roll import RollQuery, search_martyrs
+    from tests.registry.public_factories import add_martyr
+
+    with any_store.write_session() as session:
+        for name in ("蓝明", "林安宁", "刘安", "兰花", "陈兰", "李安南"):
+            add_martyr(session, name)
+        session.commit()
+
+    pages, page = [], 1
+    while True:
+        answer = search_martyrs(any_store, RollQuery(q="lan", page=page), per_page=2)
+        pages.append([m["name"] for m in answer["items"]])
+        if not answer["has_next"]:
+            break
+        page += 1
+    # pinyin lan… (兰花 lanhua, 蓝明 lanming) and initials lan… (李安南 lan, 林安宁 lan), by pinyin
+    assert pages == [["兰花", "蓝明"], ["李安南", "林安宁"]]
