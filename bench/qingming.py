@@ -185,8 +185,9 @@ def _drive(server: Server, store, graves: list[int], table: Table, seconds: floa
     static_2 = phase("static file", get_visit(lambda n: [STATIC] * 5), 5)
     static_rate = (static_1.rate + static_2.rate) / 2
 
-    print(f"\nqingming: gunicorn (deploy/gunicorn.conf.py, 3 workers x 4 threads), PostGIS, demo + {martyrs:,} "
-          f"martyrs; {THREADS} client threads, each visitor from its own 127.x.y.z address; {seconds:.0f} s a phase")
+    print(f"\nqingming: gunicorn (deploy/gunicorn.conf.py, {len(server.workers())} workers), PostGIS, "
+          f"demo + {martyrs:,} martyrs; {THREADS} client threads, each visitor from its own 127.x.y.z address; "
+          f"{seconds:.0f} s a phase")
     print(f"  {'request':<14} {'count':>7} {'rate/s':>8} {'ratio':>6} {'target':>7} {'p50 ms':>7} {'p95 ms':>7} "
           f"{'p99 ms':>7} {'5xx':>4} {'lost':>5}  verdict")
     print(_line(static_1, static_rate, None) + " (start)")
