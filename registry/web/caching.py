@@ -7,7 +7,7 @@ import json
 import time
 from collections.abc import Callable
 
-from flask import Response, make_response, request, session
+from flask import Response, current_app, g, make_response, request, session
 from flask_babel import get_locale
 from sqlalchemy import func, select
 
@@ -48,7 +48,7 @@ def conditional_page(render: Callable[[], object]) -> Response:
     """
     if session.get("_flashes"):
         return make_response(render())  # a one-time message is shown once: never a validator
-    version = data_version()
+    version = g.data_version = data_version()
     etag = page_etag(version)
     if request.if_none_match.contains(etag):
         response = Response(status=304)
@@ -62,3 +62,21 @@ def conditional_page(render: Callable[[], object]) -> Response:
     response.cache_control.private = True
     response.cache_control.no_cache = True
     return response
+
+
+def per_version(name: str, compute: Callable[[], object]):
+    """``compute()`` once per registry change: kept with the change counter the page's validator read.
+
+    For facts a page shows that only a write can change (whether demo records exist): a worker asks the
+    store again only after the counter has moved. Outside ``conditional_page`` it simply computes.
+    """
+    version = g.get("data_version")
+    if version is None:
+        return compute()
+    kept = current_app.extensions.setdefault("per_version", {})
+    found = kept.get(name)
+    if found is not None and found[0] == version:
+        return found[1]
+    value = compute()
+    kept[name] = (version, value)
+    return value

@@ -13,7 +13,7 @@ from registry.extensions import LOCALES, get_store
 from registry.services.base import InvalidInput
 from registry.services.facilities import registry_has_demo
 from registry.services.features import features_by_name
-from registry.web.caching import conditional_page
+from registry.web.caching import conditional_page, per_version
 from registry.web.map_cache import shell
 
 bp = Blueprint("public", __name__)
@@ -113,7 +113,7 @@ def _index_page():
         map=parts,
         basemap=basemap,
         basemap_unavailable=basemap_unavailable,
-        demo_notice=registry_has_demo(get_store()),
+        demo_notice=per_version("has_demo", lambda: registry_has_demo(get_store())),
         elements=MAP_ELEMENTS,
     )
 
