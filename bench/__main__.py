@@ -19,7 +19,7 @@ from registry import spatial
 from registry.services.demo import load_demo
 
 # Benchmarks of each area of the site, each a module with run(table, quick).
-AREAS = ("public", "manage", "relocations", "plan", "gis")
+AREAS = ("public", "manage", "relocations", "plan", "gis", "qingming")
 BOX_DEGREES = 0.25  # about a county-sized viewport (25 km) at Longyan's latitude
 
 
@@ -103,6 +103,8 @@ def main(argv=None) -> int:
     parser.add_argument("--boxes", type=int, default=30)
     parser.add_argument("--quick", action="store_true", help="small sizes only (a minute or two)")
     parser.add_argument("--only", default="", help="comma separated: core," + ",".join(AREAS))
+    parser.add_argument("--soak", type=float, default=None,
+                        help="qingming: seconds of mixed load for the memory soak (600; 30 with --quick)")
     args = parser.parse_args(argv)
     only = {name for name in args.only.split(",") if name}
     if args.quick:
@@ -122,7 +124,8 @@ def main(argv=None) -> int:
         if only and area not in only:
             continue
         module = importlib.import_module(f"bench.{area}")
-        module.run(table, quick=args.quick)
+        extra = {"soak": args.soak} if area == "qingming" else {}
+        module.run(table, quick=args.quick, **extra)
     return 0
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from branca.element import Element
 
@@ -37,7 +37,7 @@ class UnknownAssetError(ValueError):
     """An element asks for a remote script or stylesheet that the application does not serve itself."""
 
 
-def asset_url(name: str, base_url: str = VENDOR_URL) -> str:
+def asset_url(name: str, base_url: str = VENDOR_URL, versions: Mapping[str, str] | None = None) -> str:
     """The local URL of one of folium's named resources.
 
     Parameters
@@ -47,6 +47,9 @@ def asset_url(name: str, base_url: str = VENDOR_URL) -> str:
         ``"leaflet_css"``, ``"markerclusterjs"``, ...).
     base_url : str, default "/static/vendor"
         Where the application serves the vendor folder.
+    versions : Mapping of str to str, optional
+        A fingerprint per vendor path (a prefix of the file's SHA-256); when the file has one, the URL
+        carries it as ``?v=…``, so the URL changes whenever the file does and may be cached for a year.
 
     Returns
     -------
@@ -64,6 +67,8 @@ def asset_url(name: str, base_url: str = VENDOR_URL) -> str:
     '/static/vendor/leaflet/leaflet.js'
     >>> asset_url("leaflet_css", base_url="/map-assets")
     '/map-assets/leaflet/leaflet.css'
+    >>> asset_url("leaflet", versions={"leaflet/leaflet.js": "0123abcd"})
+    '/static/vendor/leaflet/leaflet.js?v=0123abcd'
     """
     try:
         path = LOCAL_ASSETS[name]
@@ -72,7 +77,8 @@ def asset_url(name: str, base_url: str = VENDOR_URL) -> str:
             f"no local copy of the folium resource {name!r}: add its npm package to package.json, "
             "its files to scripts/install_assets.py and its name to maps.assets.LOCAL_ASSETS"
         ) from None
-    return f"{base_url.rstrip('/')}/{path}"
+    version = (versions or {}).get(path)
+    return f"{base_url.rstrip('/')}/{path}" + (f"?v={version}" if version else "")
 
 
 def _walk(element: Element) -> Iterator[Element]:
@@ -86,20 +92,22 @@ def _is_local(url: str, base_url: str) -> bool:
     return url.startswith(base_url.rstrip("/") + "/") or (url.startswith("/") and not url.startswith("//"))
 
 
-def _localized(element: Element, links: list[tuple[str, str]], base_url: str) -> list[tuple[str, str]]:
+def _localized(element: Element, links: list[tuple[str, str]], base_url: str,
+               versions: Mapping[str, str] | None) -> list[tuple[str, str]]:
     result = []
     for name, url in links:
         if _is_local(url, base_url):
             result.append((name, url))
             continue
         try:
-            result.append((name, asset_url(name, base_url)))
+            result.append((name, asset_url(name, base_url, versions)))
         except UnknownAssetError as exc:
             raise UnknownAssetError(f"{type(element).__name__} loads {url}: {exc}") from None
     return result
 
 
-def use_local_assets(element: Element, base_url: str = VENDOR_URL) -> Element:
+def use_local_assets(element: Element, base_url: str = VENDOR_URL,
+                     versions: Mapping[str, str] | None = None) -> Element:
     """Point every script and stylesheet of ``element`` and its descendants at the local copies.
 
     Call it on a finished map, after every layer and plugin has been added (``render_parts`` does),
@@ -111,6 +119,8 @@ def use_local_assets(element: Element, base_url: str = VENDOR_URL) -> Element:
         A ``folium.Map`` (or any element); its whole subtree is visited.
     base_url : str, default "/static/vendor"
         Where the application serves the vendor folder.
+    versions : Mapping of str to str, optional
+        Fingerprints per vendor path, added to the URLs (see :func:`asset_url`).
 
     Returns
     -------
@@ -137,7 +147,7 @@ def use_local_assets(element: Element, base_url: str = VENDOR_URL) -> Element:
             if links:
                 # An instance attribute, never an in-place edit: folium's lists are class attributes
                 # shared by every map in the process (and JSCSSMixin.add_js_link mutates them).
-                setattr(node, attribute, _localized(node, list(links), base_url))
+                setattr(node, attribute, _localized(node, list(links), base_url, versions))
     return element
 
 

@@ -8,10 +8,11 @@ from collections.abc import Mapping, Sequence
 import folium
 from branca.element import MacroElement
 from folium.template import Template
+from markupsafe import Markup
 
 from geodata.crs import wgs84_to_gcj02
 from maps.basemaps import Basemap, add_basemap
-from maps.shell import LONGYAN_CENTER, MetricScale
+from maps.shell import LONGYAN_CENTER, MapParts, MetricScale
 
 # Protection level -> marker colour (all at least 4.5:1 against white text).
 LEVEL_COLOURS = {
@@ -221,3 +222,68 @@ def build_facility_map(basemap: Basemap, lon: float, lat: float, label: str, *, 
     m = _new_map(basemap, (lat, lon), zoom)
     Pin(lat, lon, label, level=level, symbol=CATEGORY_SYMBOLS.get(category or "")).add_to(m)
     return m
+
+
+# Where a facility map's shell is centred until a page places it: a point no registry position can take
+# (south Atlantic), so its literal in the rendered script is unambiguous.
+_SHELL_CENTER = (-48.123456, -27.654321)
+
+
+def build_facility_shell(basemap: Basemap, *, zoom: int = 15) -> folium.Map:
+    """A facility's small map without its place: built once per language and base map, then placed per page.
+
+    Render it with :func:`maps.shell.render_parts` and give the parts to :func:`place_facility_map`.
+
+    Examples
+    --------
+    >>> from maps.basemaps import basemap_from_settings
+    >>> build_facility_shell(basemap_from_settings({"BASEMAP": "none"})).options["zoom"]
+    15
+    """
+    return _new_map(basemap, _SHELL_CENTER, zoom)
+
+
+def _shell_center_literal() -> str:
+    return f"[{_SHELL_CENTER[0]}, {_SHELL_CENTER[1]}]"
+
+
+def place_facility_map(shell: MapParts, basemap: Basemap, lon: float, lat: float, label: str, *,
+                       level: str | None = None, category: str | None = None) -> MapParts:
+    """The parts of one facility's small map: the shell centred on it, with its pin (the label as text).
+
+    Gives the same page as rendering :func:`build_facility_map`, without building a folium map per request.
+
+    Parameters
+    ----------
+    shell : MapParts
+        The rendered :func:`build_facility_shell`.
+    basemap : Basemap
+        The base map the shell was built with (a GCJ-02 one moves the position on screen).
+    lon, lat : float
+        The stored WGS 84 / CGCS2000 position.
+    label, level, category
+        As for :func:`build_facility_map`.
+
+    Raises
+    ------
+    ValueError
+        When ``shell`` is not a rendered facility shell.
+
+    Examples
+    --------
+    >>> from maps.basemaps import basemap_from_settings
+    >>> from maps.shell import render_parts
+    >>> none = basemap_from_settings({"BASEMAP": "none"})
+    >>> parts = place_facility_map(render_parts(build_facility_shell(none)), none, 117.0, 25.1, "<b>x</b>")
+    >>> "center: [25.1, 117.0]" in parts.script, "<b>" in parts.script
+    (True, False)
+    """
+    if _shell_center_literal() not in shell.script:
+        raise ValueError("these parts are not a rendered facility map shell")
+    if basemap.needs_gcj_shift:
+        lon, lat = wgs84_to_gcj02(lon, lat)
+    pin = Pin(lat, lon, label, level=level, symbol=CATEGORY_SYMBOLS.get(category or ""))
+    script = str(shell.script).replace(_shell_center_literal(), json.dumps([float(lat), float(lon)]))
+    # The same call the Pin element renders inside folium's script; its JSON cannot end the <script>.
+    script += f"\n    RegistryPublicMap.pin({shell.map_id}, {pin.options_json});\n"
+    return MapParts(header=shell.header, html=shell.html, script=Markup(script), map_id=shell.map_id)

@@ -112,7 +112,7 @@ _MAP_STYLE = Template(
 )
 
 
-def render_parts(m: folium.Map, base_url: str = VENDOR_URL) -> MapParts:
+def render_parts(m: folium.Map, base_url: str = VENDOR_URL, versions: Mapping[str, str] | None = None) -> MapParts:
     """Render a finished map into the parts a Jinja layout places itself, loading assets from ``base_url``.
 
     This is folium's "render the figure's header, html and script" recipe for Flask, with two changes
@@ -126,6 +126,8 @@ def render_parts(m: folium.Map, base_url: str = VENDOR_URL) -> MapParts:
         A map with all its layers and controls added.
     base_url : str, default "/static/vendor"
         Where the application serves the vendor folder.
+    versions : Mapping of str to str, optional
+        Fingerprints per vendor path for the asset URLs (see :func:`maps.assets.asset_url`).
 
     Returns
     -------
@@ -146,7 +148,7 @@ def render_parts(m: folium.Map, base_url: str = VENDOR_URL) -> MapParts:
     >>> parts.map_id in parts.html and "L.map(" in parts.script
     True
     """
-    use_local_assets(m, base_url)
+    use_local_assets(m, base_url, versions)
     figure = m.get_root()
     figure.render()
     # The layout has its own <meta charset> and viewport; folium's would duplicate the one and

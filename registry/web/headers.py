@@ -71,7 +71,11 @@ def content_security_policy(config, nonce: str) -> str:
 
 
 def _set_headers(response):
-    response.headers.setdefault("Content-Security-Policy", content_security_policy(current_app.config, csp_nonce()))
+    # A 304's headers replace the kept copy's, whose inline scripts carry the nonce of the first answer:
+    # a new policy here would block them, so a 304 keeps the policy the page came with.
+    if response.status_code != 304:
+        response.headers.setdefault("Content-Security-Policy",
+                                    content_security_policy(current_app.config, csp_nonce()))
     for name, value in FIXED_HEADERS.items():
         response.headers.setdefault(name, value)
     return response

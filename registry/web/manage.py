@@ -13,7 +13,6 @@ from flask_babel import gettext as _
 from geodata.crs import wgs84_to_gcj02
 from maps.basemaps import BasemapConfigError, basemap_from_settings
 from maps.maintenance import STATUS_COLOURS, TREND_COLOURS, build_maintenance_map
-from maps.shell import render_parts
 from registry.extensions import get_store
 from registry.models.vocab import CATEGORIES, CHECK_STATES, CONDITIONS, FUNDING_SOURCES, LEVELS, LONGYAN_COUNTIES
 from registry.models.vocab import SIX_ONES as SIX_ONES_VOCAB
@@ -37,6 +36,7 @@ from registry.services.tasks import PRIORITIES as TASK_PRIORITIES
 from registry.services.tasks import STATE_LABELS
 from registry.web.auth import audit_forbidden, current_actor, role_required
 from registry.web.errors import _respond
+from registry.web.map_cache import render_map
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
 
@@ -129,7 +129,7 @@ def maintenance_map():
     if county in LONGYAN_COUNTIES:
         _name, lon, lat = LONGYAN_COUNTIES[county]
         center, zoom = (lat, lon), 9  # a county fits a phone screen at zoom 9
-    parts = render_parts(build_maintenance_map(current_app.config, data_url, labels, basemap=basemap,
+    parts = render_map(build_maintenance_map(current_app.config, data_url, labels, basemap=basemap,
                                                center=center, zoom=zoom))
     return render_template("manage/map.html", map=parts, filters=filters, counties=_counties_for(actor),
                            demo_notice=registry_has_demo(get_store()))

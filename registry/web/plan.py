@@ -8,12 +8,12 @@ from flask_babel import gettext as _
 
 from maps.basemaps import BasemapConfigError, basemap_from_settings
 from maps.planning import build_check_map, build_outline_map, build_planning_map, build_zone_map, for_display
-from maps.shell import render_parts
 from registry import uploads
 from registry.extensions import get_store
 from registry.models.vocab import FUNDING_SOURCES, LONGYAN_COUNTIES, ZONE_KINDS
 from registry.services import InvalidInput, conflicts, dashboard, plans, zones
 from registry.web.auth import current_actor, role_required
+from registry.web.map_cache import render_map
 
 bp = Blueprint("plan", __name__, url_prefix="/plan")
 
@@ -91,7 +91,7 @@ def zone_facilities():
 def _zones_page(facility_id: int, error: InvalidInput | None = None, status: int = 200):
     store = get_store()
     facility, found = zones.get_facility(store, facility_id), zones.zones_of(store, facility_id)
-    parts = render_parts(build_zone_map(_basemap(), zones.zones_geojson(facility, found), lang=_lang()))
+    parts = render_map(build_zone_map(_basemap(), zones.zones_geojson(facility, found), lang=_lang()))
     return render_template("plan/zones.html", facility=facility, zones=found, kinds=ZONE_KINDS, error=error,
                            form=request.form, map=parts), status
 
@@ -133,7 +133,7 @@ def add_zone(facility_id: int):
 
 def _checks_page(error: InvalidInput | None = None, status: int = 200):
     names, labels = _map_texts()
-    parts = render_parts(build_outline_map(_basemap(), names, url_for("plan.map_features"), lang=_lang(),
+    parts = render_map(build_outline_map(_basemap(), names, url_for("plan.map_features"), lang=_lang(),
                                            labels=labels))
     return render_template("plan/checks.html", checks=conflicts.list_checks(get_store()), error=error,
                            form=request.form, default_distance=conflicts.DEFAULT_DISTANCE_M, map=parts), status
@@ -171,7 +171,7 @@ def new_check():
 def check(check_id: int):
     """A saved check: verdict, map and tables; printable as the report."""
     found = conflicts.get_check(get_store(), check_id)
-    parts = render_parts(build_check_map(_basemap(), conflicts.check_geojson(get_store(), found)))
+    parts = render_map(build_check_map(_basemap(), conflicts.check_geojson(get_store(), found)))
     return render_template("plan/check.html", check=found, results=found.results, map=parts)
 
 
@@ -305,7 +305,7 @@ def compare(plan_id: int):
 def planning_map():
     """Ranges, control zones, plan scopes, saved checks and facilities, loaded by viewport."""
     names, labels = _map_texts()
-    parts = render_parts(build_planning_map(_basemap(), names, url_for("plan.map_features"), labels=labels))
+    parts = render_map(build_planning_map(_basemap(), names, url_for("plan.map_features"), labels=labels))
     return render_template("plan/map.html", map=parts)
 
 

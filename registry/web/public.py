@@ -9,11 +9,12 @@ from flask_babel import gettext as _
 
 from maps.basemaps import BasemapConfigError, basemap_from_settings
 from maps.public import build_public_map
-from maps.shell import render_parts
 from registry.extensions import LOCALES, get_read_store
 from registry.services.base import InvalidInput
 from registry.services.facilities import registry_has_demo
 from registry.services.features import features_by_name
+from registry.web.caching import conditional_page, per_version
+from registry.web.map_cache import shell
 from registry.web.redirects import safe_next, unsafe_reason
 
 bp = Blueprint("public", __name__)
@@ -90,8 +91,13 @@ def _layer_names() -> dict[str, str]:
 @bp.get("/")
 def index():
     """The memorial map: layers loaded by viewport, legend, layer switch, search, near me and a text list."""
+    return conditional_page(_index_page)
+
+
+def _index_page():
     basemap, basemap_unavailable = current_basemap()
-    parts = render_parts(build_public_map(basemap, _map_labels(), _layer_names(), elements=MAP_ELEMENTS))
+    parts = shell("public", basemap,
+                  lambda: build_public_map(basemap, _map_labels(), _layer_names(), elements=MAP_ELEMENTS))
     # Without JavaScript the search form reloads the page with ?q=: answer it here as a list of links.
     q = request.args.get("q", "").strip()
     found = search_error = None
@@ -108,7 +114,7 @@ def index():
         map=parts,
         basemap=basemap,
         basemap_unavailable=basemap_unavailable,
-        demo_notice=registry_has_demo(get_read_store()),
+        demo_notice=per_version("has_demo", lambda: registry_has_demo(get_read_store())),
         elements=MAP_ELEMENTS,
     )
 

@@ -7,8 +7,7 @@ import uuid
 from flask import Blueprint, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 
-from maps.public import build_facility_map
-from maps.shell import render_parts
+from maps.public import build_facility_shell, place_facility_map
 from registry import uploads
 from registry.extensions import get_read_store, get_store
 from registry.services.base import InvalidInput, NotFound
@@ -31,6 +30,8 @@ from registry.services.public_tribute import (
     tribute_summary,
 )
 from registry.services.relocations import relocation_story
+from registry.web.caching import conditional_page
+from registry.web.map_cache import shell
 from registry.web.public import category_labels, current_basemap, level_labels
 
 bp = Blueprint("public_pages", __name__)
@@ -43,7 +44,8 @@ def _client() -> str:
 
 def _small_map(lon: float, lat: float, label: str, level: str | None = None, category: str | None = None):
     basemap, _unavailable = current_basemap()
-    return render_parts(build_facility_map(basemap, lon, lat, label, level=level, category=category))
+    parts = shell("facility", basemap, lambda: build_facility_shell(basemap))
+    return place_facility_map(parts, basemap, lon, lat, label, level=level, category=category)
 
 
 def _six_labels() -> dict[str, str]:
@@ -85,7 +87,8 @@ def _facility_context(facility_id: int, page: int = 1) -> dict:
 @bp.get("/facilities/<int:facility_id>")
 def facility(facility_id: int):
     """A memorial facility's public page, printable."""
-    return render_template("public/facility.html", **_facility_context(facility_id, _page_arg()))
+    page = _page_arg()
+    return conditional_page(lambda: render_template("public/facility.html", **_facility_context(facility_id, page)))
 
 
 @bp.get("/facilities/<int:facility_id>/photos/<int:attachment_id>")
@@ -103,10 +106,12 @@ def martyrs():
         error = None
     except InvalidInput as exc:
         query, error = RollQuery(), exc
-    results = None if error or query.empty else search_martyrs(get_read_store(), query)
-    status = 400 if error else 200
-    return render_template("public/martyrs.html", query=query, results=results, error=error,
-                           args=request.args, **_common()), status
+    if error:
+        return render_template("public/martyrs.html", query=query, results=None, error=error,
+                               args=request.args, **_common()), 400
+    return conditional_page(lambda: render_template(
+        "public/martyrs.html", query=query, results=None if query.empty else search_martyrs(get_read_store(), query),
+        error=None, args=request.args, **_common()))
 
 
 def _grave_context(martyr_id: int) -> dict:
@@ -126,7 +131,7 @@ def _grave_context(martyr_id: int) -> dict:
 @bp.get("/martyrs/<int:martyr_id>")
 def grave(martyr_id: int):
     """Find the grave: the martyr, the facility and plot where they lie, a map, and the tribute."""
-    return render_template("public/grave.html", **_grave_context(martyr_id))
+    return conditional_page(lambda: render_template("public/grave.html", **_grave_context(martyr_id)))
 
 
 def _back_to(target_type: str, target_id: int) -> str:

@@ -30,7 +30,6 @@ from geodata.crs import wgs84_to_gcj02
 from geodata.ledger import FIELDS, MAX_BYTES, LedgerError, header_key, sniff
 from maps.basemaps import BasemapConfigError, basemap_from_settings
 from maps.journeys import build_journey_map
-from maps.shell import render_parts
 from registry import uploads as staging
 from registry.extensions import get_store
 from registry.models.vocab import FUNDING_SOURCES, LONGYAN_COUNTIES, RELOCATION_STEPS
@@ -39,6 +38,7 @@ from registry.services import ledger_import as imports
 from registry.services import reconciliation as recon
 from registry.services import relocations as service
 from registry.web.auth import audit_forbidden, current_actor, role_required
+from registry.web.map_cache import render_map
 
 bp = Blueprint("relocations", __name__, url_prefix="/relocations")
 
@@ -211,7 +211,7 @@ def journey_map():
     labels = {"received": _("接收"), "loading": _("正在加载迁移路线…"), "failed": _("迁移路线加载失败。"),
               "empty": _("没有符合条件的迁移记录。"),
               "count": _("%(journeys)s 条迁移路线，%(destinations)s 处安葬地")}
-    parts = render_parts(build_journey_map(current_app.config, data_url, labels=labels, basemap=basemap))
+    parts = render_map(build_journey_map(current_app.config, data_url, labels=labels, basemap=basemap))
     return render_template("relocations/map.html", map=parts, filters=filters,
                            choices=service.filter_choices(get_store()))
 

@@ -11,7 +11,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from registry.models import Attachment, AuditEvent, ProblemReport, Tribute
-from registry.services import Actor, Conflict, Forbidden, InvalidInput
+from registry.services import Actor, Conflict, Forbidden, InvalidInput, NotFound
 from registry.services.public_reports import Photo, lookup_report, set_report_state, submit_report
 from registry.services.public_tribute import (
     RateLimited,
@@ -275,3 +275,94 @@ def test_a_peak_of_concurrent_flowers_keeps_every_one(seeded):
 
     assert tribute_summary(store, "martyr", martyr)["flowers"] == 40
     assert count(store, Tribute, Tribute.target_id == martyr) == 40
+
+
+def test_a_flower_writes_its_row_count_token_and_audit_event_together(seeded):
+    from registry.models import RateBucket, TributeCount
+
+    _app, store, ids = seeded
+    martyr = ids["martyrs"][1]
+    result = lay_flower(store, "martyr", martyr, client="one-visitor", idempotency_key="audit-key-01")
+
+    with store.session() as session:
+        event = session.scalar(select(AuditEvent).where(AuditEvent.action == "tribute_flower"))
+        tribute = session.get(Tribute, result.tribute_id)
+        counted = session.scalar(select(TributeCount.flowers).where(TributeCount.target_type == "martyr",
+                                                                    TributeCount.target_id == martyr))
+        bucket = session.get(RateBucket, "tribute:one-visitor")
+    assert (event.actor_name, event.entity_type, event.entity_id) == ("public", "tributes", result.tribute_id)
+    assert event.after["idempotency_key"] == "audit-key-01" and event.after["id"] == result.tribute_id
+    assert event.after["kind"] == "flower" and event.after["moderation"] == "approved"
+    # the stored time, to the millisecond a GeoPackage keeps
+    assert event.after["created_at"][:23] == tribute.created_at.isoformat()[:23]
+    assert (tribute.kind, tribute.moderation, tribute.version, tribute.client_hash) == (
+        "flower", "approved", 1, "one-visitor")
+    assert counted == result.flowers == 1
+    assert bucket.tokens == pytest.approx(4.0, abs=0.01)  # a burst of 5, one taken
+
+
+def test_a_retry_answers_with_the_first_flower_and_spends_no_token(seeded):
+    from registry.models import RateBucket
+
+    _app, store, ids = seeded
+    martyr = ids["martyrs"][0]
+    first = lay_flower(store, "martyr", martyr, client="tapper", idempotency_key="retry-key-01")
+    for _ in range(6):  # more retries than the bucket holds: none is refused, none counts
+        again = lay_flower(store, "martyr", martyr, client="tapper", idempotency_key="retry-key-01")
+        assert (again.tribute_id, again.created, again.flowers) == (first.tribute_id, False, 1)
+
+    with store.session() as session:
+        assert session.get(RateBucket, "tribute:tapper").tokens == pytest.approx(4.0, abs=0.01)
+    assert count(store, AuditEvent, AuditEvent.action == "tribute_flower") == 1
+
+
+def test_a_refused_flower_writes_nothing_at_all(seeded):
+    from registry.models import RateBucket
+
+    _app, store, ids = seeded
+    martyr = ids["martyrs"][0]
+    for i in range(5):
+        lay_flower(store, "martyr", martyr, client="eager", idempotency_key=f"eager-key-{i}")
+
+    with pytest.raises(RateLimited) as raised:
+        lay_flower(store, "martyr", martyr, client="eager", idempotency_key="eager-key-5")
+
+    assert "please wait" in raised.value.message
+    assert tribute_summary(store, "martyr", martyr)["flowers"] == 5
+    assert count(store, Tribute, Tribute.idempotency_key == "eager-key-5") == 0
+    assert count(store, AuditEvent, AuditEvent.action == "tribute_flower") == 5
+    with store.session() as session:
+        assert session.get(RateBucket, "tribute:eager").tokens < 1.0
+    # a flower refused for an unknown target writes nothing either, not even a bucket
+    with pytest.raises(NotFound):
+        lay_flower(store, "martyr", 999999, client="lost", idempotency_key="lost-key-01")
+    with store.session() as session:
+        assert session.get(RateBucket, "tribute:lost") is None
+
+
+def test_the_same_key_sent_at_once_from_many_threads_makes_one_flower(seeded):
+    from concurrent.futures import ThreadPoolExecutor
+
+    _app, store, ids = seeded
+    martyr = ids["martyrs"][1]
+
+    def tap(i):
+        return lay_flower(store, "martyr", martyr, client=f"family-{i % 3}", idempotency_key="same-moment-01")
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(tap, range(12)))
+
+    assert len({r.tribute_id for r in results}) == 1 and sum(r.created for r in results) == 1
+    assert tribute_summary(store, "martyr", martyr)["flowers"] == 1
+    assert count(store, Tribute, Tribute.target_id == martyr) == 1
+    assert count(store, AuditEvent, AuditEvent.action == "tribute_flower") == 1
+
+
+def test_a_message_is_audited_but_lays_no_flower(seeded):
+    _app, store, ids = seeded
+    lay_flower(store, "facility", ids["national"], client="c1", idempotency_key="mix-key-01")
+    result = leave_message(store, "facility", ids["national"], "缅怀先烈", client="c2", idempotency_key="mix-key-02")
+
+    assert (result.moderation, result.flowers) == ("pending", 1)
+    assert count(store, AuditEvent, AuditEvent.action == "tribute_message") == 1
+    assert tribute_summary(store, "facility", ids["national"])["flowers"] == 1
