@@ -18,6 +18,7 @@ from geodata.crs import gcj02_to_wgs84
 from registry.db import Store
 from registry.models import Attachment, Facility, Martyr, Relocation, Tomb
 from registry.models.vocab import FUNDING_SOURCES, LONGYAN_COUNTIES, RELOCATION_STEPS
+from registry.services.access import require_county
 from registry.services.base import (
     Actor,
     Conflict,
@@ -30,7 +31,6 @@ from registry.services.base import (
     snapshot,
     unit_of_work,
 )
-from registry.services.due import require_county
 
 # Labels of the dated steps, in their order (vocab.RELOCATION_STEPS).
 STEP_LABELS = {
