@@ -18,6 +18,7 @@ def register(app: Flask) -> None:
         public,
         public_pages,
         relocations,
+        rights,
         system,
         tiles,
     )
@@ -25,3 +26,5 @@ def register(app: Flask) -> None:
     for module in (assets, system, auth, public, public_pages, api, history, manage, relocations, plan, ogc, tiles,
                    gis_import):
         app.register_blueprint(module.bp)
+    # Every request passes the rights table (web/rights.py) before its view runs.
+    rights.init_app(app)
