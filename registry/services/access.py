@@ -7,11 +7,10 @@ from collections.abc import Iterable
 from registry.models.vocab import LONGYAN_COUNTIES
 from registry.services.base import Actor, Forbidden
 
-# Fields that name or reach a person: a family's consent, a caretaker's or a visitor's contact.
-PERSONAL_FIELDS = frozenset({"consent_by", "consent_relation", "caretaker", "caretaker_phone", "contact",
-                             "author_name", "client_hash"})
+# Fields that name or reach a private person: a family's consent, a caretaker's phone, a visitor's contact.
+PERSONAL_FIELDS = frozenset({"consent_by", "consent_relation", "caretaker_phone", "contact", "client_hash"})
 # Of those, what visitors gave us: only the county's managers (who answer them) and administrators see it.
-VISITOR_FIELDS = frozenset({"contact", "author_name", "client_hash"})
+VISITOR_FIELDS = frozenset({"contact", "client_hash"})
 
 
 def readable_counties(actor: Actor, *, planners: bool = False) -> tuple[str, ...] | None:
