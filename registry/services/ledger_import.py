@@ -21,6 +21,7 @@ from sqlalchemy import Boolean, Date, bindparam, select, text, update
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from geodata import ledger as ledgers
+from geodata.origins import public_origin
 from registry import gpkg
 from registry.db import Store
 from registry.models import ColumnMapping, Facility, ImportBatch, Martyr, Relocation, Tomb
@@ -203,7 +204,8 @@ def _resolve(session, ledger: ledgers.Ledger, progress: Progress | None) -> tupl
         if ambiguous:
             # Keep the ledger's name on the record, so the martyr can be linked later by hand.
             values["note"] = "；".join(p for p in (v.get("note"), f"台账烈士姓名：{name}") if p)
-        values["geom"] = (((v["origin_lon"], v["origin_lat"]), (dest[1], dest[2]))
+        # The line starts at the origin as the public may see it; origin_lon/origin_lat keep the exact point.
+        values["geom"] = ((public_origin(v["origin_lon"], v["origin_lat"]), (dest[1], dest[2]))
                           if v.get("origin_lon") is not None else None)
         values["stage"] = ("accepted" if values["accepted_on"] else
                            "in_progress" if any(map(values.get, STEPS)) else "planned")

@@ -15,6 +15,7 @@ from sqlalchemy.orm import aliased
 
 from geodata.checks import GeometryError, check_lonlat
 from geodata.crs import gcj02_to_wgs84
+from geodata.origins import public_origin
 from registry.db import Store
 from registry.models import Attachment, Facility, Martyr, Relocation, Tomb
 from registry.models.vocab import FUNDING_SOURCES, LONGYAN_COUNTIES, RELOCATION_STEPS
@@ -188,7 +189,9 @@ def _journey(session, values: dict):
     facility = session.get(Facility, values["dest_facility_id"]) if values.get("dest_facility_id") else None
     if facility is None:
         return None
-    return LineString([(lon, lat), (facility.geom.x, facility.geom.y)])
+    # The journey line is public (OGC, tiles): it starts at the origin no more precisely than the grave page
+    # names it (geodata.origins); the surveyed point stays in origin_lon/origin_lat for staff.
+    return LineString([public_origin(lon, lat), (facility.geom.x, facility.geom.y)])
 
 
 # --- the tomb at the destination ------------------------------------------------------------------------
@@ -852,7 +855,7 @@ def relocation_story(store: Store, martyr_id: int) -> list[dict]:
             "origin_county": county,
             "origin_township": r.origin_township,
             "origin_village": r.origin_village,
-            "origin_point": (r.origin_lon, r.origin_lat) if r.origin_lon is not None else None,
+            "origin_point": public_origin(r.origin_lon, r.origin_lat) if r.origin_lon is not None else None,
             "destination_facility_id": r.dest_facility_id,
             "destination": facility_name,
             "plot": " ".join(p for p in (r.dest_plot_area, r.dest_plot_row, r.dest_plot_number) if p) or None,
