@@ -77,7 +77,8 @@ RIGHTS: dict[str, Right] = {
     "ogc.schema": anyone(check="staff collections: the roles of their pages"),
     # history
     "history.recent": staff(*ALL_STAFF, check="events of records the reader may read; personal fields hidden"),
-    "history.record": staff(*ALL_STAFF, check="only a record the reader may read; personal fields hidden"),
+    "history.record": staff(*ALL_STAFF, county="history",
+                            check="the record's kind as its pages allow (services.history); personal fields hidden"),
     # the managers' area
     "manage.index": staff(*MANAGE_READ, check=LISTS),
     "manage.maintenance_map": staff(*MANAGE_READ, check=LISTS),
@@ -220,6 +221,20 @@ def _batch(session, args):
     return tuple(found)
 
 
+def _history(session, args):
+    """A county-bound record's counties (from its latest audit event, else the row); None for other kinds."""
+    from registry.models import AuditEvent
+    from registry.services import history
+
+    kind, ident = args["entity_type"], args["entity_id"]
+    if not history.READERS.get(kind, ((), False))[1]:
+        return None
+    event = session.scalars(select(AuditEvent).where(AuditEvent.entity_type == kind, AuditEvent.entity_id == ident)
+                            .order_by(AuditEvent.id.desc()).limit(1)).first()
+    found = history._counties(session, event) if event is not None else ()
+    return found or tuple(history._parent_counties(session, kind, ident))
+
+
 # name -> (session, the URL's arguments) -> the object's counties, or None when there is no such object
 # (the view then answers 404 as it would for anyone).
 COUNTY_OF: dict[str, Callable] = {
@@ -234,6 +249,7 @@ COUNTY_OF: dict[str, Callable] = {
     "tribute": _tribute,
     "photo": _photo,
     "batch": _batch,
+    "history": _history,
 }
 
 
