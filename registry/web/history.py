@@ -5,15 +5,14 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template, request
 
 from registry.extensions import get_store
+from registry.services.history import READERS as HISTORY_READERS
 from registry.services.history import ShownEvent, recent_events, record_events
 from registry.web.auth import audit_forbidden, current_actor, role_required
 
 bp = Blueprint("history", __name__, url_prefix="/history")
 
-ENTITY_TYPES = {
-    "facilities", "facility_zones", "heritage_sites", "martyrs", "tombs", "relocations", "inspections",
-    "maintenance_tasks", "preservation_plans", "plan_zones", "funding_lines", "attachments", "users", "registry",
-}
+# Kinds of record with a history page: those services.history gives to readers, and the administrators' own.
+ENTITY_TYPES = set(HISTORY_READERS) | {"users", "registry", "api_tokens"}
 PAGE = 50
 
 

@@ -124,6 +124,8 @@ def new():
         try:
             relocation = service.create_relocation(get_store(), current_actor(), _form_values(request.form))
         except ServiceError as exc:
+            if isinstance(exc, Forbidden):
+                audit_forbidden(exc.message)
             error = exc
         else:
             flash(_("迁移记录已保存。"))
