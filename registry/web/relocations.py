@@ -188,7 +188,7 @@ def attach(relocation_id: int):
 
 
 @bp.get("/<int:relocation_id>/scans/<int:attachment_id>")
-@role_required(*READERS)
+@role_required("manager", "reviewer")  # consent scans name the family: not for planners
 def scan(relocation_id: int, attachment_id: int):
     """Download a step's scan."""
     att = service.get_attachment(get_store(), current_actor(), relocation_id, attachment_id)
