@@ -230,3 +230,16 @@ def test_the_seed_is_what_the_matrix_assumes(world):
             relocation = s.get(Relocation, ids[county]["relocation_id"])
             assert relocation.origin_county_code == county and relocation.dest_facility_id == ids[county]["facility_id"]
             assert s.get(Tomb, ids[county]["tomb_id"]).facility_id == ids[county]["facility_id"]
+
+
+def test_ogc_staff_collections_give_each_role_what_its_pages_give():
+    """Each staff collection is read by exactly the roles of its page, county-scoped where the page is."""
+    from registry.services.ogc import COLLECTIONS
+
+    pages = {"inspections": "manage.inspection", "maintenance_tasks": "manage.task",
+             "preservation_plans": "plan.plan_detail", "relocation_records": "relocations.scan"}
+    assert {c.id for c in COLLECTIONS.values() if not c.public} == set(pages)
+    for collection_id, endpoint in pages.items():
+        collection, right = COLLECTIONS[collection_id], RIGHTS[endpoint]
+        assert set(collection.roles) == set(right.roles), collection_id
+        assert (collection.county is not None) == (right.county is not None), collection_id
