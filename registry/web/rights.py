@@ -46,6 +46,11 @@ PLAN = ("planner", "reviewer")
 LISTS = "lists show only the reader's counties (services.access.readable_counties)"
 
 # endpoint -> Right. A route missing here is refused (403) and fails tests/registry/test_rights_matrix.py.
+# To add a route, add one line in its area, e.g.
+#     "system.readyz": anyone(),
+#     "auth.password": staff(*ALL_STAFF, write=True),
+#     "manage.thing": staff(*MANAGE_READ, county="facility"),   # the URL carries <int:facility_id>
+# A new kind of object needs a resolver in COUNTY_OF (and a value for its URL argument in the matrix test).
 RIGHTS: dict[str, Right] = {
     # public pages, the public API, tiles and sign-in
     "static": anyone(),
@@ -59,11 +64,11 @@ RIGHTS: dict[str, Right] = {
     "public_pages.report": anyone(check="rate-limited"),
     "public_pages.report_status": anyone(),
     "public_pages.martyrs": anyone(),
-    "public_pages.grave": anyone(check="origins as services.public_origin allows"),
+    "public_pages.grave": anyone(check="origins as geodata.origins.public_origin allows"),
     "public_pages.tribute": anyone(check="rate-limited"),
     "auth.login": anyone(),
     "auth.logout": anyone(),
-    "tiles.tile": anyone(check="public collections only; origins as services.public_origin allows"),
+    "tiles.tile": anyone(check="public collections only; origins as geodata.origins.public_origin allows"),
     "tiles.tilejson": anyone(check="public collections only"),
     # OGC API: public collections for anyone; staff collections by role and county in services.ogc
     "ogc.landing": anyone(),
