@@ -199,3 +199,28 @@ def test_the_public_journey_shows_the_origin_no_finer_than_the_grave_page(any_ap
     # Staff keep the surveyed point.
     with store.session() as s:
         assert (s.get(Relocation, relocation.id).origin_lon, s.get(Relocation, relocation.id).origin_lat) == exact
+
+
+def test_the_migration_moves_stored_lines_to_the_public_origin(any_app):
+    """Lines stored before revision 0012_rights started at the surveyed point; upgrading snaps them."""
+    from alembic import command
+    from shapely.geometry import LineString
+
+    from registry.migrate import alembic_config, upgrade
+
+    store = any_app.extensions["registry_store"]
+    exact = (116.6148, 25.1547)
+    with store.write_session() as s:
+        s.add(Relocation(code="OLD-1", origin_lon=exact[0], origin_lat=exact[1], version=1,
+                         geom=LineString([exact, (116.5, 25.0)])))
+        s.commit()
+    with store.engine.execution_options(write=True).begin() as conn:
+        # Only this revision is undone (other areas may add their own heads beside it).
+        command.downgrade(alembic_config(conn), "0012_rights-1")
+    with store.session() as s:
+        assert s.scalar(select(Relocation)).geom.coords[0] == exact  # the downgrade restores the exact vertex
+    upgrade(store)
+    with store.session() as s:
+        row = s.scalar(select(Relocation))
+        assert row.geom.coords[0] == pytest.approx((116.61, 25.15)) and row.geom.coords[1] == (116.5, 25.0)
+        assert (row.origin_lon, row.origin_lat) == exact
