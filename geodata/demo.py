@@ -16,6 +16,7 @@ from shapely.geometry import MultiPolygon, Point, Polygon
 from shapely.geometry import box as shapely_box
 
 from geodata.crs import from_metric, gcj02_to_wgs84, metric_crs_for, to_metric
+from geodata.origins import public_origins
 
 __all__ = [
     "APPROXIMATE_NOTE",
@@ -1037,7 +1038,10 @@ class DemoData:
         relation = rng.integers(len(_RELATIONS), size=n)
         kin_s, kin_g = rng.integers(len(SURNAMES), size=n), rng.integers(len(GIVEN), size=n)
         dlon, dlat = self.fac_lon[dest], self.fac_lat[dest]
-        lines = shapely.linestrings(np.stack([np.column_stack([olon, olat]), np.column_stack([dlon, dlat])], axis=1))
+        # The journey line starts at the origin as the public may see it (geodata.origins); the exact point
+        # stays in origin_lon/origin_lat.
+        plon, plat = public_origins(olon, olat)
+        lines = shapely.linestrings(np.stack([np.column_stack([plon, plat]), np.column_stack([dlon, dlat])], axis=1))
         d_surveyed, d_consent, d_approved = _dates(surveyed), _dates(consent), _dates(approved)
         d_exhumed, d_reburied, d_accepted = _dates(exhumed), _dates(reburied), _dates(accepted)
         rows = []

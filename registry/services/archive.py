@@ -33,6 +33,7 @@ from registry.models.vocab import (
     LONGYAN_COUNTIES,
     SIX_ONES,
 )
+from registry.services.access import require_county
 from registry.services.base import InvalidInput, NotFound, ServiceError, load
 from registry.services.due import (
     ACTIVE_TASK_STATES,
@@ -43,7 +44,6 @@ from registry.services.due import (
     Cadence,
     FacilityDue,
     priority_for,
-    require_county,
     statuses,
     trend_for,
 )

@@ -14,6 +14,7 @@ from sqlalchemy.types import NullType
 from registry.db import Store
 from registry.models import Facility, Inspection, MaintenanceTask
 from registry.models.vocab import CATEGORIES, LEVELS, LONGYAN_COUNTIES
+from registry.services.access import readable_counties, require_county
 from registry.services.base import Actor, Forbidden, InvalidInput
 
 # Statuses in the order of urgency; the map colours and the list sort follow it.
@@ -104,28 +105,6 @@ class FacilityDue:
     @property
     def county_name(self) -> str:
         return LONGYAN_COUNTIES.get(self.county_code, (self.county_code,))[0]
-
-
-def readable_counties(actor: Actor) -> tuple[str, ...] | None:
-    """The counties whose records ``actor`` may read in the managers' area (None: all of them)."""
-    if actor.can("admin") or actor.can("reviewer"):
-        return None
-    if actor.can("manager"):
-        return tuple(actor.counties)
-    return ()
-
-
-def require_county(actor: Actor, county_code: str, *, write: bool = True) -> None:
-    """Refuse (403) a manager acting outside their counties; reviewers read everywhere, only admins write anywhere."""
-    if actor.can("admin"):
-        return
-    if actor.can("manager") and county_code in actor.counties:
-        return
-    if not write and actor.can("reviewer"):
-        return
-    county = LONGYAN_COUNTIES.get(county_code, (county_code,))[0]
-    raise Forbidden(f"{actor.name} may not {'change' if write else 'read'} records of {county} ({county_code}): "
-                    "managers work only in their own counties")
 
 
 def priority_for(condition: str | None, active_tasks: int) -> str | None:

@@ -16,8 +16,9 @@ from geodata.crs import distance_m
 from registry.db import Store
 from registry.models import Facility, Inspection
 from registry.models.vocab import CHECK_STATES, CONDITIONS, SIX_ONES
+from registry.services.access import require_county
 from registry.services.base import Actor, Conflict, InvalidInput, load, record_audit, snapshot, unit_of_work
-from registry.services.due import TIERS, require_county
+from registry.services.due import TIERS
 from registry.services.photos import PhotoLimits, add_attachments, check_photos, write_files
 
 KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{8,100}")

@@ -21,12 +21,14 @@ from sqlalchemy import Boolean, Date, bindparam, select, text, update
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from geodata import ledger as ledgers
+from geodata.origins import public_origin
 from registry import gpkg
 from registry.db import Store
 from registry.models import ColumnMapping, Facility, ImportBatch, Martyr, Relocation, Tomb
 from registry.models.name_grams import UNKNOWN_NAME
 from registry.models.types import Geometry, JSONText, UTCDateTime, utcnow
 from registry.models.vocab import RELOCATION_STEPS as STEPS
+from registry.services.access import readable_counties, writable_counties
 from registry.services.base import (
     Actor,
     Conflict,
@@ -47,6 +49,7 @@ from registry.services.relocations import (
     plot_taken,
     retirement_note,
 )
+from registry.services.relocations import scope_clause as relocation_scope
 
 Progress = Callable[[str, int, int], None]
 _SQLITE = sqlite_dialect.dialect()
@@ -201,7 +204,8 @@ def _resolve(session, ledger: ledgers.Ledger, progress: Progress | None) -> tupl
         if ambiguous:
             # Keep the ledger's name on the record, so the martyr can be linked later by hand.
             values["note"] = "；".join(p for p in (v.get("note"), f"台账烈士姓名：{name}") if p)
-        values["geom"] = (((v["origin_lon"], v["origin_lat"]), (dest[1], dest[2]))
+        # The line starts at the origin as the public may see it; origin_lon/origin_lat keep the exact point.
+        values["geom"] = ((public_origin(v["origin_lon"], v["origin_lat"]), (dest[1], dest[2]))
                           if v.get("origin_lon") is not None else None)
         values["stage"] = ("accepted" if values["accepted_on"] else
                            "in_progress" if any(map(values.get, STEPS)) else "planned")
@@ -375,8 +379,9 @@ def run_import(store: Store, actor: Actor, source: str | Path | bytes, filename:
     there) and, where the roll has no match, its martyr (无名烈士 where the ledger names none). One
     audit event records the file's hash and the ids of every record written, by ledger row.
     """
-    if not (actor.can("manager") or actor.can("reviewer")):
-        raise Forbidden(f"{actor.name} may not import relocation ledgers")
+    if not actor.can("manager"):
+        raise Forbidden(f"{actor.name} may not import relocation ledgers: the counties' managers and administrators "
+                        "import them")
     with _gc_paused():
         return _run_import(store, actor, source, filename, crs, mapping, progress)
 
@@ -405,13 +410,21 @@ def _run_import(store, actor, source, filename, crs, mapping, progress) -> Impor
                            f"{first.column or ''} {first.value or ''}: {first.why}", field="file",
                            errors=checked.errors)
     ledger = checked.ledger
-    if not (actor.can("reviewer") or actor.can("admin")) and actor.counties:
-        # A county's manager imports that county's ledger only.
-        outside = [item[0].number for item in checked.new if item[1]["origin_county_code"] not in actor.counties]
+    allowed = writable_counties(actor)
+    if allowed is not None:
+        # A manager imports relocations their counties write: those their facilities receive, or (without a
+        # destination) those leaving their counties, as a relocation recorded by hand.
+        dest_ids = sorted({item[1]["dest_facility_id"] for item in checked.new if item[1].get("dest_facility_id")})
+        with store.session() as session:
+            counties_of = dict(session.execute(select(Facility.id, Facility.county_code)
+                                               .where(Facility.id.in_(dest_ids))).all()) if dest_ids else {}
+        outside = [item[0].number for item in checked.new
+                   if (counties_of.get(item[1].get("dest_facility_id")) if item[1].get("dest_facility_id")
+                       else item[1]["origin_county_code"]) not in allowed]
         if outside:
-            raise Forbidden(f"{actor.name} records relocations for {', '.join(actor.counties)} only, but rows "
-                            f"{', '.join(map(str, outside[:10]))}{' …' if len(outside) > 10 else ''} are in other "
-                            "counties; nothing was imported", field="file")
+            raise Forbidden(f"{actor.name} records relocations for {', '.join(allowed) or 'no county'} only, but rows "
+                            f"{', '.join(map(str, outside[:10]))}{' …' if len(outside) > 10 else ''} are received by "
+                            "(or, without a destination, leave) other counties; nothing was imported", field="file")
     if checked.already_imported is not None:
         return ImportResult(checked.already_imported.id, 0, checked.existing + len(checked.new),
                             len(checked.warnings), True)
@@ -426,7 +439,7 @@ def _run_import(store, actor, source, filename, crs, mapping, progress) -> Impor
             cache_size = conn.exec_driver_sql("PRAGMA cache_size").scalar()
             conn.exec_driver_sql(f"PRAGMA cache_size=-{256 * 1024}")
         try:
-            written = _write(session, store, checked.new, progress)
+            written = _write(session, store, checked.new, progress, actor)
         finally:
             if cache_size is not None:
                 conn.exec_driver_sql(f"PRAGMA cache_size={int(cache_size)}")
@@ -542,7 +555,7 @@ def _pinyin(name: str) -> tuple[str, str]:
     return _PINYIN_CACHE[name]
 
 
-def _write(session, store: Store, new: list, progress: Progress | None) -> dict:
+def _write(session, store: Store, new: list, progress: Progress | None, actor: Actor | None = None) -> dict:
     """Write the new rows' martyrs, tombs and relocations in bulk; return the counts and the audit trail."""
     conn = session.connection()
     now = utcnow()
@@ -622,12 +635,12 @@ def _write(session, store: Store, new: list, progress: Progress | None) -> dict:
     created = set(tomb_ids)
     trail["tombs_found"] = [[row.number, plan.tomb_id] for row, _values, plan in new if plan.tomb_id not in created]
     trail["tombs_linked_to_martyr"] = [[t, m] for t, m in linked]
-    trail["origin_graves_retired"] = _retire_origin_graves(session, new, relocation_ids, now)
+    trail["origin_graves_retired"] = _retire_origin_graves(session, new, relocation_ids, now, actor)
     return {"trail": trail, "tombs_created": len(tomb_ids), "martyrs_created": len(martyr_ids),
             "tombs_linked": len(trail["tombs_found"]), "originals_retired": len(trail["origin_graves_retired"])}
 
 
-def _retire_origin_graves(session, new: list, relocation_ids: list[int], now) -> list[list]:
+def _retire_origin_graves(session, new: list, relocation_ids: list[int], now, actor: Actor | None = None) -> list[list]:
     """Retire the original graves the new reburied rows' martyrs have left (``relocations.origin_graves``).
 
     In the import's transaction, after its relocations are written: one guarded, versioned UPDATE per chunk
@@ -644,6 +657,17 @@ def _retire_origin_graves(session, new: list, relocation_ids: list[int], now) ->
         for tid, rid in origin_graves(session, ids[start:start + CHUNK]):
             first.setdefault(tid, rid)
     left = sorted(first.items())
+    allowed = writable_counties(actor) if actor is not None else None
+    if left and allowed is not None:
+        # Only graves the importer may write; one in another county stays for that county's reconciliation.
+        counties: dict = {}
+        grave_ids = [tid for tid, _rid in left]
+        for start in range(0, len(grave_ids), CHUNK):
+            counties.update(session.execute(
+                select(Tomb.id, Facility.county_code).outerjoin(Facility, Facility.id == Tomb.facility_id)
+                .where(Tomb.id.in_(grave_ids[start:start + CHUNK]))).all())
+        left = [(tid, rid) for tid, rid in left
+                if (counties.get(tid) or reburied[rid][1].get("origin_county_code")) in allowed]
     if not left:
         return []
     facility_ids = sorted({reburied[rid][1]["dest_facility_id"] for _tid, rid in left})
@@ -914,11 +938,30 @@ def get_mapping(store: Store, name: str) -> dict:
     return dict(saved.mapping)
 
 
-def list_batches(store: Store, limit: int = 20) -> list[ImportBatch]:
-    with store.session() as session:
-        return session.scalars(select(ImportBatch).order_by(ImportBatch.id.desc()).limit(limit)).all()
+def _batch_readable(session, actor: Actor, batch: ImportBatch) -> bool:
+    """Whether ``actor`` may read a batch: everyone who reads every county, else a manager when one of its
+    relocations belongs to their counties (as the rights table's ``batch`` county says)."""
+    allowed = readable_counties(actor, planners=True)
+    if allowed is None:
+        return True
+    codes = list(batch.codes or [])
+    for start in range(0, len(codes), CHUNK):
+        if session.scalar(select(Relocation.id).where(Relocation.code.in_(codes[start:start + CHUNK]),
+                                                      relocation_scope(actor)).limit(1)) is not None:
+            return True
+    return False
 
 
-def get_batch(store: Store, batch_id: int) -> ImportBatch:
+def list_batches(store: Store, actor: Actor, limit: int = 20) -> list[ImportBatch]:
+    """The latest imports ``actor`` may read."""
     with store.session() as session:
-        return load(session, ImportBatch, batch_id, "import")
+        batches = session.scalars(select(ImportBatch).order_by(ImportBatch.id.desc()).limit(limit * 5)).all()
+        return [b for b in batches if _batch_readable(session, actor, b)][:limit]
+
+
+def get_batch(store: Store, actor: Actor, batch_id: int) -> ImportBatch:
+    with store.session() as session:
+        batch = load(session, ImportBatch, batch_id, "import")
+        if not _batch_readable(session, actor, batch):
+            raise Forbidden(f"{actor.name} may not read import {batch_id}: its relocations belong to other counties")
+        return batch

@@ -163,7 +163,8 @@ _RELOCATION_FULL = _RELOCATION_PUBLIC + (
     "origin_village", "origin_lon", "origin_lat", "origin_point_method", "consent_by", "consent_relation",
     "funding_source", "funding_amount", "effects", "note",
 )
-STAFF_ROLES = ("manager", "planner", "reviewer")
+# The roles of the managers' pages (web/rights.py MANAGE_READ): planners read no inspections or work orders.
+STAFF_ROLES = ("manager", "reviewer")
 
 def _facility_county(facility_id):
     return select(Facility.county_code).where(Facility.id == facility_id).scalar_subquery()

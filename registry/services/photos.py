@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from geodata.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, ImageError, PhotoInfo, check_image, renditions
 from registry.db import Store
 from registry.models import Attachment, Facility, Inspection, MaintenanceTask, ProblemReport
+from registry.services.access import require_county
 from registry.services.base import Actor, InvalidInput, NotFound, load
-from registry.services.due import require_county
 
 MAX_PHOTOS = 10
 EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/heic": ".heic"}

@@ -15,6 +15,8 @@ from geodata.sheets import append_row
 from registry.db import Store
 from registry.models import Facility, Martyr, Relocation, Tomb
 from registry.models.vocab import LONGYAN_COUNTIES, RELOCATION_STEPS, RELOCATION_TARGETS
+from registry.services.access import readable_counties, require_counties
+from registry.services.base import Actor
 
 COLUMNS = ("target", "relocated", "accepted", "steps_missing", "without_martyr", "without_consent")
 LABELS = {
@@ -122,10 +124,12 @@ def _plot(area: str | None, row: str | None, number: str | None) -> str:
     return " ".join(part for part in (area, row, number) if part)
 
 
-def multi_graves(session, county: str | None = None, limit: int | None = None) -> tuple[list[MultiGrave], int]:
+def multi_graves(session, county: str | None = None, limit: int | None = None,
+                 counties: tuple[str, ...] | None = None) -> tuple[list[MultiGrave], int]:
     """Known, active martyrs with two or more active tombs (by id), at most ``limit``; and how many.
 
-    With ``county``, a martyr is listed when one of their active tombs lies at a facility of that county.
+    With ``county`` (or ``counties``), a martyr is listed when one of their active tombs lies at a facility of
+    that county (one of those counties).
     Two statements: the martyrs (grouped, having more than one tomb), then the tombs of the first ``limit`` of
     them with their facility and the codes of the live relocations ending at each.
     """
@@ -137,8 +141,10 @@ def multi_graves(session, county: str | None = None, limit: int | None = None) -
         .having(func.count(Tomb.id) > 1)
     )
     if county:
+        counties = (county,)
+    if counties is not None:
         grouped = grouped.outerjoin(Facility, Facility.id == Tomb.facility_id).having(
-            func.sum(case((Facility.county_code == county, 1), else_=0)) > 0)
+            func.sum(case((Facility.county_code.in_(counties), 1), else_=0)) > 0)
     grouped = grouped.order_by(Martyr.id)
     martyrs = session.execute(grouped).all()
     shown = martyrs if limit is None else martyrs[:limit]
@@ -165,14 +171,23 @@ def multi_graves(session, county: str | None = None, limit: int | None = None) -
     return list(found.values()), len(martyrs)
 
 
-def reconcile(store: Store, county: str | None = None, graves_limit: int | None = None) -> Reconciliation:
+def reconcile(store: Store, county: str | None = None, graves_limit: int | None = None, *,
+              actor: Actor | None = None) -> Reconciliation:
     """Count per county (against its target) and per batch; cancelled and retired relocations are left out.
 
     The result also lists the martyrs with more than one active tomb, at most ``graves_limit`` of them.
+    A manager sees their own counties only (as the counties that relocations left, and whose facilities
+    hold the graves); asking for another county is refused (403).
     """
     live = and_(Relocation.status == "active", Relocation.stage != "cancelled")
+    # No actor: a command or a test working for the whole registry.
+    scope = readable_counties(actor, planners=True) if actor is not None else None
     if county:
+        if actor is not None:
+            require_counties(actor, (county,), write=False, planners=True)
         live = and_(live, Relocation.origin_county_code == county)
+    elif scope is not None:
+        live = and_(live, Relocation.origin_county_code.in_(scope))
     with store.session() as session:
         by_county = {row.origin_county_code: row for row in session.execute(
             select(Relocation.origin_county_code, *_measures()).where(live).group_by(Relocation.origin_county_code))}
@@ -180,9 +195,9 @@ def reconcile(store: Store, county: str | None = None, graves_limit: int | None 
             select(Relocation.origin_county_code, Relocation.batch, *_measures()).where(live)
             .group_by(Relocation.origin_county_code, Relocation.batch)
             .order_by(Relocation.origin_county_code, Relocation.batch)).all()
-        graves, graves_total = multi_graves(session, county, graves_limit)
+        graves, graves_total = multi_graves(session, county, graves_limit, None if county else scope)
     result = Reconciliation(multi_graves=graves, multi_graves_total=graves_total)
-    codes = [county] if county else list(LONGYAN_COUNTIES)
+    codes = [county] if county else [c for c in LONGYAN_COUNTIES if scope is None or c in scope]
     codes += [c for c in by_county if c not in codes and (county is None)]
     for code in codes:
         row = by_county.get(code)

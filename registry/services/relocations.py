@@ -16,9 +16,17 @@ from sqlalchemy.orm import aliased
 from geodata.checks import GeometryError, check_lonlat
 from geodata.crs import gcj02_to_wgs84
 from geodata.images import DEFAULT_MAX_PIXELS, ImageError, check_image
+from geodata.origins import public_origin
 from registry.db import Store
 from registry.models import Attachment, Facility, Martyr, Relocation, Tomb
 from registry.models.vocab import FUNDING_SOURCES, LONGYAN_COUNTIES, RELOCATION_STEPS
+from registry.services.access import (
+    may_county,
+    may_see_personal,
+    readable_counties,
+    require_counties,
+    require_county,
+)
 from registry.services.base import (
     Actor,
     Conflict,
@@ -32,7 +40,6 @@ from registry.services.base import (
     snapshot,
     unit_of_work,
 )
-from registry.services.due import require_county
 from registry.services.photos import write_whole_file
 
 # Labels of the dated steps, in their order (vocab.RELOCATION_STEPS).
@@ -67,12 +74,41 @@ def county_seats_wgs84() -> dict[str, tuple[str, float, float]]:
     return out
 
 
-def _require_county(actor: Actor, county_code: str | None) -> None:
-    if actor.can("admin") or actor.can("reviewer"):
-        return
-    if actor.can("manager") and (county_code is None or county_code in actor.counties or not actor.counties):
-        return
-    raise Forbidden(f"{actor.name} may not record relocations in county {county_code}")
+def facility_county(session, facility_id: int | None) -> str | None:
+    """The county of a facility (None when there is none)."""
+    if facility_id is None:
+        return None
+    return session.scalar(select(Facility.county_code).where(Facility.id == facility_id))
+
+
+def relocation_counties(session, relocation) -> tuple[str | None, str | None]:
+    """The counties a relocation belongs to: the one it left and the one whose facility received it."""
+    get = relocation.get if isinstance(relocation, dict) else lambda k: getattr(relocation, k)
+    return get("origin_county_code"), facility_county(session, get("dest_facility_id"))
+
+
+def require_read(session, actor: Actor, relocation, *, what: str = "relocations") -> None:
+    """Refuse (403) reading a relocation outside the actor's counties (origin or destination)."""
+    require_counties(actor, relocation_counties(session, relocation), write=False, what=what, planners=True)
+
+
+def require_write(session, actor: Actor, values) -> None:
+    """Refuse (403) writing a relocation the actor may not: the destination facility's county decides, and
+    before a destination is chosen the county it leaves. Checked on the record before and after an edit."""
+    origin, destination = relocation_counties(session, values)
+    if destination is not None:
+        require_counties(actor, (destination,), write=True, what="relocations received")
+    else:
+        require_counties(actor, (origin,), write=True, what="relocations leaving")
+
+
+def scope_clause(actor: Actor):
+    """A WHERE clause keeping the relocations ``actor`` may read (None: all of them)."""
+    allowed = readable_counties(actor, planners=True)
+    if allowed is None:
+        return None
+    return or_(Relocation.origin_county_code.in_(allowed),
+               Relocation.dest_facility_id.in_(select(Facility.id).where(Facility.county_code.in_(allowed))))
 
 
 def stage_of(values) -> str:
@@ -156,7 +192,9 @@ def _journey(session, values: dict):
     facility = session.get(Facility, values["dest_facility_id"]) if values.get("dest_facility_id") else None
     if facility is None:
         return None
-    return LineString([(lon, lat), (facility.geom.x, facility.geom.y)])
+    # The journey line is public (OGC, tiles): it starts at the origin no more precisely than the grave page
+    # names it (geodata.origins); the surveyed point stays in origin_lon/origin_lat for staff.
+    return LineString([public_origin(lon, lat), (facility.geom.x, facility.geom.y)])
 
 
 # --- the tomb at the destination ------------------------------------------------------------------------
@@ -387,19 +425,32 @@ def retirement_note(code: str, facility_name: str, area, row, number) -> str:
     return f"relocation {code}: reburied at {destination}; the martyr no longer lies in this original grave"
 
 
+def grave_county(session, tomb: Tomb, relocation) -> str | None:
+    """The county an original grave belongs to: its facility's, else the county the relocation left."""
+    return facility_county(session, tomb.facility_id) or relocation.origin_county_code
+
+
 def _retire_origin_graves(session, actor: Actor, relocation_ids=None) -> int:
-    """Retire the original graves reburied relocations have left, each with its audit event; how many."""
+    """Retire the original graves reburied relocations have left, each with its audit event; how many.
+
+    Only graves the actor may write are retired: one in another county stays, and the reconciliation of
+    its county lists it among the martyrs with more than one grave for that county's managers to retire.
+    """
     left = origin_graves(session, relocation_ids)
+    retired = 0
     for tomb_id, relocation_id in left:
         tomb = session.get(Tomb, tomb_id)
         relocation = session.get(Relocation, relocation_id)
+        if not may_county(actor, (grave_county(session, tomb, relocation),), write=True):
+            continue
+        retired += 1
         facility = session.get(Facility, relocation.dest_facility_id)
         before = snapshot(tomb)
         tomb.status = "retired"
         record_audit(session, actor, "retire", tomb, before=before, note=retirement_note(
             relocation.code, facility.name, relocation.dest_plot_area, relocation.dest_plot_row,
             relocation.dest_plot_number))
-    return len(left)
+    return retired
 
 
 def create_relocation(store: Store, actor: Actor, values: dict) -> Relocation:
@@ -413,10 +464,10 @@ def create_relocation(store: Store, actor: Actor, values: dict) -> Relocation:
     if not (values.get("origin_place") or values.get("origin_lon") is not None):
         raise InvalidInput("the origin is required: a place name or a point", field="origin_place")
     values.setdefault("family_consent", False)
-    _require_county(actor, values.get("origin_county_code"))
     check_steps(values)
     with _plot_guard(store, values), unit_of_work(store) as session:
         _check_fields(session, values)
+        require_write(session, actor, values)
         code = (values.pop("code", None) or "").strip()
         if code and session.scalar(select(Relocation.id).where(Relocation.code == code)) is not None:
             raise Conflict(f"code {code!r} is already used by another relocation", field="code")
@@ -446,13 +497,12 @@ def update_relocation(store: Store, actor: Actor, relocation_id: int, version: i
         raise InvalidInput("a relocation's code does not change", field="code")
     with _plot_guard(store, {}) as plot, unit_of_work(store) as session:
         relocation = load(session, Relocation, relocation_id, "relocation")
-        _require_county(actor, relocation.origin_county_code)
-        if "origin_county_code" in values:
-            _require_county(actor, values["origin_county_code"])
+        require_write(session, actor, relocation)
         check_version(relocation, version)
         _check_fields(session, values)
         merged = {key: getattr(relocation, key) for key in EDITABLE}
         merged.update(values)
+        require_write(session, actor, merged)
         plot.update(merged)
         check_steps(merged)
         before = snapshot(relocation)
@@ -484,7 +534,7 @@ def cancel_relocation(store: Store, actor: Actor, relocation_id: int, version: i
         raise InvalidInput("a reason is required to cancel a relocation", field="reason")
     with unit_of_work(store) as session:
         relocation = load(session, Relocation, relocation_id, "relocation")
-        _require_county(actor, relocation.origin_county_code)
+        require_write(session, actor, relocation)
         check_version(relocation, version)
         if relocation.accepted_on:
             raise Conflict("an accepted relocation cannot be cancelled", field="stage")
@@ -652,7 +702,7 @@ def attach_scan(store: Store, actor: Actor, relocation_id: int, step: str, filen
         digest, size = _file_sha256(Path(data)), Path(data).stat().st_size
     with unit_of_work(store) as session:
         relocation = load(session, Relocation, relocation_id, "relocation")
-        _require_county(actor, relocation.origin_county_code)
+        require_write(session, actor, relocation)
         target = Path(folder) / "relocations" / str(relocation_id) / f"{digest}.{kind[1]}"
         # Whole or not at all: a half-written scan left by a full disk would be taken as done by a retry.
         write_whole_file(target, data)
@@ -672,8 +722,15 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def get_attachment(store: Store, relocation_id: int, attachment_id: int) -> Attachment:
+def get_attachment(store: Store, actor: Actor, relocation_id: int, attachment_id: int) -> Attachment:
+    """A relocation's scan, for those who may see its family's consent: its counties' managers, reviewers
+    and administrators (planners read relocations without it)."""
     with store.session() as session:
+        relocation = load(session, Relocation, relocation_id, "relocation")
+        require_read(session, actor, relocation, what="relocation scans")
+        if not may_see_personal(actor, relocation_counties(session, relocation)):
+            raise Forbidden(f"{actor.name} may not open consent scans: they name the family, and only the "
+                            "county's managers, reviewers and administrators see them")
         att = session.get(Attachment, attachment_id)
         if att is None or att.entity_type != "relocations" or att.entity_id != relocation_id:
             raise NotFound(f"no attachment {attachment_id} on relocation {relocation_id}")
@@ -689,12 +746,22 @@ class RelocationView:
     facility_name: str | None
     martyr_name: str | None
     attachments: dict
+    personal: bool = True  # whether the reader sees the family's consent (names, relation, scans)
+    writable: bool = True  # whether the reader may change it
 
 
-def get_relocation(store: Store, relocation_id: int) -> RelocationView:
-    """One relocation with its destination's and martyr's names and its scans by step."""
+def get_relocation(store: Store, relocation_id: int, actor: Actor) -> RelocationView:
+    """One relocation with its destination's and martyr's names and its scans by step, if ``actor`` may read it."""
     with store.session() as session:
         relocation = load(session, Relocation, relocation_id, "relocation")
+        require_read(session, actor, relocation)
+        counties = relocation_counties(session, relocation)
+        personal = may_see_personal(actor, counties)
+        try:
+            require_write(session, actor, relocation)
+            writable = True
+        except Forbidden:
+            writable = False
         facility = session.get(Facility, relocation.dest_facility_id) if relocation.dest_facility_id else None
         martyr = session.get(Martyr, relocation.martyr_id) if relocation.martyr_id else None
         scans = session.scalars(select(Attachment).where(
@@ -703,11 +770,17 @@ def get_relocation(store: Store, relocation_id: int) -> RelocationView:
         by_step: dict[str, list] = {}
         for att in scans:
             by_step.setdefault(att.kind.removeprefix("scan:"), []).append(att)
+        if not personal:
+            session.expunge(relocation)
+            relocation.consent_by = relocation.consent_relation = None
+            by_step = {}
         return RelocationView(relocation, facility.name if facility else None, martyr.name if martyr else None,
-                              by_step)
+                              by_step, personal, writable)
 
 
-def _filtered(query, county=None, batch=None, year=None, stage=None, search=None):
+def _filtered(query, county=None, batch=None, year=None, stage=None, search=None, actor: Actor | None = None):
+    if actor is not None and (scope := scope_clause(actor)) is not None:
+        query = query.where(scope)
     if county:
         query = query.where(Relocation.origin_county_code == county)
     if batch:
@@ -739,11 +812,11 @@ def parse_filters(args) -> dict:
             "search": (args.get("q") or "").strip() or None}
 
 
-def list_relocations(store: Store, filters: dict, page: int = 1, per_page: int = 50):
-    """A page of relocations matching the filters, and the total."""
+def list_relocations(store: Store, filters: dict, page: int = 1, per_page: int = 50, *, actor: Actor):
+    """A page of the relocations ``actor`` may read matching the filters, and the total."""
     with store.session() as session:
-        base = _filtered(select(Relocation), **filters)
-        total = session.scalar(_filtered(select(func.count(Relocation.id)), **filters))
+        base = _filtered(select(Relocation), **filters, actor=actor)
+        total = session.scalar(_filtered(select(func.count(Relocation.id)), **filters, actor=actor))
         rows = session.execute(
             base.add_columns(Facility.name).outerjoin(Facility, Facility.id == Relocation.dest_facility_id)
             .order_by(Relocation.id).limit(per_page).offset((max(page, 1) - 1) * per_page)
@@ -768,13 +841,14 @@ def destinations(store: Store) -> list[tuple[int, str]]:
             Facility.category.in_(DESTINATION_CATEGORIES), Facility.status == "active").order_by(Facility.name)).all()
 
 
-def journeys_geojson(store: Store, filters: dict) -> dict:
-    """GeoJSON of the journeys (lines, origin to destination) and destinations sized by the tombs received."""
+def journeys_geojson(store: Store, filters: dict, *, actor: Actor) -> dict:
+    """GeoJSON of the journeys ``actor`` may read (lines, origin to destination) and destinations sized by the
+    tombs received."""
     with store.session() as session:
         rows = session.execute(_filtered(
             select(Relocation.id, Relocation.code, Relocation.origin_lon, Relocation.origin_lat,
                    Relocation.dest_facility_id, Relocation.stage, Relocation.reburied_on),
-            **filters).where(Relocation.origin_lon.is_not(None))).all()
+            **filters, actor=actor).where(Relocation.origin_lon.is_not(None))).all()
         dest_ids = {r.dest_facility_id for r in rows if r.dest_facility_id}
         facilities = {}
         if dest_ids:
@@ -818,7 +892,7 @@ def relocation_story(store: Store, martyr_id: int) -> list[dict]:
             "origin_county": county,
             "origin_township": r.origin_township,
             "origin_village": r.origin_village,
-            "origin_point": (r.origin_lon, r.origin_lat) if r.origin_lon is not None else None,
+            "origin_point": public_origin(r.origin_lon, r.origin_lat) if r.origin_lon is not None else None,
             "destination_facility_id": r.dest_facility_id,
             "destination": facility_name,
             "plot": " ".join(p for p in (r.dest_plot_area, r.dest_plot_row, r.dest_plot_number) if p) or None,

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from registry.db import Store
 from registry.models import AuditEvent, Facility, Inspection, MaintenanceTask, ProblemReport, User
 from registry.models.vocab import FUNDING_SOURCES
+from registry.services.access import require_county
 from registry.services.base import (
     Actor,
     Conflict,
@@ -21,7 +22,6 @@ from registry.services.base import (
     snapshot,
     unit_of_work,
 )
-from registry.services.due import require_county
 from registry.services.photos import PhotoLimits, add_attachments, check_photos, write_files
 
 PRIORITIES = {"urgent": ("紧急", "Urgent"), "high": ("高", "High"), "normal": ("一般", "Normal"), "low": ("低", "Low")}
@@ -143,7 +143,7 @@ def create_task(store: Store, actor: Actor, facility_id: int, values: dict,
 
 def open_reports(store: Store, actor: Actor) -> list[tuple[ProblemReport, Facility]]:
     """Visitors' problem reports not yet dealt with, in the counties the actor may read, oldest first."""
-    from registry.services.due import readable_counties
+    from registry.services.access import readable_counties
 
     allowed = readable_counties(actor)
     query = (select(ProblemReport, Facility).join(Facility, Facility.id == ProblemReport.facility_id)
@@ -274,7 +274,7 @@ def get_task(store: Store, actor: Actor, task_id: int) -> tuple[MaintenanceTask,
 def task_queue(store: Store, actor: Actor, county: str | None = None, states=("open", "in_progress", "done"),
                ) -> list[tuple[MaintenanceTask, Facility]]:
     """Work orders still to do or to verify in the actor's counties, most urgent first."""
-    from registry.services.due import readable_counties
+    from registry.services.access import readable_counties
 
     allowed = readable_counties(actor)
     if county:

@@ -19,6 +19,7 @@ def register(app: Flask) -> None:
         public,
         public_pages,
         relocations,
+        rights,
         serving,
         system,
         tiles,
@@ -29,3 +30,5 @@ def register(app: Flask) -> None:
         app.register_blueprint(module.bp)
     serving.init_app(app)
     headers.init_app(app)
+    # Every request passes the rights table (web/rights.py) before its view runs.
+    rights.init_app(app)

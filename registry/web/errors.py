@@ -154,6 +154,11 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(ServiceError)
     def service_error(exc: ServiceError):
+        if exc.status == 403:
+            # A service refusing a county or a record: kept in the audit trail, as the rights table's refusals are.
+            from registry.web.auth import audit_forbidden
+
+            audit_forbidden(exc.message)
         return _respond(exc.status, exc.message, exc.field)
 
     @app.errorhandler(StoreError)

@@ -17,6 +17,7 @@ from registry.extensions import get_store
 from registry.models.vocab import CATEGORIES, CHECK_STATES, CONDITIONS, FUNDING_SOURCES, LEVELS, LONGYAN_COUNTIES
 from registry.models.vocab import SIX_ONES as SIX_ONES_VOCAB
 from registry.services import Conflict, Forbidden, NotFound
+from registry.services.access import readable_counties
 from registry.services.archive import archive_pdf, facility_archive, ledger_xlsx, pdf_font, townships
 from registry.services.due import (
     PRIORITIES,
@@ -26,7 +27,6 @@ from registry.services.due import (
     TRENDS,
     Cadence,
     map_features,
-    readable_counties,
     statuses,
 )
 from registry.services.facilities import registry_has_demo, update_facility

@@ -52,6 +52,10 @@ def exception_response(status: int, message: str, field: str | None = None) -> R
 
 @bp.errorhandler(ServiceError)
 def _service_error(exc: ServiceError):
+    if exc.status == 403:
+        from registry.web.auth import audit_forbidden
+
+        audit_forbidden(exc.message)  # a collection refused by role: audited like every refusal
     return exception_response(exc.status, exc.message, exc.field)
 
 

@@ -42,8 +42,10 @@ from registry.web.map_cache import render_map
 
 bp = Blueprint("relocations", __name__, url_prefix="/relocations")
 
+# Planners read relocations (without the family's consent) for planning; reviewers read every county;
+# only a county's managers (and administrators) write them or import ledgers (services/access.py).
 READERS = ("manager", "reviewer", "planner")
-WRITERS = ("manager", "reviewer")
+WRITERS = ("manager",)
 CRS_CHOICES = (("EPSG:4326", "WGS 84"), ("EPSG:4490", "CGCS2000"), ("GCJ-02", "GCJ-02"), ("BD-09", "BD-09"))
 TEXT_FIELDS = ("origin_place", "origin_township", "origin_village", "dest_plot_area", "dest_plot_row",
                "dest_plot_number", "consent_by", "consent_relation", "approval_number", "approval_body", "batch",
@@ -68,7 +70,7 @@ def index():
     """The list of relocations, filtered by county, batch, year and stage."""
     filters = service.parse_filters(request.args)
     page = max(request.args.get("page", 1, type=int), 1)
-    rows, total = service.list_relocations(get_store(), filters, page)
+    rows, total = service.list_relocations(get_store(), filters, page, actor=current_actor())
     return render_template("relocations/list.html", rows=rows, total=total, page=page, filters=filters,
                            choices=service.filter_choices(get_store()), counties=LONGYAN_COUNTIES,
                            query={k: v for k, v in request.args.items() if k != "page"})
@@ -122,6 +124,8 @@ def new():
         try:
             relocation = service.create_relocation(get_store(), current_actor(), _form_values(request.form))
         except ServiceError as exc:
+            if isinstance(exc, Forbidden):
+                audit_forbidden(exc.message)
             error = exc
         else:
             flash(_("迁移记录已保存。"))
@@ -135,7 +139,7 @@ def new():
 @role_required(*READERS)
 def detail(relocation_id: int):
     """One relocation: origin, destination, consent, approval, the dated steps and their scans."""
-    view = service.get_relocation(get_store(), relocation_id)
+    view = service.get_relocation(get_store(), relocation_id, current_actor())
     return render_template("relocations/detail.html", view=view, r=view.relocation, steps=service.STEP_LABELS,
                            counties=LONGYAN_COUNTIES, funding=FUNDING_SOURCES, error=None,
                            english=_english(), destinations=service.destinations(get_store()))
@@ -149,7 +153,9 @@ def edit(relocation_id: int):
         service.update_relocation(get_store(), current_actor(), relocation_id, request.form.get("version", type=int),
                                   _form_values(request.form))
     except ServiceError as exc:
-        view = service.get_relocation(get_store(), relocation_id)
+        if isinstance(exc, Forbidden):
+            raise
+        view = service.get_relocation(get_store(), relocation_id, current_actor())
         return render_template("relocations/detail.html", view=view, r=view.relocation, steps=service.STEP_LABELS,
                                counties=LONGYAN_COUNTIES, funding=FUNDING_SOURCES, error=exc, english=_english(),
                                destinations=service.destinations(get_store()), form=request.form), exc.status
@@ -184,10 +190,10 @@ def attach(relocation_id: int):
 
 
 @bp.get("/<int:relocation_id>/scans/<int:attachment_id>")
-@role_required(*READERS)
+@role_required("manager", "reviewer")  # consent scans name the family: not for planners
 def scan(relocation_id: int, attachment_id: int):
     """Download a step's scan."""
-    att = service.get_attachment(get_store(), relocation_id, attachment_id)
+    att = service.get_attachment(get_store(), current_actor(), relocation_id, attachment_id)
     return send_file(att.storage_path, mimetype=att.content_type, download_name=att.filename)
 
 
@@ -220,7 +226,7 @@ def journey_map():
 @role_required(*READERS)
 def journeys():
     """GeoJSON of the journeys and destinations for a filter (county, batch, year)."""
-    data = service.journeys_geojson(get_store(), service.parse_filters(request.args))
+    data = service.journeys_geojson(get_store(), service.parse_filters(request.args), actor=current_actor())
     if request.args.get("display") == "GCJ-02":
         # Display only: a GCJ-02 base map needs the overlay moved onto it; storage stays WGS 84.
         for f in data["features"]:
@@ -245,7 +251,8 @@ def reconciliation():
         raise InvalidInput(f"county {county!r} is not a known county", field="county")
     xlsx = request.args.get("format") == "xlsx"
     # The page shows the first GRAVES_ON_PAGE martyrs with more than one grave; the XLSX lists them all.
-    result = recon.reconcile(get_store(), county, graves_limit=None if xlsx else recon.GRAVES_ON_PAGE)
+    result = recon.reconcile(get_store(), county, graves_limit=None if xlsx else recon.GRAVES_ON_PAGE,
+                             actor=current_actor())
     if xlsx:
         data = recon.to_xlsx(result, english=_english())
         name = f"relocation-reconciliation{'-' + county if county else ''}.xlsx"
@@ -268,7 +275,7 @@ def retire_tomb(tomb_id: int):
     except ServiceError as exc:
         if isinstance(exc, Forbidden):
             audit_forbidden(exc.message)
-        result = recon.reconcile(get_store(), county, graves_limit=recon.GRAVES_ON_PAGE)
+        result = recon.reconcile(get_store(), county, graves_limit=recon.GRAVES_ON_PAGE, actor=current_actor())
         return render_template("relocations/reconciliation.html", result=result, county=county,
                                counties=LONGYAN_COUNTIES, error=exc, failed_tomb=tomb_id,
                                reason=request.form.get("reason", "")), exc.status
@@ -284,8 +291,8 @@ def retire_tomb(tomb_id: int):
 def import_form():
     """Upload a ledger for a dry run."""
     return render_template("relocations/import.html", crs_choices=CRS_CHOICES,
-                           mappings=imports.list_mappings(get_store()), batches=imports.list_batches(get_store()),
-                           fields=FIELDS)
+                           mappings=imports.list_mappings(get_store()),
+                           batches=imports.list_batches(get_store(), current_actor()), fields=FIELDS)
 
 
 def _ledger_max_bytes() -> int:
@@ -428,7 +435,7 @@ def import_commit():
 @role_required(*READERS)
 def import_batch(batch_id: int):
     """What one import added."""
-    batch = imports.get_batch(get_store(), batch_id)
+    batch = imports.get_batch(get_store(), current_actor(), batch_id)
     return render_template("relocations/batch.html", batch=batch, again=bool(request.args.get("again")))
 
 

@@ -14,6 +14,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geodata import demo
 from geodata.crs import gcj02_to_wgs84, to_metric
+from geodata.origins import public_origin
 from registry.models import vocab
 
 LONGYAN_BOX = (115.8, 24.4, 117.8, 26.1)
@@ -221,7 +222,9 @@ def test_relocations_join_up_with_tombs_facilities_and_martyrs(rows):
         assert dest["category"] in ("cemetery", "collective_burial")
         assert dest["county_code"] == r["origin_county_code"]
         start, end = r["geom"].coords
-        assert start == pytest.approx((r["origin_lon"], r["origin_lat"]), abs=1e-6)
+        # The line starts at the public origin (a 0.01° grid), never at the surveyed point.
+        assert start == pytest.approx(public_origin(r["origin_lon"], r["origin_lat"]), abs=1e-9)
+        assert abs(start[0] - r["origin_lon"]) <= 0.005 + 1e-9 and abs(start[1] - r["origin_lat"]) <= 0.005 + 1e-9
         assert end == (dest["geom"].x, dest["geom"].y)
     plots = Counter((t["facility_id"], t["plot_area"], t["plot_row"], t["plot_number"]) for t in rows["tombs"]
                     if t["plot_number"])

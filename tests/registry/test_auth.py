@@ -119,9 +119,12 @@ def test_bad_accounts_are_refused(store, username, password, roles, counties, fi
 
 def test_a_wrong_role_gets_403_and_leaves_an_audit_event(gpkg_url):
     from registry.web.auth import role_required
+    from registry.web.rights import staff
 
     app = make_app(gpkg_url)
     app.add_url_rule("/reviewers-only", "reviewers_only", role_required("reviewer")(lambda: "reviewed"))
+    app.add_url_rule("/undeclared", "undeclared", role_required("planner")(lambda: "planned"))
+    app.extensions["rights"]["reviewers_only"] = staff("reviewer")
     store = app.extensions["registry_store"]
     create_user(store, SYSTEM, "planner1", "planner-password", ["planner"])
     create_user(store, SYSTEM, "rev1", "reviewer-password", ["reviewer"])
@@ -129,10 +132,13 @@ def test_a_wrong_role_gets_403_and_leaves_an_audit_event(gpkg_url):
     login(client, "planner1", "planner-password")
     response = client.get("/reviewers-only")
     assert response.status_code == 403
-    assert "您没有访问此页面的权限" in response.get_data(as_text=True)
+    assert "planner1 may not use /reviewers-only: it needs the role reviewer" in response.get_data(as_text=True)
     with store.session() as s:
         event = s.scalars(select(AuditEvent).where(AuditEvent.action == "forbidden")).one()
-    assert event.actor_name == "planner1" and event.note == "/reviewers-only"
+    assert event.actor_name == "planner1" and event.note.startswith("GET /reviewers-only: ")
+    # A route without a row in the rights table is refused to everyone, whatever its own check says.
+    response = client.get("/undeclared")
+    assert response.status_code == 403 and "has no rights decision (undeclared)" in response.get_data(as_text=True)
     other = app.test_client()
     login(other, "rev1", "reviewer-password")
     assert other.get("/reviewers-only").get_data(as_text=True) == "reviewed"

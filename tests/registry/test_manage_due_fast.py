@@ -10,13 +10,13 @@ from shapely.geometry import Point
 from sqlalchemy import insert, select
 
 from registry.models import Facility, Inspection, MaintenanceTask
+from registry.services.access import readable_counties
 from registry.services.due import (
     ACTIVE_TASK_STATES,
     STATUSES,
     Cadence,
     FacilityDue,
     priority_for,
-    readable_counties,
     statuses,
 )
 from tests.registry.test_manage_helpers import CHANGTING, SHANGHANG, people

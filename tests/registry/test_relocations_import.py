@@ -209,7 +209,7 @@ def test_imported_journeys_are_valid_geopackage_features_found_by_box(store, tmp
 
 def test_a_county_manager_imports_only_their_county(any_store, dests, tmp_path):
     shanghang_only = Actor(name="mgr", roles=("manager",), counties=("350823",))
-    with pytest.raises(Forbidden, match="rows 13, 14 are in other counties"):
+    with pytest.raises(Forbidden, match="rows 13, 14 are received by"):
         imports.run_import(any_store, shanghang_only, write_messy_ledger(tmp_path / "m.xlsx", with_errors=False),
                            "m.xlsx", mapping=FIXED_MAPPING)
     assert counts(any_store)[0] == 0

@@ -134,8 +134,15 @@ def test_code_is_unique_and_generated_when_absent(any_store, dests):
 
 def test_managers_are_scoped_to_their_county(any_store, dests):
     r = service.create_relocation(any_store, SHANGHANG_MANAGER, base(dests))
+    # The destination's county decides: a grave of Shanghang moved to Changting's cemetery is Changting's.
+    with pytest.raises(Forbidden, match="长汀县"):
+        service.create_relocation(any_store, SHANGHANG_MANAGER, base(dests, code="X", dest_facility_id=dests["CT-CEM"]))
     with pytest.raises(Forbidden):
-        service.create_relocation(any_store, SHANGHANG_MANAGER, base(dests, code="X", origin_county_code="350821"))
+        service.create_relocation(any_store, SHANGHANG_MANAGER, base(dests, code="Y", origin_county_code="350821",
+                                                                     dest_facility_id=None))
+    # A grave of Changting received by Shanghang's collective burial ground is Shanghang's to record.
+    assert service.create_relocation(any_store, SHANGHANG_MANAGER,
+                                     base(dests, code="Z", origin_county_code="350821", dest_plot_number="9号")).id
     with pytest.raises(Forbidden):
         service.update_relocation(any_store, PLANNER, r.id, r.version, {"note": "x"})
 
@@ -166,7 +173,7 @@ def test_scans_attach_to_a_step(any_store, dests, tmp_path):
     r = service.create_relocation(any_store, ADMIN, base(dests, **STEPS))
     att = service.attach_scan(any_store, ADMIN, r.id, "consent_on", "同意书.pdf", PDF, tmp_path)
     service.attach_scan(any_store, ADMIN, r.id, "accepted_on", "验收.png", PNG, tmp_path)
-    view = service.get_relocation(any_store, r.id)
+    view = service.get_relocation(any_store, r.id, ADMIN)
     assert [a.filename for a in view.attachments["consent_on"]] == ["同意书.pdf"]
     assert [a.content_type for a in view.attachments["accepted_on"]] == ["image/png"]
     assert Path(att.storage_path).read_bytes() == PDF
@@ -211,13 +218,13 @@ def test_journeys_geojson_lines_and_destinations_by_filter(any_store, dests):
     service.create_relocation(any_store, ADMIN, base(dests, code="C3", origin_county_code="350821",
                                                      origin_lon=116.30, origin_lat=25.70,
                                                      dest_facility_id=dests["CT-CEM"]))
-    data = service.journeys_geojson(any_store, service.parse_filters({}))
+    data = service.journeys_geojson(any_store, service.parse_filters({}), actor=ADMIN)
     assert data["journeys"] == 3 and data["destinations"] == 2
     dest = [f for f in data["features"] if f["properties"]["kind"] == "destination"]
     assert sorted(f["properties"]["received"] for f in dest) == [1, 2]
-    only = service.journeys_geojson(any_store, service.parse_filters({"county": "350821"}))
+    only = service.journeys_geojson(any_store, service.parse_filters({"county": "350821"}), actor=ADMIN)
     assert [f["properties"]["code"] for f in only["features"] if f["properties"]["kind"] == "journey"] == ["C3"]
-    assert service.journeys_geojson(any_store, service.parse_filters({"year": "2021"}))["journeys"] == 1
+    assert service.journeys_geojson(any_store, service.parse_filters({"year": "2021"}), actor=ADMIN)["journeys"] == 1
 
 
 @pytest.mark.parametrize("args, field", [({"county": "999999"}, "county"), ({"year": "21"}, "year"),
