@@ -26,7 +26,11 @@ __all__ = [
     "TABLES",
     "TODAY",
     "County",
+    "DEMO_ACCOUNTS",
+    "RELOCATION_TARGETS",
     "DemoData",
+    "demo_aliases",
+    "demo_divisions",
     "fictional_name",
     "generate",
     "longyan_counties",
@@ -112,6 +116,91 @@ _LONGYAN = {
     "350881": ("漳平市", 117.421, 25.292, "漳平", (
         "菁城街道", "桂林街道", "新桥镇", "双洋镇", "永福镇", "溪南镇", "和平镇", "拱桥镇", "象湖镇", "赤水镇",
         "芦芝镇", "西园镇", "南洋镇", "官田乡", "吾祠乡", "灵地乡")),
+}
+
+# The province and cities of the demo's divisions (GB/T 2260 codes); seats WGS 84, approximate.
+_PROVINCE = ("350000", "福建省", 119.296, 26.100)
+_LONGYAN_CITY = ("350800", "龙岩市", 117.017, 25.075)
+# The second demo city: a few of Sanming's counties at demo scale, so one registry serves two cities.
+_SANMING_CITY = ("350400", "三明市", 117.639, 26.263)
+_SANMING = {
+    "350404": ("三元区", 117.608, 26.234),
+    "350421": ("明溪县", 117.202, 26.356),
+    "350423": ("清流县", 116.817, 26.177),
+    "350424": ("宁化县", 116.654, 26.262),
+}
+# Former names and codes still met in old ledgers: (current code, former code, former name, from, to).
+# 永定县 became 永定区 by the State Council's approval of December 2014.
+_ALIASES = (
+    ("350803", "350822", "永定县", None, "2014-12-13"),
+)
+# The demo registry's accounts: (username, display name, roles, counties or cities, password).
+DEMO_ACCOUNTS = (
+    ("admin", "演示管理员（示例）", ("admin",), (), "demo-admin-pass"),
+    ("manager", "上杭县管护员（示例）", ("manager",), ("350823",), "demo-manager-pass"),
+    ("manager2", "长汀县管护员（示例）", ("manager",), ("350821", "350825"), "demo-manager-pass"),
+    ("manager3", "清流县管护员（示例）", ("manager",), ("350423",), "demo-manager-pass"),
+    ("citymanager", "三明市管护员（示例）", ("manager",), ("350400",), "demo-manager-pass"),
+    ("planner", "规划科（示例）", ("planner",), (), "demo-planner-pass"),
+    ("reviewer", "审核人（示例）", ("reviewer",), (), "demo-reviewer-pass"),
+)
+# A place used by examples and the ledger template: the demo county whose records the examples show.
+EXAMPLE_COUNTY = "350823"
+
+
+def demo_divisions(counties: list[County] | None = None) -> list[dict]:
+    """The demo's divisions as rows for ``divisions load``: the province, the two demo cities, their
+    counties and (for synthetic sets) the synthetic counties with their prefectures.
+
+    Example
+    -------
+    >>> rows = demo_divisions()
+    >>> [r["name"] for r in rows if r["level"] == "city"]
+    ['龙岩市', '三明市']
+    >>> next(r for r in rows if r["code"] == "350823")["parent"]
+    '350800'
+    """
+    def row(code, name, level, parent, lon, lat):
+        return {"code": code, "name": name, "level": level, "parent": parent, "seat_lon": round(float(lon), 6),
+                "seat_lat": round(float(lat), 6), "valid_from": None, "valid_to": None, "is_demo": True}
+
+    out = [row(*_PROVINCE[:2], "province", None, *_PROVINCE[2:])]
+    cities = {_LONGYAN_CITY[0]: _LONGYAN_CITY, _SANMING_CITY[0]: _SANMING_CITY}
+    extra = [c for c in (counties or ()) if not c.longyan]
+    for c in extra:
+        for code, name, lon, lat, _spread in _FUJIAN_PREFECTURES:
+            if c.code.startswith(code):
+                cities.setdefault(code + "00", (code + "00", name, lon, lat))
+    for code, name, lon, lat in cities.values():
+        out.append(row(code, name, "city", _PROVINCE[0], lon, lat))
+    for c in _longyan():
+        out.append(row(c.code, c.name, "county", _LONGYAN_CITY[0], c.lon, c.lat))
+    for code, (name, lon, lat) in _SANMING.items():
+        out.append(row(code, name, "county", _SANMING_CITY[0], lon, lat))
+    known = {r["code"] for r in out}
+    for c in extra:
+        if c.code not in known:
+            out.append(row(c.code, c.name, "county", c.code[:4] + "00", c.lon, c.lat))
+    return out
+
+
+def demo_aliases() -> list[dict]:
+    """Former names and codes of the demo's counties, as rows for the aliases table."""
+    return [{"code": code, "former_code": former, "former_name": name, "valid_from": start, "valid_to": end,
+             "is_demo": True} for code, former, name, start, end in _ALIASES]
+
+
+# Relocation targets per county (迁移任务数). DEMO FIGURES, not official ones: chosen so that the demo
+# registry's 4,377 relocations are 144.3% of their sum (3,033), as Longyan reported by 2022-11, and spread
+# like the demo's relocations. Replace them with the bureau's own targets in a real deployment.
+RELOCATION_TARGETS = {
+    "350802": 394,
+    "350803": 425,
+    "350821": 576,
+    "350823": 637,
+    "350824": 364,
+    "350825": 364,
+    "350881": 273,
 }
 
 # Other prefectures of Fujian for the large synthetic sets: code, name, rough seat (WGS 84), spread in km.

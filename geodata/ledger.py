@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import difflib
 import functools
 import gc
 import hashlib
@@ -18,6 +19,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
+from shapely.geometry import Point
 
 from geodata.checks import parse_dms
 from geodata.crs import normalise_crs, to_wgs84
@@ -374,13 +376,36 @@ def _amount(value) -> float:
 # --- reading ----------------------------------------------------------------------------------------
 
 
+class _Counties(dict):
+    """County code -> (name, seat lon, lat[, boundary]), with the former names and codes beside them."""
+
+    aliases: dict = {}
+
+
 def _resolve_county(text: str, counties: Mapping) -> str | None:
     if text in counties:
         return text
     for code, (name, *_rest) in counties.items():
         if text == name or (len(text) >= 2 and name.startswith(text) and len(name) - len(text) == 1):
             return code
-    return None
+    former = getattr(counties, "aliases", {}).get(text)
+    return former if former in counties else None
+
+
+def _nearest_county(text: str, counties: Mapping) -> str:
+    names = {name: code for code, (name, *_rest) in counties.items()}
+    names.update({code: code for code in counties})
+    names.update({old: code for old, code in getattr(counties, "aliases", {}).items() if code in counties})
+    found = difflib.get_close_matches(text, list(names), n=1, cutoff=0.3)
+    if not found:
+        return ""
+    code = names[found[0]]
+    return f"; nearest is {counties[code][0]} ({code})"
+
+
+def _boundary(counties: Mapping, code: str):
+    value = counties[code]
+    return value[3] if len(value) > 3 else None
 
 
 _DIGITS = re.compile(r"\d")
@@ -417,6 +442,7 @@ def read_ledger(
     crs: str = "EPSG:4326",
     mapping: Mapping[str, str] | None = None,
     counties: Mapping[str, tuple] | None = None,
+    aliases: Mapping[str, str] | None = None,
     max_bytes: int = MAX_BYTES,
     progress: Callable[[int], None] | None = None,
     limits: Limits | None = None,
@@ -440,7 +466,10 @@ def read_ledger(
     mapping : Mapping of str to str, optional
         Header text -> field name (or "" to ignore a column), laid over :data:`DEFAULT_MAPPING`.
     counties : Mapping, optional
-        County code -> (name, seat lon, seat lat in WGS 84); points far from their county are errors.
+        County code -> (name, seat lon, seat lat in WGS 84[, boundary]); a point outside its county's
+        boundary (or, without one, far from its seat) is an error naming the county it falls in.
+    aliases : Mapping, optional
+        Former county code or name -> current code, so old ledgers still match.
     max_bytes : int
         Larger files are refused before parsing.
     progress : callable, optional
@@ -506,7 +535,9 @@ def read_ledger(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        _read_rows(ledger, raw_rows, merged_map, counties or {}, progress)
+        known = _Counties(counties or {})
+        known.aliases = dict(aliases or {})
+        _read_rows(ledger, raw_rows, merged_map, known, progress)
     finally:
         if collecting:
             gc.enable()
@@ -782,7 +813,8 @@ def _check_county(ledger: Ledger, number: int, values: dict, columns, counties: 
             code = county_of[text] if text in county_of else county_of.setdefault(text, _resolve_county(text,
                                                                                                        counties))
         if code is None:
-            ledger.error(f"unknown county; known are {', '.join(n for n, *_ in counties.values())}", row=number,
+            ledger.error(f"unknown county {text}{_nearest_county(text, counties)}; known are "
+                         f"{', '.join(n for n, *_ in counties.values())}", row=number,
                          column=header, value=text, kind="county")
             return False
     values["county_code"] = code
@@ -793,6 +825,8 @@ def _check_county(ledger: Ledger, number: int, values: dict, columns, counties: 
                          kind="missing")
             return False
         return True
+    if any(_boundary(counties, c) is not None for c in counties):
+        return _check_boundary(ledger, number, values, columns, counties, code, lon, lat)
     if code is not None:
         own = _km(lon, lat, counties[code][1], counties[code][2])
         if own <= 55:
@@ -815,6 +849,31 @@ def _check_county(ledger: Ledger, number: int, values: dict, columns, counties: 
                      column=_header_for(columns, "origin_lon"), value=f"{lon:.5f}, {lat:.5f}", kind="outside")
         return False
     return True
+
+
+def _check_boundary(ledger: Ledger, number: int, values: dict, columns, counties: Mapping, code: str | None,
+                    lon: float, lat: float) -> bool:
+    # Boundaries are known: the point's county is the one whose outline holds it, not the nearest seat.
+    point = Point(lon, lat)
+    own = _boundary(counties, code) if code is not None else None
+    if own is not None and own.covers(point):
+        return True
+    inside = next((c for c in counties if (b := _boundary(counties, c)) is not None and b.covers(point)), None)
+    where = _header_for(columns, "origin_lon")
+    if inside is None:
+        ledger.error(f"the point ({lon:.5f}, {lat:.5f}) falls in no county of the registry: it lies outside the "
+                     "region", row=number, column=where, value=f"{lon:.5f}, {lat:.5f}", kind="outside")
+        return False
+    if code is None:
+        values["county_code"] = inside
+        ledger.warn(f"no county given; {counties[inside][0]} taken from the point", row=number,
+                    column=_header_for(columns, "county"), kind="county")
+        return True
+    if own is None:
+        return True  # the given county has no boundary to check against
+    ledger.error(f"the point ({lon:.5f}, {lat:.5f}) lies outside {counties[code][0]}: it falls in "
+                 f"{counties[inside][0]}", row=number, column=where, value=f"{lon:.5f}, {lat:.5f}", kind="outside")
+    return False
 
 
 def _km(lon1, lat1, lon2, lat2) -> float:

@@ -9,7 +9,7 @@ from branca.element import MacroElement
 from folium.template import Template
 
 from maps.basemaps import Basemap
-from maps.shell import LONGYAN_CENTER, build_overview_map
+from maps.shell import DEFAULT_CENTER, build_overview_map
 
 __all__ = ["JourneyLayer", "build_journey_map", "embedded_journey_map"]
 
@@ -49,7 +49,7 @@ def build_journey_map(
     *,
     labels: Mapping[str, str] | None = None,
     basemap: Basemap | None = None,
-    center: Sequence[float] = LONGYAN_CENTER,
+    center: Sequence[float] = DEFAULT_CENTER,
     zoom: int = 9,
 ) -> folium.Map:
     """The journey map: the configured base map plus a :class:`JourneyLayer` fed by ``data_url``.
@@ -96,7 +96,7 @@ def embedded_journey_map(lines: Sequence[tuple[Sequence[float], Sequence[float],
     >>> "L.polyline" in m.get_root().render()
     True
     """
-    m = folium.Map(location=list(LONGYAN_CENTER), zoom_start=9, tiles=None)
+    m = folium.Map(location=list(DEFAULT_CENTER), zoom_start=9, tiles=None)
     for origin, dest, text in lines:
         folium.PolyLine([(origin[1], origin[0]), (dest[1], dest[0])], popup=text, weight=2).add_to(m)
     return m

@@ -9,7 +9,7 @@ from branca.element import MacroElement
 from folium.template import Template
 
 from maps.basemaps import Basemap
-from maps.shell import LONGYAN_CENTER, build_overview_map
+from maps.shell import DEFAULT_CENTER, build_overview_map
 
 # Status -> marker colour; the legend and the list badges use the same colours.
 STATUS_COLOURS = {"problem_open": "#7b1fa2", "overdue": "#c62828", "due_soon": "#ef8f00", "ok": "#2e7d32"}
@@ -143,7 +143,7 @@ class MaintenanceLayers(MacroElement):
 
 
 def build_maintenance_map(settings: Mapping, data_url: str, labels: Mapping[str, str], *,
-                          basemap: Basemap | None = None, center: Sequence[float] = LONGYAN_CENTER,
+                          basemap: Basemap | None = None, center: Sequence[float] = DEFAULT_CENTER,
                           zoom: int = 9) -> folium.Map:
     """The overview shell plus :class:`MaintenanceLayers`; render it with :func:`maps.shell.render_parts`.
 

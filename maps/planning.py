@@ -13,7 +13,7 @@ from shapely.geometry import mapping, shape
 from geodata.crs import shift_geometry
 from maps.basemaps import Basemap, add_basemap
 from maps.drawing import DrawOutline
-from maps.shell import LONGYAN_CENTER, MetricScale
+from maps.shell import DEFAULT_CENTER, MetricScale
 
 # Finding -> (stroke, fill): forbidden red, needs review amber, the outline blue, plan scopes green.
 STYLES = {
@@ -125,7 +125,7 @@ def build_check_map(basemap: Basemap, check_geojson: Mapping) -> folium.Map:
     >>> "ConflictFindings" in [c._name for c in m._children.values()]
     True
     """
-    m = folium.Map(location=list(LONGYAN_CENTER), zoom_start=12, tiles=None, control_scale=False)
+    m = folium.Map(location=list(DEFAULT_CENTER), zoom_start=12, tiles=None, control_scale=False)
     add_basemap(m, basemap)
     MetricScale().add_to(m)
     _Findings(for_display(check_geojson, basemap.needs_gcj_shift)).add_to(m)
@@ -182,7 +182,7 @@ class _PlanningLayers(MacroElement):
 
 def build_planning_map(basemap: Basemap, layer_names: Mapping[str, str], data_url: str, *,
                        status_element: str = "plan-map-status", labels: Mapping[str, str] | None = None,
-                       center: Sequence[float] = LONGYAN_CENTER, zoom: int = 10) -> folium.Map:
+                       center: Sequence[float] = DEFAULT_CENTER, zoom: int = 10) -> folium.Map:
     """The planning map: ranges, control zones, plan scopes, saved checks and facilities, loaded by viewport.
 
     No feature is embedded: the page's script asks ``data_url?layer=…&bbox=…`` after every move,

@@ -12,7 +12,7 @@ from markupsafe import Markup
 
 from geodata.crs import wgs84_to_gcj02
 from maps.basemaps import Basemap, add_basemap
-from maps.shell import LONGYAN_CENTER, MapParts, MetricScale
+from maps.shell import DEFAULT_CENTER, MapParts, MetricScale
 
 # Protection level -> marker colour (all at least 4.5:1 against white text).
 LEVEL_COLOURS = {
@@ -149,7 +149,7 @@ def _new_map(basemap: Basemap, center: Sequence[float], zoom: int) -> folium.Map
 
 
 def build_public_map(basemap: Basemap, labels: Mapping, layer_names: Mapping[str, str], *,
-                     center: Sequence[float] = LONGYAN_CENTER, zoom: int = 9,
+                     center: Sequence[float] = DEFAULT_CENTER, zoom: int = 9,
                      elements: Mapping[str, str] | None = None) -> folium.Map:
     """The public memorial map: base map, an empty group per viewport layer filled by the API, and a layer switch.
 

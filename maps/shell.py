@@ -13,7 +13,8 @@ from markupsafe import Markup
 from maps.assets import VENDOR_URL, use_local_assets
 from maps.basemaps import Basemap, add_basemap, basemap_from_settings
 
-LONGYAN_CENTER = (25.1, 116.8)
+# Only a fallback: the registry opens every map on the extent of its own divisions.
+DEFAULT_CENTER = (35.0, 105.0)
 
 
 class MetricScale(MacroElement):
@@ -43,7 +44,7 @@ class MetricScale(MacroElement):
 
 def build_overview_map(
     settings: Mapping,
-    center: Sequence[float] = LONGYAN_CENTER,
+    center: Sequence[float] = DEFAULT_CENTER,
     zoom: int = 9,
     *,
     labels: Mapping[str, str] | None = None,
@@ -59,8 +60,8 @@ def build_overview_map(
     settings : Mapping
         The application's settings; ``BASEMAP``, ``BASEMAP_URL``, ``BASEMAP_CRS`` and ``TIANDITU_KEY``
         are read (see :func:`maps.basemaps.basemap_from_settings`).
-    center : sequence of float, default (25.1, 116.8)
-        Latitude and longitude of the initial view (Longyan).
+    center : sequence of float, default (35.0, 105.0)
+        Latitude and longitude of the initial view (the registry passes its own extent's centre).
     zoom : int, default 9
         Initial zoom level.
     labels : Mapping of str to str, optional
@@ -78,7 +79,7 @@ def build_overview_map(
     --------
     >>> m = build_overview_map({"BASEMAP": "none"})
     >>> m.location, m.options["zoom"]
-    ([25.1, 116.8], 9)
+    ([35.0, 105.0], 9)
     """
     chosen = basemap if basemap is not None else basemap_from_settings(settings, labels)
     m = folium.Map(location=list(center), zoom_start=zoom, tiles=None, control_scale=False)

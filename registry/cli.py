@@ -253,6 +253,8 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(import_cli)
     from registry.cli_relocations import relocations_cli
     app.cli.add_command(relocations_cli)
+    from registry.cli_divisions import divisions_cli
+    app.cli.add_command(divisions_cli)
     from registry.cli_uploads import uploads_cli
     app.cli.add_command(uploads_cli)
     from registry.cli_serving import ratelimits_cli

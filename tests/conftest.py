@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from registry import create_app
 from registry.db import Store
 from registry.migrate import upgrade
+from registry.services.divisions import load_demo_divisions
 
 # The PostgreSQL server used to make throw-away registries; CI sets REGISTRY_REQUIRE_POSTGIS=1 so a
 # missing server or PostGIS fails the run instead of skipping.
@@ -52,6 +53,7 @@ def postgis_template():
     url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     store = Store(url)
     upgrade(store)
+    load_demo_divisions(store, audit=False)  # the demo's cities and counties, as `demo load` writes them
     store.dispose()
     yield name
     con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -64,6 +66,7 @@ def gpkg_template(tmp_path_factory):
     path = tmp_path_factory.mktemp("template") / "registry.gpkg"
     store = Store(f"sqlite:///{path}")
     upgrade(store)
+    load_demo_divisions(store, audit=False)  # the demo's cities and counties, as `demo load` writes them
     store.dispose()
     con = sqlite3.connect(path)
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -3,6 +3,7 @@
 from sqlalchemy import Index, text
 
 from registry.models.base import Base, Record
+from registry.models.division import Division, DivisionAlias
 from registry.models.facility import Facility, FacilityName, FacilityZone, HeritageSite
 from registry.models.gis import ApiToken
 from registry.models.inspection import Inspection, MaintenanceTask
@@ -43,7 +44,7 @@ def _index_retired_rows() -> None:
 _index_retired_rows()
 
 __all__ = [
-    "ColumnMapping", "ImportBatch",
+    "ColumnMapping", "ImportBatch", "Division", "DivisionAlias",
     "ApiToken",
     "Attachment", "AuditEvent", "Base", "FEATURE_TABLES", "Facility", "FacilityName", "FacilityZone",
     "FundingLine", "HeritageSite", "Inspection", "MaintenanceTask", "Martyr", "PlanZone",

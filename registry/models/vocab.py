@@ -34,17 +34,6 @@ SIX_ONES = {
 }
 CHECK_STATES = ("present", "deficient", "missing")
 
-# Longyan's county-level divisions: adcode -> (name, approximate seat lon, lat in GCJ-02).
-LONGYAN_COUNTIES = {
-    "350802": ("新罗区", 117.031, 25.092),
-    "350803": ("永定区", 116.733, 24.720),
-    "350821": ("长汀县", 116.361, 25.842),
-    "350823": ("上杭县", 116.425, 25.050),
-    "350824": ("武平县", 116.101, 25.089),
-    "350825": ("连城县", 116.757, 25.709),
-    "350881": ("漳平市", 117.421, 25.292),
-}
-
 ZONE_KINDS = {
     "footprint": ("占地范围", "Footprint"),
     "protection_range": ("保护范围", "Protection range"),
@@ -64,17 +53,4 @@ FUNDING_SOURCES = {
     "city": ("市级资金", "City funds"),
     "county": ("县级资金", "County funds"),
     "other": ("其他", "Other"),
-}
-
-# Relocation targets per county (迁移任务数). DEMO FIGURES, not official ones: chosen so that the demo
-# registry's 4,377 relocations are 144.3% of their sum (3,033), as Longyan reported by 2022-11, and spread
-# like the demo's relocations. Replace them with the bureau's own targets in a real deployment.
-RELOCATION_TARGETS = {
-    "350802": 394,
-    "350803": 425,
-    "350821": 576,
-    "350823": 637,
-    "350824": 364,
-    "350825": 364,
-    "350881": 273,
 }

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from registry.models.vocab import LONGYAN_COUNTIES
 from registry.services.base import Actor, Forbidden
+from registry.services.divisions import label
 
 # Fields that name or reach a private person: a family's consent, a caretaker's phone, a visitor's contact.
 PERSONAL_FIELDS = frozenset({"consent_by", "consent_relation", "caretaker_phone", "contact", "client_hash"})
@@ -36,9 +36,7 @@ def writable_counties(actor: Actor) -> tuple[str, ...] | None:
 
 
 def _name(county_code: str | None) -> str:
-    if not county_code:
-        return "no county"
-    return f"{LONGYAN_COUNTIES.get(county_code, (county_code,))[0]} ({county_code})"
+    return label(county_code)
 
 
 def may_county(actor: Actor, counties: Iterable[str | None], *, write: bool = False, planners: bool = False) -> bool:

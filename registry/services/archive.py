@@ -30,9 +30,9 @@ from registry.models.vocab import (
     CONDITIONS,
     FUNDING_SOURCES,
     LEVELS,
-    LONGYAN_COUNTIES,
     SIX_ONES,
 )
+from registry.services import divisions
 from registry.services.access import require_county
 from registry.services.base import InvalidInput, NotFound, ServiceError, load
 from registry.services.due import (
@@ -129,8 +129,9 @@ def _local(when: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 def ledger_rows(store: Store, actor, county: str, township: str | None = None,
                 cadence: Cadence | None = None, now: datetime | None = None) -> list[list]:
     """The ledger's rows (Chinese labels), one per active facility of the county or township."""
-    if county not in LONGYAN_COUNTIES:
-        raise InvalidInput(f"county {county!r} is not a county of Longyan", field="county")
+    COUNTIES = divisions.counties(store)  # noqa: N806 - read once, used like the constant it replaces
+    if county not in COUNTIES:
+        raise InvalidInput(divisions.current(store).unknown(county), field="county")
     require_county(actor, county, write=False)
     cadence = cadence or Cadence()
     due = {d.id: d for d in statuses(store, actor, cadence, county=county, now=now)}
@@ -157,7 +158,7 @@ def ledger_rows(store: Store, actor, county: str, township: str | None = None,
         last = past[-1] if past else None
         rows.append([
             number, f.code, f.name, CATEGORIES.get(f.category, (f.category,))[0],
-            LEVELS.get(f.level, (f.level,))[0], LONGYAN_COUNTIES[f.county_code][0], f.township or "",
+            LEVELS.get(f.level, (f.level,))[0], COUNTIES[f.county_code][0], f.township or "",
             f.village or "", f.managing_unit or f.protection_unit or "", f.caretaker or "", f.caretaker_phone or "",
             "有" if f.sign_present else "无", "已登记" if f.land_title_registered else "未登记",
             *(CHECK_LABELS.get(getattr(f, f"std_{k}"), "未检查") for k in SIX_ONES),
@@ -175,7 +176,7 @@ def ledger_xlsx(store: Store, actor, county: str, township: str | None = None,
                 cadence: Cadence | None = None, demo: bool = False) -> bytes:
     """The county ledger, or a township's book (一镇一册), as an XLSX workbook with Chinese headers."""
     rows = ledger_rows(store, actor, county, township, cadence)
-    county_name = LONGYAN_COUNTIES[county][0]
+    county_name = divisions.cached_name(county)
     title = f"{county_name}{township or ''}烈士纪念设施台账"
     book = Workbook()
     sheet = book.active
@@ -353,7 +354,7 @@ def archive_pdf(a: Archive, due: FacilityDue | None, font: Path, *, photos: dict
         level += f"（{f.level_approved_by} {f.level_approved_on or ''}）"
     facts = [
         ("编号", f.code), ("类别", CATEGORIES.get(f.category, (f.category,))[0]), ("保护级别", level),
-        ("所在地", " ".join(x for x in (LONGYAN_COUNTIES.get(f.county_code, (f.county_code,))[0], f.township,
+        ("所在地", " ".join(x for x in (divisions.cached_name(f.county_code), f.township,
                                          f.village, f.address) if x)),
         ("管理单位", f.managing_unit or f.protection_unit or "—"),
         ("管护人", f"{f.caretaker or '—'} {f.caretaker_phone or ''}".strip()),

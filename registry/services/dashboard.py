@@ -6,7 +6,8 @@ from sqlalchemy import func, select
 
 from registry.db import Store
 from registry.models import Facility, FundingLine, Inspection, PlanZone, PreservationPlan
-from registry.models.vocab import FUNDING_SOURCES, LEVELS, LONGYAN_COUNTIES
+from registry.models.vocab import FUNDING_SOURCES, LEVELS
+from registry.services import divisions
 
 # Longyan's facility plan 2021–2030: at least one provincial-level facility in every county,
 # and two to three facilities put forward for national level.
@@ -17,6 +18,7 @@ PROVINCIAL_OR_ABOVE = ("national", "provincial")
 def dashboard(store: Store) -> dict:
     """Every indicator of the dashboard, read in one session."""
     with store.session() as session:
+        COUNTIES = divisions.counties(session)  # noqa: N806 - read once, used like the constant it replaces
         live = Facility.status != "retired"
         graded = dict(session.execute(
             select(Facility.county_code, func.count(Facility.id))
@@ -25,7 +27,7 @@ def dashboard(store: Store) -> dict:
             select(Facility.county_code, func.count(Facility.id)).where(live).group_by(Facility.county_code)).all())
         counties = [{"code": code, "name": name, "facilities": totals.get(code, 0),
                      "provincial_or_above": graded.get(code, 0), "met": graded.get(code, 0) >= 1}
-                    for code, (name, _lon, _lat) in LONGYAN_COUNTIES.items()]
+                    for code, (name, _lon, _lat) in COUNTIES.items()]
 
         nominated = set()
         for targets, in session.execute(select(PreservationPlan.targets).where(
@@ -47,7 +49,7 @@ def dashboard(store: Store) -> dict:
             .group_by(FundingLine.source, FundingLine.county_code)
             .order_by(FundingLine.source, FundingLine.county_code)).all()
         fund_rows = [{"source": source, "source_label": FUNDING_SOURCES.get(source, (source,))[0],
-                      "county_code": county, "county": LONGYAN_COUNTIES.get(county, ("—",))[0] if county else "—",
+                      "county_code": county, "county": COUNTIES.get(county, ("—",))[0] if county else "—",
                       "allocated": float(alloc or 0), "spent": float(spent or 0),
                       "share": (float(spent or 0) / float(alloc)) if alloc else None}
                      for source, county, alloc, spent in funds]
@@ -65,7 +67,7 @@ def dashboard(store: Store) -> dict:
                    PreservationPlan.status != "retired")
             .order_by(Facility.code)).all()
     waiting = [{"facility_id": fid, "code": code, "name": name,
-                "county": LONGYAN_COUNTIES.get(county, (county,))[0], "plan_id": pid, "plan_code": pcode,
+                "county": COUNTIES.get(county, (county,))[0], "plan_id": pid, "plan_code": pcode,
                 "plan_title": title, "approved_at": decided, "last_inspection": last}
                for fid, code, name, county, pid, pcode, title, decided, last in unconfirmed
                if last is None or (decided is not None and last < decided)]
@@ -73,7 +75,7 @@ def dashboard(store: Store) -> dict:
         "counties": counties,
         "counties_met": sum(1 for c in counties if c["met"]),
         "nominees": [{"code": c, "name": n, "level": LEVELS.get(lv, (lv,))[0],
-                      "county": LONGYAN_COUNTIES.get(cc, (cc,))[0]} for c, n, lv, cc in nominees],
+                      "county": COUNTIES.get(cc, (cc,))[0]} for c, n, lv, cc in nominees],
         "nominations_target": NATIONAL_NOMINATIONS,
         "nominations_met": low <= len(nominees) <= high,
         "funds": fund_rows,

@@ -29,6 +29,7 @@ from registry.models import (
 )
 from registry.models.types import Geometry, JSONText, utcnow
 from registry.services.base import Actor, Conflict, InvalidInput, record_audit
+from registry.services.divisions import check_rows, current, demo_rows, write_rows
 from registry.services.name_grams import rebuild_name_grams
 
 MODELS = {
@@ -78,10 +79,14 @@ def load_demo(store: Store, scale: int | None = None, seed: int = 2022,
             conn.exec_driver_sql("LOCK TABLE facilities IN SHARE ROW EXCLUSIVE MODE")
         _refuse_unless_empty(session)
         written = _write(session, store, data, progress)
+        # The demo's divisions (its two cities and their counties, marked demo), in the same transaction;
+        # ones already there are replaced, so a registry seeded with them takes the demo too.
+        rows, aliases = check_rows(demo_rows(data.county_list), current(session).by_code)
+        write_rows(session, store, rows, aliases)
         if written.get("martyrs"):
             # The martyrs went in by COPY or Core insert, past the ORM's hooks: index their names in one go.
             rebuild_name_grams(session)
-        what = "Longyan demo registry" if scale is None else f"synthetic set of {scale} tombs"
+        what = "demo registry" if scale is None else f"synthetic set of {scale} tombs"
         record_audit(
             session, Actor.system("demo loader"), "demo_load", entity_type="registry",
             note=(f"Loaded the {what} (seed {seed}); every record is demo data (is_demo, 示例数据), "

@@ -13,7 +13,8 @@ from sqlalchemy.types import NullType
 
 from registry.db import Store
 from registry.models import Facility, Inspection, MaintenanceTask
-from registry.models.vocab import CATEGORIES, LEVELS, LONGYAN_COUNTIES
+from registry.models.vocab import CATEGORIES, LEVELS
+from registry.services import divisions
 from registry.services.access import readable_counties, require_county
 from registry.services.base import Actor, Forbidden, InvalidInput
 
@@ -104,7 +105,7 @@ class FacilityDue:
 
     @property
     def county_name(self) -> str:
-        return LONGYAN_COUNTIES.get(self.county_code, (self.county_code,))[0]
+        return divisions.cached_name(self.county_code)
 
 
 def priority_for(condition: str | None, active_tasks: int) -> str | None:
@@ -154,8 +155,8 @@ def statuses(store: Store, actor: Actor, cadence: Cadence, *, county: str | None
     subqueries); the due dates, the status and the order are then worked out per row.
     """
     now = now or datetime.now(UTC)
-    if county and county not in LONGYAN_COUNTIES:
-        raise InvalidInput(f"county {county!r} is not a county of Longyan", field="county")
+    if county:
+        divisions.check_county(store, county, "county")
     if level and level not in LEVELS:
         raise InvalidInput(f"level {level!r} is not one of {', '.join(LEVELS)}", field="level")
     if category and category not in CATEGORIES:

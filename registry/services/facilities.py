@@ -10,7 +10,8 @@ from sqlalchemy import select
 from geodata.checks import GeometryError, check_lonlat
 from registry.db import Store
 from registry.models import Facility, FacilityName
-from registry.models.vocab import CATEGORIES, CHECK_STATES, LEVELS, LONGYAN_COUNTIES, SIX_ONES
+from registry.models.vocab import CATEGORIES, CHECK_STATES, LEVELS, SIX_ONES
+from registry.services import divisions
 from registry.services.base import (
     Actor,
     Conflict,
@@ -31,13 +32,13 @@ EDITABLE = (
 )
 
 
-def _check_fields(values: dict) -> None:
+def _check_fields(values: dict, store: Store) -> None:
     if "category" in values and values["category"] not in CATEGORIES:
         raise InvalidInput(f"category {values['category']!r} is not one of {', '.join(CATEGORIES)}", field="category")
     if "level" in values and values["level"] not in LEVELS:
         raise InvalidInput(f"level {values['level']!r} is not one of {', '.join(LEVELS)}", field="level")
-    if "county_code" in values and values["county_code"] not in LONGYAN_COUNTIES:
-        raise InvalidInput(f"county_code {values['county_code']!r} is not a known county", field="county_code")
+    if "county_code" in values:
+        divisions.check_county(store, values["county_code"] or "", "county_code")
     for key in SIX_ONES:
         value = values.get(f"std_{key}")
         if value is not None and value not in CHECK_STATES:
@@ -76,7 +77,7 @@ def create_facility(store: Store, actor: Actor, values: dict) -> Facility:
     for required in ("code", "name", "category", "county_code", "lon", "lat"):
         if values.get(required) in (None, ""):
             raise InvalidInput(f"{required} is required", field=required)
-    _check_fields(values)
+    _check_fields(values, store)
     _require_county(actor, values["county_code"])
     geom = _point(values.pop("lon"), values.pop("lat"))
     with unit_of_work(store) as session:
@@ -96,7 +97,7 @@ def update_facility(store: Store, actor: Actor, facility_id: int, version: int |
     values = dict(values)
     if "name" in values:
         raise InvalidInput("the name of record changes only by an approved renaming", field="name")
-    _check_fields(values)
+    _check_fields(values, store)
     with unit_of_work(store) as session:
         facility, before = _load_for_edit(session, actor, facility_id, version)
         if "county_code" in values:

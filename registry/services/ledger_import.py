@@ -43,6 +43,7 @@ from registry.services.base import (
 from registry.services.name_grams import refresh_name_grams
 from registry.services.relocations import (
     DESTINATION_CATEGORIES,
+    county_aliases,
     county_seats_wgs84,
     origin_graves,
     origin_graves_of_martyrs,
@@ -308,7 +309,8 @@ def preview(store: Store, source: str | Path | bytes, filename: str, crs: str = 
             progress("read", n, 0)
 
     try:
-        ledger = ledgers.read_ledger(source, filename, crs=crs, mapping=mapping, counties=county_seats_wgs84(),
+        ledger = ledgers.read_ledger(source, filename, crs=crs, mapping=mapping, counties=county_seats_wgs84(store),
+                                     aliases=county_aliases(store),
                                      progress=parse_progress)
     except ledgers.LedgerError as exc:
         return Preview(filename, None, file_error=str(exc))

@@ -14,7 +14,8 @@ from geodata.crs import from_metric, to_metric
 from registry.db import Store
 from registry.models import Facility, FacilityZone, FundingLine, PlanVersion, PlanZone, PreservationPlan
 from registry.models.types import utcnow
-from registry.models.vocab import FUNDING_SOURCES, LONGYAN_COUNTIES
+from registry.models.vocab import FUNDING_SOURCES
+from registry.services import divisions
 from registry.services.base import (
     Actor,
     Conflict,
@@ -280,8 +281,7 @@ def add_funding_line(store: Store, actor: Actor, plan_id: int, values: dict) -> 
     if source not in FUNDING_SOURCES:
         raise InvalidInput(f"source {source!r} is not one of {', '.join(FUNDING_SOURCES)}", field="source")
     county = values.get("county_code") or None
-    if county is not None and county not in LONGYAN_COUNTIES:
-        raise InvalidInput(f"county_code {county!r} is not a known county", field="county_code")
+    divisions.check_county(store, county, "county_code")
     amounts = {}
     for key in ("amount_allocated", "amount_spent"):
         raw = values.get(key)

@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import and_, case, func, or_, select
 
+from geodata.demo import RELOCATION_TARGETS
 from geodata.sheets import append_row
 from registry.db import Store
 from registry.models import Facility, Martyr, Relocation, Tomb
-from registry.models.vocab import LONGYAN_COUNTIES, RELOCATION_STEPS, RELOCATION_TARGETS
+from registry.models.vocab import RELOCATION_STEPS
+from registry.services import divisions
 from registry.services.access import readable_counties, require_counties
 from registry.services.base import Actor
 
@@ -196,19 +198,20 @@ def reconcile(store: Store, county: str | None = None, graves_limit: int | None 
             .group_by(Relocation.origin_county_code, Relocation.batch)
             .order_by(Relocation.origin_county_code, Relocation.batch)).all()
         graves, graves_total = multi_graves(session, county, graves_limit, None if county else scope)
+        COUNTIES = divisions.counties(session)  # noqa: N806 - read once, used like the constant it replaces
     result = Reconciliation(multi_graves=graves, multi_graves_total=graves_total)
-    codes = [county] if county else [c for c in LONGYAN_COUNTIES if scope is None or c in scope]
+    codes = [county] if county else [c for c in COUNTIES if scope is None or c in scope]
     codes += [c for c in by_county if c not in codes and (county is None)]
     for code in codes:
         row = by_county.get(code)
-        name = LONGYAN_COUNTIES.get(code or "", (code or "（未注明县区）",))[0]
+        name = COUNTIES.get(code or "", (code or "（未注明县区）",))[0]
         line = Line(key=code or "", label=name, county=code, target=RELOCATION_TARGETS.get(code or ""))
         if row is not None:
             for m in COLUMNS[1:]:
                 setattr(line, m, int(getattr(row, m)))
         result.counties.append(line)
     for row in by_batch:
-        name = LONGYAN_COUNTIES.get(row.origin_county_code or "", ("",))[0]
+        name = COUNTIES.get(row.origin_county_code or "", ("",))[0]
         line = Line(key=row.batch or "", label=row.batch or "（未注明批次）", county=name)
         for m in COLUMNS[1:]:
             setattr(line, m, int(getattr(row, m)))

@@ -14,12 +14,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from geodata.checks import GeometryError, check_lonlat
-from geodata.crs import gcj02_to_wgs84
 from geodata.images import DEFAULT_MAX_PIXELS, ImageError, check_image
 from geodata.origins import public_origin
 from registry.db import Store
 from registry.models import Attachment, Facility, Martyr, Relocation, Tomb
-from registry.models.vocab import FUNDING_SOURCES, LONGYAN_COUNTIES, RELOCATION_STEPS
+from registry.models.vocab import FUNDING_SOURCES, RELOCATION_STEPS
+from registry.services import divisions
 from registry.services.access import (
     may_county,
     may_see_personal,
@@ -65,13 +65,14 @@ SCAN_TYPES = {b"%PDF": ("application/pdf", "pdf"), b"\x89PNG": ("image/png", "pn
 MAX_SCAN_BYTES = 20 * 1024 * 1024
 
 
-def county_seats_wgs84() -> dict[str, tuple[str, float, float]]:
-    """Longyan's counties with their seats converted from the GCJ-02 figures of the vocabulary to WGS 84."""
-    out = {}
-    for code, (name, lon, lat) in LONGYAN_COUNTIES.items():
-        x, y = gcj02_to_wgs84(lon, lat)
-        out[code] = (name, x, y)
-    return out
+def county_seats_wgs84(source) -> dict[str, tuple]:
+    """The store's counties: code -> (name, seat lon, lat in WGS 84, boundary or None)."""
+    return divisions.current(source).ledger_counties()
+
+
+def county_aliases(source) -> dict[str, str]:
+    """Former county codes and names -> the current code, so old ledgers still match."""
+    return dict(divisions.current(source).aliases)
 
 
 def facility_county(session, facility_id: int | None) -> str | None:
@@ -150,8 +151,7 @@ def _check_fields(session, values: dict) -> None:
     if unknown:
         raise InvalidInput(f"unknown fields: {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
     county = values.get("origin_county_code")
-    if county is not None and county not in LONGYAN_COUNTIES:
-        raise InvalidInput(f"origin_county_code {county!r} is not a known county", field="origin_county_code")
+    divisions.check_county(session, county, "origin_county_code")
     method = values.get("origin_point_method")
     if method is not None and method not in POINT_METHODS:
         raise InvalidInput(f"origin_point_method {method!r} is not one of {', '.join(POINT_METHODS)}",
@@ -797,11 +797,11 @@ def _filtered(query, county=None, batch=None, year=None, stage=None, search=None
     return query.where(Relocation.status == "active")
 
 
-def parse_filters(args) -> dict:
+def parse_filters(args, store: Store) -> dict:
     """County, batch, year, stage and search from request arguments, checked."""
     county = (args.get("county") or "").strip() or None
-    if county and county not in LONGYAN_COUNTIES:
-        raise InvalidInput(f"county {county!r} is not a known county", field="county")
+    if county:
+        divisions.check_county(store, county, "county")
     year = (args.get("year") or "").strip() or None
     if year and not (year.isdigit() and 1900 <= int(year) <= 2100):
         raise InvalidInput(f"year {year!r} is not a year", field="year")
@@ -831,7 +831,7 @@ def filter_choices(store: Store) -> dict:
                                   .order_by(Relocation.batch)).all()
         days = session.execute(select(func.min(Relocation.reburied_on), func.max(Relocation.reburied_on))).one()
     years = list(range(days[0].year, days[1].year + 1)) if days[0] and days[1] else []
-    return {"counties": {c: v[0] for c, v in LONGYAN_COUNTIES.items()}, "batches": batches, "years": years}
+    return {"counties": {c: v[0] for c, v in divisions.counties(store).items()}, "batches": batches, "years": years}
 
 
 def destinations(store: Store) -> list[tuple[int, str]]:
@@ -885,8 +885,9 @@ def relocation_story(store: Store, martyr_id: int) -> list[dict]:
                    Relocation.stage != "cancelled").order_by(Relocation.reburied_on, Relocation.id)
         ).all()
     story = []
+    known = divisions.current(store)
     for r, facility_name in rows:
-        county = LONGYAN_COUNTIES.get(r.origin_county_code or "", (None,))[0]
+        county = known.name(r.origin_county_code) if r.origin_county_code else None
         story.append({
             "origin_place": r.origin_place,
             "origin_county": county,

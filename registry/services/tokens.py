@@ -155,4 +155,8 @@ def actor_for_token(store: Store, token: str) -> Actor | None:
         if not roles:
             return None  # the role the token was issued for has since been taken from its user
         counties = tuple(owner.counties or ()) if owner is not None else ()
+        if counties:
+            from registry.services.divisions import current
+
+            counties = current(session).expand(counties)  # a city stands for its counties
         return Actor(name=f"token:{row.name}", id=row.owner_id, roles=roles, counties=counties)

@@ -8,38 +8,38 @@ from functools import cache
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import object_session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from geodata import demo as demo_data
 from registry.db import Store
 from registry.models import User
-from registry.models.vocab import LONGYAN_COUNTIES, ROLES
+from registry.models.vocab import ROLES
+from registry.services import divisions
 from registry.services.base import Actor, Conflict, InvalidInput, record_audit, snapshot, unit_of_work
 
 MIN_PASSWORD = 12
 COMMON_PASSWORDS = Path(__file__).resolve().parents[1] / "data" / "common-passwords.txt"
 _EDGES = string.digits + string.punctuation + " "
 
-# The demo registry's accounts; created only by the demo loader, refused in production.
-DEMO_USERS = (
-    ("admin", "演示管理员（示例）", ("admin",), (), "demo-admin-pass"),
-    ("manager", "上杭县管护员（示例）", ("manager",), ("350823",), "demo-manager-pass"),
-    ("manager2", "长汀县管护员（示例）", ("manager",), ("350821", "350825"), "demo-manager-pass"),
-    ("planner", "规划科（示例）", ("planner",), (), "demo-planner-pass"),
-    ("reviewer", "审核人（示例）", ("reviewer",), (), "demo-reviewer-pass"),
-)
+# The demo registry's accounts (demo data); created only by the demo loader, refused in production.
+DEMO_USERS = demo_data.DEMO_ACCOUNTS
 
 
-def _validate(username: str, password: str, roles, counties) -> None:
+def _validate(username: str, password: str, roles, counties, divisions=None) -> None:
     if not username or not username.strip() or len(username) > 64 or any(c.isspace() for c in username):
         raise InvalidInput(f"username {username!r} must be 1-64 characters without spaces", field="username")
     check_new_password(password, username)
     unknown = [r for r in roles if r not in ROLES]
     if unknown or not roles:
         raise InvalidInput(f"roles {list(roles)!r}: choose from {', '.join(ROLES)}", field="roles")
-    bad = [c for c in counties if c not in LONGYAN_COUNTIES]
+    # A manager's scope lists counties, or a city (or province) that stands for all the counties under it.
+    known = divisions.by_code if divisions is not None else {}
+    bad = [c for c in counties if c not in known or known[c].level not in ("province", "city", "county")]
     if bad:
-        raise InvalidInput(f"counties {bad!r} are not known county codes ({', '.join(LONGYAN_COUNTIES)})",
-                           field="counties")
+        raise InvalidInput(divisions.unknown(bad[0], "county or city").replace("is not a known county",
+                                                                               "is not a known county or city")
+                           if divisions is not None else f"counties {bad!r} are not known", field="counties")
     if "manager" in roles and not counties:
         raise InvalidInput("a manager must be given at least one county", field="counties")
 
@@ -73,7 +73,7 @@ def create_user(store: Store, actor: Actor, username: str, password: str, roles,
                 display_name: str | None = None, is_demo: bool = False) -> User:
     """Create an account with a salted password hash; the audit event never holds the hash."""
     roles, counties = list(roles), list(counties)
-    _validate(username, password, roles, counties)
+    _validate(username, password, roles, counties, divisions.current(store))
     with unit_of_work(store) as session:
         if session.scalar(select(User.id).where(User.username == username)) is not None:
             raise Conflict(f"username {username!r} is already taken", field="username")
@@ -199,8 +199,14 @@ def create_demo_users(store: Store, actor: Actor) -> list[str]:
     return [u[0] for u in DEMO_USERS]
 
 
-def as_actor(user: User) -> Actor:
-    return Actor(name=user.username, id=user.id, roles=tuple(user.roles or ()), counties=tuple(user.counties or ()))
+def as_actor(user: User, source=None) -> Actor:
+    """The actor of a signed-in user; a city in the user's scope stands for all of its counties (read from
+    the divisions of ``source``, a Store or Session; without one, from the session the user came from)."""
+    counties = tuple(user.counties or ())
+    source = source if source is not None else object_session(user)
+    if counties and source is not None:
+        counties = divisions.current(source).expand(counties)
+    return Actor(name=user.username, id=user.id, roles=tuple(user.roles or ()), counties=counties)
 
 
 def list_users(store: Store) -> list[User]:

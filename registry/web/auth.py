@@ -102,7 +102,7 @@ def current_user():
 
 def current_actor() -> Actor:
     user = current_user()
-    return as_actor(user) if user else Actor(name="anonymous")
+    return as_actor(user, get_store()) if user else Actor(name="anonymous")
 
 
 def audit_forbidden(message: str) -> None:

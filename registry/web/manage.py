@@ -14,9 +14,9 @@ from geodata.crs import wgs84_to_gcj02
 from maps.basemaps import BasemapConfigError, basemap_from_settings
 from maps.maintenance import STATUS_COLOURS, TREND_COLOURS, build_maintenance_map
 from registry.extensions import get_store
-from registry.models.vocab import CATEGORIES, CHECK_STATES, CONDITIONS, FUNDING_SOURCES, LEVELS, LONGYAN_COUNTIES
+from registry.models.vocab import CATEGORIES, CHECK_STATES, CONDITIONS, FUNDING_SOURCES, LEVELS
 from registry.models.vocab import SIX_ONES as SIX_ONES_VOCAB
-from registry.services import Conflict, Forbidden, NotFound
+from registry.services import Conflict, Forbidden, NotFound, divisions
 from registry.services.access import readable_counties
 from registry.services.archive import archive_pdf, facility_archive, ledger_xlsx, pdf_font, townships
 from registry.services.due import (
@@ -39,6 +39,11 @@ from registry.web.errors import _respond
 from registry.web.map_cache import render_map
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
+
+
+def _counties() -> dict[str, tuple]:
+    """The registry's current counties (code -> name, seat lon, lat), read from its divisions."""
+    return divisions.counties(get_store())
 
 READ = ("manager", "reviewer")
 WRITE = ("manager",)
@@ -74,7 +79,7 @@ def helpers():
         "label": label, "local": local, "STATUS_LABELS": STATUS_LABELS, "STATUS_COLOURS": STATUS_COLOURS,
         "TREND_COLOURS": TREND_COLOURS, "PRIORITIES": PRIORITIES, "TRENDS": TRENDS, "TIER_LABELS": TIER_LABELS,
         "CONDITION_LABELS": CONDITION_LABELS, "CHECK_LABELS": CHECK_LABELS, "SIX_ONES": SIX_ONES_VOCAB,
-        "COUNTIES": LONGYAN_COUNTIES, "LEVELS": LEVELS, "CATEGORIES": CATEGORIES, "STATE_LABELS": STATE_LABELS,
+        "COUNTIES": _counties(), "LEVELS": LEVELS, "CATEGORIES": CATEGORIES, "STATE_LABELS": STATE_LABELS,
         "TASK_PRIORITIES": TASK_PRIORITIES, "FUNDING_SOURCES": FUNDING_SOURCES, "CONDITIONS": CONDITIONS,
         "CHECK_STATES": CHECK_STATES,
     }
@@ -90,7 +95,7 @@ def _filters() -> dict:
 
 def _counties_for(actor) -> list[str]:
     allowed = readable_counties(actor)
-    return list(LONGYAN_COUNTIES) if allowed is None else [c for c in LONGYAN_COUNTIES if c in allowed]
+    return list(_counties()) if allowed is None else [c for c in _counties() if c in allowed]
 
 
 @bp.get("")
@@ -124,10 +129,10 @@ def maintenance_map():
         current_app.logger.error("base map disabled: %s", exc)
         basemap = basemap_from_settings({"BASEMAP": "none"})
     data_url = url_for("manage.map_data") + ("?" + urlencode(filters) if filters else "")
-    center, zoom = (25.1, 116.8), 9
+    center, zoom = divisions.first_view(get_store())
     county = filters.get("county") or (actor.counties[0] if len(actor.counties) == 1 else None)
-    if county in LONGYAN_COUNTIES:
-        _name, lon, lat = LONGYAN_COUNTIES[county]
+    if county in _counties():
+        _name, lon, lat = _counties()[county]
         center, zoom = (lat, lon), 9  # a county fits a phone screen at zoom 9
     parts = render_map(build_maintenance_map(current_app.config, data_url, labels, basemap=basemap,
                                                center=center, zoom=zoom))
@@ -234,7 +239,7 @@ def ledger(county: str):
     township = request.args.get("township") or None
     data = ledger_xlsx(get_store(), current_actor(), county, township, cadence(),
                        demo=registry_has_demo(get_store()))
-    name = f"{LONGYAN_COUNTIES[county][0]}{township or ''}烈士纪念设施台账.xlsx"
+    name = f"{_counties()[county][0]}{township or ''}烈士纪念设施台账.xlsx"
     # send_file writes both an ASCII filename and the UTF-8 filename* that Excel and WPS read.
     return send_file(io.BytesIO(data), as_attachment=True, download_name=name,
                      mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

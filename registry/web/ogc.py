@@ -88,7 +88,7 @@ def request_actor() -> Actor | None:
         return None
     from registry.services.users import as_actor
 
-    return as_actor(user)
+    return as_actor(user, get_store())
 
 
 def _args() -> dict:

@@ -10,12 +10,17 @@ from maps.basemaps import BasemapConfigError, basemap_from_settings
 from maps.planning import build_check_map, build_outline_map, build_planning_map, build_zone_map, for_display
 from registry import uploads
 from registry.extensions import get_store
-from registry.models.vocab import FUNDING_SOURCES, LONGYAN_COUNTIES, ZONE_KINDS
-from registry.services import InvalidInput, conflicts, dashboard, plans, zones
+from registry.models.vocab import FUNDING_SOURCES, ZONE_KINDS
+from registry.services import InvalidInput, conflicts, dashboard, divisions, plans, zones
 from registry.web.auth import current_actor, role_required
 from registry.web.map_cache import render_map
 
 bp = Blueprint("plan", __name__, url_prefix="/plan")
+
+
+def _counties() -> dict[str, tuple]:
+    """The registry's current counties (code -> name, seat lon, lat), read from its divisions."""
+    return divisions.counties(get_store())
 
 STAFF = ("planner", "reviewer")
 
@@ -74,7 +79,7 @@ def _plan_labels():
 def index():
     """The dashboard: the plan's targets as indicators, funds, and planned work awaiting an inspection."""
     return render_template("plan/index.html", board=dashboard.dashboard(get_store()),
-                           counties=LONGYAN_COUNTIES)
+                           counties=_counties())
 
 
 # --- zones -----------------------------------------------------------------------------------------
@@ -230,7 +235,7 @@ def _plan_values() -> dict:
 def plan_detail(plan_id: int):
     """A plan: its content, funding, review actions and every kept version."""
     return render_template("plan/plan.html", detail=plans.get_plan(get_store(), plan_id), error=None,
-                           counties=LONGYAN_COUNTIES, sources=FUNDING_SOURCES)
+                           counties=_counties(), sources=FUNDING_SOURCES)
 
 
 @bp.get("/plans/<int:plan_id>/edit")

@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from maps.basemaps import BasemapConfigError, basemap_from_settings
 from maps.public import build_public_map
 from registry.extensions import LOCALES, get_read_store
+from registry.services import divisions
 from registry.services.base import InvalidInput
 from registry.services.facilities import registry_has_demo
 from registry.services.features import features_by_name
@@ -96,8 +97,10 @@ def index():
 
 def _index_page():
     basemap, basemap_unavailable = current_basemap()
-    parts = shell("public", basemap,
-                  lambda: build_public_map(basemap, _map_labels(), _layer_names(), elements=MAP_ELEMENTS))
+    center, zoom = divisions.first_view(get_read_store())
+    parts = shell("public", (basemap, center, zoom),
+                  lambda: build_public_map(basemap, _map_labels(), _layer_names(), elements=MAP_ELEMENTS,
+                                           center=center, zoom=zoom))
     # Without JavaScript the search form reloads the page with ?q=: answer it here as a list of links.
     q = request.args.get("q", "").strip()
     found = search_error = None

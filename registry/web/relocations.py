@@ -32,8 +32,8 @@ from maps.basemaps import BasemapConfigError, basemap_from_settings
 from maps.journeys import build_journey_map
 from registry import uploads as staging
 from registry.extensions import get_store
-from registry.models.vocab import FUNDING_SOURCES, LONGYAN_COUNTIES, RELOCATION_STEPS
-from registry.services import Forbidden, InvalidInput, ServiceError
+from registry.models.vocab import FUNDING_SOURCES, RELOCATION_STEPS
+from registry.services import Forbidden, InvalidInput, ServiceError, divisions
 from registry.services import ledger_import as imports
 from registry.services import reconciliation as recon
 from registry.services import relocations as service
@@ -41,6 +41,11 @@ from registry.web.auth import audit_forbidden, current_actor, role_required
 from registry.web.map_cache import render_map
 
 bp = Blueprint("relocations", __name__, url_prefix="/relocations")
+
+
+def _counties() -> dict[str, tuple]:
+    """The registry's current counties (code -> name, seat lon, lat), read from its divisions."""
+    return divisions.counties(get_store())
 
 # Planners read relocations (without the family's consent) for planning; reviewers read every county;
 # only a county's managers (and administrators) write them or import ledgers (services/access.py).
@@ -68,11 +73,11 @@ def _files_dir() -> Path:
 @role_required(*READERS)
 def index():
     """The list of relocations, filtered by county, batch, year and stage."""
-    filters = service.parse_filters(request.args)
+    filters = service.parse_filters(request.args, get_store())
     page = max(request.args.get("page", 1, type=int), 1)
     rows, total = service.list_relocations(get_store(), filters, page, actor=current_actor())
     return render_template("relocations/list.html", rows=rows, total=total, page=page, filters=filters,
-                           choices=service.filter_choices(get_store()), counties=LONGYAN_COUNTIES,
+                           choices=service.filter_choices(get_store()), counties=_counties(),
                            query={k: v for k, v in request.args.items() if k != "page"})
 
 
@@ -131,7 +136,7 @@ def new():
             flash(_("迁移记录已保存。"))
             return redirect(url_for(".detail", relocation_id=relocation.id))
     return render_template("relocations/form.html", error=error, form=request.form,
-                           destinations=service.destinations(get_store()), counties=LONGYAN_COUNTIES,
+                           destinations=service.destinations(get_store()), counties=_counties(),
                            funding=FUNDING_SOURCES, methods=service.POINT_METHODS), error.status if error else 200
 
 
@@ -141,7 +146,7 @@ def detail(relocation_id: int):
     """One relocation: origin, destination, consent, approval, the dated steps and their scans."""
     view = service.get_relocation(get_store(), relocation_id, current_actor())
     return render_template("relocations/detail.html", view=view, r=view.relocation, steps=service.STEP_LABELS,
-                           counties=LONGYAN_COUNTIES, funding=FUNDING_SOURCES, error=None,
+                           counties=_counties(), funding=FUNDING_SOURCES, error=None,
                            english=_english(), destinations=service.destinations(get_store()))
 
 
@@ -157,7 +162,7 @@ def edit(relocation_id: int):
             raise
         view = service.get_relocation(get_store(), relocation_id, current_actor())
         return render_template("relocations/detail.html", view=view, r=view.relocation, steps=service.STEP_LABELS,
-                               counties=LONGYAN_COUNTIES, funding=FUNDING_SOURCES, error=exc, english=_english(),
+                               counties=_counties(), funding=FUNDING_SOURCES, error=exc, english=_english(),
                                destinations=service.destinations(get_store()), form=request.form), exc.status
     flash(_("已保存。"))
     return redirect(url_for(".detail", relocation_id=relocation_id))
@@ -204,7 +209,7 @@ def scan(relocation_id: int, attachment_id: int):
 @role_required(*READERS)
 def journey_map():
     """The journey map: each relocation as a line from its first grave to its resting place."""
-    filters = service.parse_filters(request.args)
+    filters = service.parse_filters(request.args, get_store())
     try:
         basemap = basemap_from_settings(current_app.config)
     except BasemapConfigError as exc:
@@ -214,10 +219,12 @@ def journey_map():
     if basemap.needs_gcj_shift:
         query["display"] = "GCJ-02"
     data_url = url_for(".journeys") + ("?" + urlencode(query) if query else "")
+    center, zoom = divisions.first_view(get_store())
     labels = {"received": _("接收"), "loading": _("正在加载迁移路线…"), "failed": _("迁移路线加载失败。"),
               "empty": _("没有符合条件的迁移记录。"),
               "count": _("%(journeys)s 条迁移路线，%(destinations)s 处安葬地")}
-    parts = render_map(build_journey_map(current_app.config, data_url, labels=labels, basemap=basemap))
+    parts = render_map(build_journey_map(current_app.config, data_url, labels=labels, basemap=basemap,
+                                             center=center, zoom=zoom))
     return render_template("relocations/map.html", map=parts, filters=filters,
                            choices=service.filter_choices(get_store()))
 
@@ -226,7 +233,8 @@ def journey_map():
 @role_required(*READERS)
 def journeys():
     """GeoJSON of the journeys and destinations for a filter (county, batch, year)."""
-    data = service.journeys_geojson(get_store(), service.parse_filters(request.args), actor=current_actor())
+    store = get_store()
+    data = service.journeys_geojson(store, service.parse_filters(request.args, store), actor=current_actor())
     if request.args.get("display") == "GCJ-02":
         # Display only: a GCJ-02 base map needs the overlay moved onto it; storage stays WGS 84.
         for f in data["features"]:
@@ -247,7 +255,7 @@ def journeys():
 def reconciliation():
     """Reconciliation per county and per batch, as a page (or XLSX with ?format=xlsx)."""
     county = request.args.get("county") or None
-    if county and county not in LONGYAN_COUNTIES:
+    if county and county not in _counties():
         raise InvalidInput(f"county {county!r} is not a known county", field="county")
     xlsx = request.args.get("format") == "xlsx"
     # The page shows the first GRAVES_ON_PAGE martyrs with more than one grave; the XLSX lists them all.
@@ -259,7 +267,7 @@ def reconciliation():
         return Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
     return render_template("relocations/reconciliation.html", result=result, county=county,
-                           counties=LONGYAN_COUNTIES)
+                           counties=_counties())
 
 
 @bp.post("/tombs/<int:tomb_id>/retire")
@@ -267,7 +275,7 @@ def reconciliation():
 def retire_tomb(tomb_id: int):
     """Retire a tomb that is not the martyr's grave, from the reconciliation's list, with a reason."""
     county = request.form.get("county") or None
-    if county not in LONGYAN_COUNTIES:
+    if county not in _counties():
         county = None
     try:
         service.retire_tomb(get_store(), current_actor(), tomb_id, request.form.get("version", type=int),
@@ -277,7 +285,7 @@ def retire_tomb(tomb_id: int):
             audit_forbidden(exc.message)
         result = recon.reconcile(get_store(), county, graves_limit=recon.GRAVES_ON_PAGE, actor=current_actor())
         return render_template("relocations/reconciliation.html", result=result, county=county,
-                               counties=LONGYAN_COUNTIES, error=exc, failed_tomb=tomb_id,
+                               counties=_counties(), error=exc, failed_tomb=tomb_id,
                                reason=request.form.get("reason", "")), exc.status
     flash(_("墓位 %(id)s 已注销。", id=tomb_id))
     return redirect(url_for(".reconciliation", county=county) + "#multi-graves")

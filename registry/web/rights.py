@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from registry.extensions import db_session
 from registry.models import Facility, ImportBatch, Inspection, MaintenanceTask, ProblemReport, Relocation, Tomb
-from registry.models.vocab import LONGYAN_COUNTIES
+from registry.services import divisions
 
 
 @dataclass(frozen=True)
@@ -202,7 +202,7 @@ def _tomb(session, args):
 
 
 def _county(session, args):
-    return args["county"] if args["county"] in LONGYAN_COUNTIES else None
+    return args["county"] if args["county"] in divisions.counties(session) else None
 
 
 def _tribute(session, args):
@@ -299,7 +299,7 @@ def _message(right: Right | None, actor, counties) -> str:
     if not any(role in actor.roles for role in right.roles):
         return (f"{actor.name} may not use {request.path}: it needs the role "
                 f"{' or '.join(right.roles)}")
-    named = ", ".join(f"{LONGYAN_COUNTIES.get(c, (c,))[0]} ({c})" for c in counties) or "no county"
+    named = ", ".join(divisions.label(c) for c in counties) or "no county"
     return (f"{actor.name} may not {'change' if right.write else 'read'} a record of {named}: "
             "managers work only in their own counties")
 

@@ -12,11 +12,12 @@ from openpyxl import load_workbook
 from shapely.geometry import Point
 from sqlalchemy import select
 
+from geodata.demo import RELOCATION_TARGETS
 from registry.models import Martyr, Tomb
-from registry.models.vocab import LONGYAN_COUNTIES, RELOCATION_TARGETS
 from registry.services import Actor, unit_of_work
 from registry.services import relocations as service
 from registry.services.demo import load_demo
+from registry.services.divisions import counties as store_counties
 from registry.services.reconciliation import reconcile, to_xlsx
 from registry.services.users import create_demo_users
 from tests.registry.test_relocations_ledger_gen import DESTINATIONS, make_destinations
@@ -37,7 +38,7 @@ def test_demo_reconciles_to_4377(demo_store):
     assert f"{total.share:.1%}" == "144.3%"
     # The demo's deliberate gaps: 9 without consent (their consent step is missing), 23 not yet accepted.
     assert (total.without_consent, total.steps_missing, total.accepted, total.without_martyr) == (9, 9, 4354, 0)
-    assert [line.county for line in result.counties] == list(LONGYAN_COUNTIES)
+    assert [line.county for line in result.counties] == list(store_counties(demo_store))
     # Every demo reburial retired the scattered grave it left and no demo grave lies in a cemetery before its
     # martyr's move, so no known martyr has two active tombs (counted here tomb by tomb, as a check of the query).
     with demo_store.session() as s:

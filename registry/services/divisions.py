@@ -1,0 +1,419 @@
+"""Administrative divisions read from the store: names, seats, boundaries, aliases, city scopes and loading."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import threading
+from dataclasses import dataclass, field
+from datetime import date
+
+import shapely
+from shapely.geometry import MultiPolygon, Point, Polygon
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from registry import gpkg
+from registry.db import Store
+from registry.models import Division, DivisionAlias
+from registry.models.division import DIVISION_LEVELS
+from registry.services.base import Actor, InvalidInput, record_audit, unit_of_work
+
+CODE = re.compile(r"^\d{6}(\d{3}){0,2}$")  # GB/T 2260: six digits, nine or twelve for townships and villages
+FORMER = "former"  # the level of a row that names a former name/code of the division given as its parent
+
+
+@dataclass(frozen=True)
+class Div:
+    code: str
+    name: str
+    level: str
+    parent: str | None
+    lon: float | None
+    lat: float | None
+    valid_from: str | None
+    valid_to: str | None
+    is_demo: bool
+    boundary: BaseGeometry | None = None
+
+
+@dataclass
+class Divisions:
+    """A snapshot of the divisions table and its aliases, with the look-ups every part of the registry needs."""
+
+    by_code: dict[str, Div]
+    aliases: dict[str, str] = field(default_factory=dict)  # former code or name -> current code
+
+    def __post_init__(self):
+        self.children: dict[str, list[str]] = {}
+        for d in self.by_code.values():
+            if d.parent:
+                self.children.setdefault(d.parent, []).append(d.code)
+
+    def current(self, level: str = "county") -> list[Div]:
+        return sorted((d for d in self.by_code.values() if d.level == level and not d.valid_to),
+                      key=lambda d: d.code)
+
+    def counties(self) -> dict[str, tuple[str, float | None, float | None]]:
+        """County code -> (name, seat lon, seat lat in WGS 84), in code order (the shape every page uses)."""
+        return {d.code: (d.name, d.lon, d.lat) for d in self.current("county")}
+
+    def name(self, code: str | None, default: str | None = None) -> str | None:
+        d = self.by_code.get(code or "")
+        return d.name if d else (default if default is not None else code)
+
+    def label(self, code: str | None) -> str:
+        return f"{self.name(code)} ({code})" if code else "no county"
+
+    def expand(self, codes) -> tuple[str, ...]:
+        """The county codes ``codes`` cover: a county itself, a city or province all the counties under it."""
+        out: list[str] = []
+        for code in codes or ():
+            d = self.by_code.get(code)
+            if d is None or d.level == "county" or code not in self.children:
+                out.append(code)
+                continue
+            stack = [code]
+            while stack:
+                for child in self.children.get(stack.pop(), ()):
+                    if self.by_code[child].level == "county":
+                        out.append(child)
+                    else:
+                        stack.append(child)
+        return tuple(dict.fromkeys(out))
+
+    def city_of(self, code: str | None) -> str | None:
+        d = self.by_code.get(code or "")
+        while d is not None and d.level != "city":
+            d = self.by_code.get(d.parent or "")
+        return d.code if d else None
+
+    def resolve(self, text: str | None, level: str = "county") -> str | None:
+        """The current code of a code, a name, a short name (上杭 for 上杭县) or a former name/code."""
+        text = (text or "").strip()
+        if not text:
+            return None
+        d = self.by_code.get(text)
+        if d is not None and d.level == level:
+            return text
+        for d in self.current(level):
+            if text == d.name or (len(text) >= 2 and d.name.startswith(text) and len(d.name) - len(text) == 1):
+                return d.code
+        return self.aliases.get(text)
+
+    def nearest(self, text: str, level: str = "county") -> str | None:
+        """The division a mistyped code or name most likely meant, as 'name (code)', or None."""
+        names = {d.name: d.code for d in self.current(level)}
+        names.update({d.code: d.code for d in self.current(level)})
+        names.update({old: code for old, code in self.aliases.items() if code in names.values()})
+        found = difflib.get_close_matches(text, list(names), n=1, cutoff=0.3)
+        return self.label(names[found[0]]) if found else None
+
+    def unknown(self, text: str, what: str = "county") -> str:
+        """The message for an unknown division: it names the text and the nearest match."""
+        near = self.nearest(text)
+        if not self.current("county"):
+            return (f"{what} {text!r} is not a known county: no divisions are loaded "
+                    "(flask --app registry divisions load FILE)")
+        return f"{what} {text!r} is not a known county" + (f"; did you mean {near}?" if near else "")
+
+    def locate(self, lon: float, lat: float) -> str | None:
+        """The current county whose boundary holds the point (None: no boundary holds it)."""
+        point = Point(lon, lat)
+        for d in self.current("county"):
+            if d.boundary is not None and d.boundary.covers(point):
+                return d.code
+        return None
+
+    def extent(self) -> tuple[float, float, float, float] | None:
+        """(min lon, min lat, max lon, max lat) of the counties' boundaries and seats, or None when empty."""
+        xs, ys = [], []
+        for d in self.current("county"):
+            if d.boundary is not None:
+                x0, y0, x1, y1 = d.boundary.bounds
+                xs += [x0, x1]
+                ys += [y0, y1]
+            elif d.lon is not None and d.lat is not None:
+                xs.append(d.lon)
+                ys.append(d.lat)
+        if not xs:
+            return None
+        return min(xs), min(ys), max(xs), max(ys)
+
+    def ledger_counties(self) -> dict[str, tuple]:
+        """County code -> (name, seat lon, seat lat, boundary or None) for the ledger reader."""
+        return {d.code: (d.name, d.lon, d.lat, d.boundary) for d in self.current("county")}
+
+
+_cache: dict[str, tuple[tuple, Divisions]] = {}
+_lock = threading.Lock()
+
+
+def _connection_of(source) -> tuple[object, str, bool]:
+    if isinstance(source, Store):
+        return source, source.engine.url.render_as_string(hide_password=True), True
+    if isinstance(source, Session):
+        return source, str(source.get_bind().url), False
+    if isinstance(source, Connection):
+        return source, str(source.engine.url), False
+    raise TypeError(f"divisions are read from a Store, Session or Connection, not {type(source).__name__}")
+
+
+def _token(runner) -> tuple:
+    # One cheap query tells whether the tables changed: a load replaces rows, so ids and counts move.
+    row = runner.execute(select(func.count(Division.id), func.max(Division.id),
+                                select(func.count(DivisionAlias.id)).scalar_subquery(),
+                                select(func.max(DivisionAlias.id)).scalar_subquery())).one()
+    return tuple(row)
+
+
+def _read(runner) -> Divisions:
+    rows = runner.execute(select(Division.__table__)).mappings().all()
+    by_code = {r["code"]: Div(r["code"], r["name"], r["level"], r["parent_code"], r["seat_lon"], r["seat_lat"],
+                              r["valid_from"], r["valid_to"], bool(r["is_demo"]), r["boundary"]) for r in rows}
+    aliases = {}
+    for r in runner.execute(select(DivisionAlias.__table__)).mappings():
+        for key in (r["former_code"], r["former_name"]):
+            if key:
+                aliases[key] = r["code"]
+    return Divisions(by_code, aliases)
+
+
+def current(source) -> Divisions:
+    """The divisions of the store behind ``source`` (a Store, Session or Connection), cached per process
+    until the tables change."""
+    source, key, own = _connection_of(source)
+    if own:
+        with source.session() as session:
+            return _current(session, key)
+    return _current(source, key)
+
+
+def _current(runner, key: str) -> Divisions:
+    token = _token(runner)
+    with _lock:
+        hit = _cache.get(key)
+    if hit is not None and hit[0] == token:
+        return hit[1]
+    value = _read(runner)
+    with _lock:
+        _cache[key] = (token, value)
+    return value
+
+
+def cached_name(code: str | None) -> str | None:
+    """The name of a division from the divisions this process read last (the code itself when unknown)."""
+    with _lock:
+        snapshots = [value for _token, value in _cache.values()]
+    for value in reversed(snapshots):
+        if code in value.by_code:
+            return value.by_code[code].name
+    return code
+
+
+def label(code: str | None) -> str:
+    """'name (code)' of a county from the divisions this process read last (only the code when unknown):
+    for messages raised where no store is at hand."""
+    if not code:
+        return "no county"
+    with _lock:
+        snapshots = [value for _token, value in _cache.values()]
+    for value in reversed(snapshots):
+        if code in value.by_code:
+            return value.label(code)
+    return code
+
+
+def first_view(source) -> tuple[tuple[float, float], int]:
+    """The maps' first view: (lat, lon) of the centre of the registry's extent and a zoom that shows it."""
+    extent = current(source).extent()
+    if extent is None:
+        return (35.0, 105.0), 4  # no divisions loaded yet: the whole country
+    x0, y0, x1, y1 = extent
+    span = max(x1 - x0, y1 - y0)
+    zoom = next((z for limit, z in ((0.6, 10), (1.2, 9), (2.5, 8), (5.0, 7), (10.0, 6)) if span <= limit), 5)
+    return (round((y0 + y1) / 2, 4), round((x0 + x1) / 2, 4)), zoom
+
+
+def counties(source) -> dict[str, tuple[str, float | None, float | None]]:
+    """County code -> (name, seat lon, seat lat) of the store's current counties."""
+    return current(source).counties()
+
+
+def check_county(source, code: str | None, field_name: str = "county_code") -> None:
+    """Refuse a county code that is not a current county, naming it and the nearest match."""
+    if code is None:
+        return
+    divisions = current(source)
+    if code not in divisions.counties():
+        raise InvalidInput(divisions.unknown(code, field_name), field=field_name)
+
+
+# --- loading --------------------------------------------------------------------------------------
+
+
+@dataclass
+class LoadReport:
+    """What a divisions file holds and what loading it did (or would do, on a dry run)."""
+
+    added: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    aliases: int = 0
+    committed: bool = False
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value == int(value):
+        value = int(value)  # a code read as a number: 350823.0 -> "350823"
+    return str(value).strip()
+
+
+def _number(value):
+    text = _text(value)
+    return float(text) if text else None
+
+
+def _day(text: str, what: str, row: int) -> str | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text[:10]).isoformat()
+    except ValueError:
+        raise InvalidInput(f"row {row}: {what} {text!r} is not a date (YYYY-MM-DD)", field=f"row {row}") from None
+
+
+def check_rows(rows: list[dict], known: dict[str, Div]) -> tuple[list[dict], list[dict]]:
+    """Check a divisions file's rows (dicts with code, name, level, parent, seat_lon, seat_lat, valid_from,
+    valid_to, boundary, row); returns (divisions, aliases) or raises InvalidInput naming every bad row."""
+    errors: list[str] = []
+    divisions, aliases = [], []
+    in_file: dict[str, str] = {}
+    for raw in rows:
+        n = raw.get("row")
+        try:
+            code, name = _text(raw.get("code")), _text(raw.get("name"))
+            level = _text(raw.get("level")).lower()
+            parent = _text(raw.get("parent") or raw.get("parent_code")) or None
+            if not CODE.match(code):
+                raise InvalidInput(f"row {n}: code {code!r} is not a GB/T 2260 code (6, 9 or 12 digits)")
+            if not name:
+                raise InvalidInput(f"row {n}: the name of {code} is empty")
+            if level not in (*DIVISION_LEVELS, FORMER):
+                raise InvalidInput(f"row {n}: level {level!r} of {code} is not one of "
+                                   f"{', '.join((*DIVISION_LEVELS, FORMER))}")
+            if parent is not None and not CODE.match(parent):
+                raise InvalidInput(f"row {n}: parent {parent!r} of {code} is not a GB/T 2260 code")
+            try:
+                lon, lat = _number(raw.get("seat_lon")), _number(raw.get("seat_lat"))
+            except ValueError:
+                raise InvalidInput(f"row {n}: the seat of {code} is not a pair of numbers") from None
+            if (lon is None) != (lat is None):
+                raise InvalidInput(f"row {n}: the seat of {code} needs both seat_lon and seat_lat")
+            if lon is not None and not (-180 <= lon <= 180 and -90 <= lat <= 90):
+                raise InvalidInput(f"row {n}: the seat of {code} ({lon:g}, {lat:g}) is not longitude/latitude: "
+                                   "wrong CRS; give WGS 84 degrees (EPSG:4326)")
+            valid_from = _day(_text(raw.get("valid_from")), "valid_from", n)
+            valid_to = _day(_text(raw.get("valid_to")), "valid_to", n)
+            boundary = raw.get("boundary")
+            if boundary is not None:
+                if isinstance(boundary, Polygon):
+                    boundary = MultiPolygon([boundary])
+                if not isinstance(boundary, MultiPolygon):
+                    raise InvalidInput(f"row {n}: the boundary of {code} is a {boundary.geom_type}, not a polygon")
+                if not boundary.is_valid:
+                    raise InvalidInput(f"row {n}: the boundary of {code} is not a valid polygon "
+                                       f"({shapely.is_valid_reason(boundary)})")
+                if lon is None:
+                    seat = boundary.representative_point()
+                    lon, lat = round(seat.x, 6), round(seat.y, 6)
+            if code in in_file and level != FORMER:
+                raise InvalidInput(f"row {n}: code {code} is given twice (also row {in_file[code]})")
+        except InvalidInput as exc:
+            errors.append(exc.args[0])
+            continue
+        if level == FORMER:
+            aliases.append({"code": parent, "former_code": code, "former_name": name, "valid_from": valid_from,
+                            "valid_to": valid_to, "is_demo": bool(raw.get("is_demo")), "row": n})
+            continue
+        in_file[code] = n
+        divisions.append({"code": code, "name": name, "level": level, "parent_code": parent, "seat_lon": lon,
+                          "seat_lat": lat, "valid_from": valid_from, "valid_to": valid_to,
+                          "is_demo": bool(raw.get("is_demo")), "boundary": boundary, "row": n})
+    codes = set(in_file) | set(known)
+    for d in divisions:
+        if d["parent_code"] is not None and d["parent_code"] not in codes:
+            errors.append(f"row {d['row']}: parent {d['parent_code']} of {d['code']} does not exist "
+                          "(neither in the file nor in the registry)")
+    for a in aliases:
+        if a["code"] is None or a["code"] not in codes:
+            errors.append(f"row {a['row']}: former {a['former_code']} names {a['code']!r} as what it became, "
+                          "which does not exist")
+    if errors:
+        raise InvalidInput("the divisions file was refused, nothing was loaded:\n" + "\n".join(errors),
+                           field="file")
+    return divisions, aliases
+
+
+def load_rows(store: Store, actor: Actor, rows: list[dict], *, commit: bool, source: str = "file",
+              audit: bool = True) -> LoadReport:
+    """Check and (with ``commit``) load divisions in one transaction with its audit event; a division
+    already in the registry is replaced by the file's row; any bad row refuses the whole file."""
+    if not actor.can("admin"):
+        raise InvalidInput("only administrators load divisions", field="actor")
+    report = LoadReport()
+    with unit_of_work(store) as session:
+        known = current(session).by_code
+        divisions, aliases = check_rows(rows, known)
+        for d in divisions:
+            (report.replaced if d["code"] in known else report.added).append(d["code"])
+        report.aliases = len(aliases)
+        if not commit:
+            session.rollback()
+            return report
+        write_rows(session, store, divisions, aliases)
+        if audit:  # only the test templates, seeded before any history exists, leave it out
+            record_audit(session, actor, "divisions_load", entity_type="divisions",
+                         note=f"Loaded divisions from {source}: {len(report.added)} added, "
+                              f"{len(report.replaced)} replaced, {report.aliases} former names")
+        report.committed = True
+    return report
+
+
+def write_rows(session: Session, store: Store, divisions: list[dict], aliases: list[dict]) -> None:
+    """Write checked rows in ``session``: a division already there is replaced by the new row."""
+    codes = [d["code"] for d in divisions]
+    if codes:
+        session.execute(delete(Division).where(Division.code.in_(codes)))
+        session.execute(insert(Division), [{k: v for k, v in d.items() if k != "row"} for d in divisions])
+    for a in aliases:
+        session.execute(delete(DivisionAlias).where(
+            DivisionAlias.code == a["code"],
+            or_(DivisionAlias.former_code == a["former_code"], DivisionAlias.former_name == a["former_name"])))
+    if aliases:
+        session.execute(insert(DivisionAlias), [{k: v for k, v in a.items() if k != "row"} for a in aliases])
+    if store.kind == "geopackage" and any(d["boundary"] is not None for d in divisions):
+        conn = session.connection()
+        gpkg.refresh_contents_extent(lambda sql, params=(): conn.exec_driver_sql(sql, tuple(params)),
+                                     "divisions", "boundary")
+
+
+def demo_rows(counties=None) -> list[dict]:
+    """The demo's divisions and former names as the rows of a divisions file."""
+    from geodata import demo as demo_data
+
+    rows = [dict(r, row=i) for i, r in enumerate(demo_data.demo_divisions(counties), start=1)]
+    start = len(rows)
+    rows += [{"code": a["former_code"], "name": a["former_name"], "level": FORMER, "parent": a["code"],
+              "valid_from": a["valid_from"], "valid_to": a["valid_to"], "is_demo": True, "row": start + i}
+             for i, a in enumerate(demo_data.demo_aliases(), start=1)]
+    return rows
+
+
+def load_demo_divisions(store: Store, counties=None, *, audit: bool = True) -> LoadReport:
+    """Load the demo's divisions (the two demo cities and their counties, marked demo)."""
+    return load_rows(store, Actor.system("demo loader"), demo_rows(counties), commit=True, source="the demo data",
+                     audit=audit)

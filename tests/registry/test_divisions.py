@@ -1,0 +1,219 @@
+"""Administrative divisions as data, on both stores: loading, refusals by row, aliases, city scopes, two cities."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+from werkzeug.security import generate_password_hash
+
+from registry.models import AuditEvent, Division, DivisionAlias, Relocation, User
+from registry.services import Actor, InvalidInput
+from registry.services import divisions as service
+from registry.services import ledger_import as imports
+from registry.services.access import readable_counties
+from registry.services.due import Cadence, statuses
+from registry.services.facilities import create_facility
+from registry.services.inspections import submit_inspection
+from registry.services.users import as_actor
+from tests.registry.test_manage_helpers import backdate, form
+
+SYSTEM = Actor.system("test")
+HEADER = "code,name,level,parent,seat_lon,seat_lat,valid_from,valid_to\n"
+SANMING_COUNTIES = {"350404", "350421", "350423", "350424"}
+LONGYAN_COUNTIES = {"350802", "350803", "350821", "350823", "350824", "350825", "350881"}
+
+
+def counts(store):
+    with store.session() as s:
+        return tuple(s.scalar(select(func.count(m.id))) for m in (Division, DivisionAlias, AuditEvent))
+
+
+def load_cli(app, tmp_path, name: str, content: bytes | str, *extra):
+    path = tmp_path / name
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    return app.test_cli_runner().invoke(args=["divisions", "load", str(path), *extra])
+
+
+def square(x, y, d=0.2):
+    return [[[x, y], [x + d, y], [x + d, y + d], [x, y + d], [x, y]]]
+
+
+def geojson(features) -> str:
+    return json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": props, "geometry": {"type": "Polygon", "coordinates": coords}}
+        for props, coords in features]})
+
+
+def test_the_demo_divisions_are_there_with_the_second_city(any_store):
+    divisions = service.current(any_store)
+    assert set(divisions.counties()) == SANMING_COUNTIES | LONGYAN_COUNTIES
+    assert set(divisions.expand(["350400"])) == SANMING_COUNTIES
+    assert set(divisions.expand(["350800"])) == LONGYAN_COUNTIES
+    assert all(d.is_demo for d in divisions.by_code.values())
+
+
+def test_a_csv_loads_after_a_dry_run_that_writes_nothing(any_app, tmp_path):
+    store = any_app.extensions["registry_store"]
+    before = counts(store)
+    csv = (HEADER + "990100,测试市,city,,100.5,30.5,,\n990101,测试县,county,990100,100.6,30.6,2001-01-01,\n"
+           "990199,旧县,former,990101,,,,2001-01-01\n")
+    dry = load_cli(any_app, tmp_path, "d.csv", csv, "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "would load: 2 new divisions, 0 replaced, 1 former names" in dry.output
+    assert counts(store) == before
+    done = load_cli(any_app, tmp_path, "d.csv", csv)
+    assert done.exit_code == 0, done.output
+    assert counts(store) == (before[0] + 2, before[1] + 1, before[2] + 1)
+    divisions = service.current(store)
+    assert divisions.counties()["990101"] == ("测试县", 100.6, 30.6)
+    assert divisions.resolve("旧县") == divisions.resolve("990199") == "990101"
+    assert divisions.city_of("990101") == "990100"
+
+
+BAD = [
+    ("bad code", HEADER + "99010,坏县,county,350800,116.5,25.0,,\n", "row 2: code '99010' is not a GB/T 2260 code"),
+    ("unknown parent", HEADER + "990101,孤县,county,990100,116.5,25.0,,\n",
+     "row 2: parent 990100 of 990101 does not exist"),
+    ("wrong crs", HEADER + "990101,投影县,county,350800,500000,2800000,,\n",
+     "row 2: the seat of 990101 (500000, 2.8e+06) is not longitude/latitude: wrong CRS"),
+    ("bad level", HEADER + "990101,某县,county-ish,350800,116.5,25.0,,\n", "row 2: level 'county-ish'"),
+    ("bad date", HEADER + "990101,某县,county,350800,116.5,25.0,2014-13-45,\n", "row 2: valid_from '2014-13-45'"),
+    ("second bad row", HEADER + "990101,好县,county,350800,116.5,25.0,,\n990102,坏县,county,990999,116.5,25.0,,\n",
+     "row 3: parent 990999 of 990102 does not exist"),
+]
+
+
+@pytest.mark.parametrize("case, content, message", BAD, ids=[b[0] for b in BAD])
+def test_a_bad_csv_is_refused_naming_the_row_and_nothing_is_written(any_app, tmp_path, case, content, message):
+    store = any_app.extensions["registry_store"]
+    before = counts(store)
+    result = load_cli(any_app, tmp_path, "bad.csv", content)
+    assert result.exit_code != 0
+    assert message in result.output, result.output
+    assert "nothing was loaded" in result.output
+    assert counts(store) == before
+
+
+def test_a_geojson_with_an_invalid_polygon_is_refused_naming_the_feature(any_app, tmp_path):
+    store = any_app.extensions["registry_store"]
+    before = counts(store)
+    bowtie = [[[116.0, 25.0], [116.2, 25.2], [116.2, 25.0], [116.0, 25.2], [116.0, 25.0]]]
+    content = geojson([({"code": "990101", "name": "甲县", "level": "county", "parent": "350800"}, square(116, 25)),
+                       ({"code": "990102", "name": "乙县", "level": "county", "parent": "350800"}, bowtie)])
+    result = load_cli(any_app, tmp_path, "d.geojson", content)
+    assert result.exit_code != 0
+    assert "feature 2" in result.output and "Self-intersection" in result.output, result.output
+    assert counts(store) == before
+
+
+def test_a_geojson_in_projected_metres_without_its_crs_is_refused(any_app, tmp_path):
+    store = any_app.extensions["registry_store"]
+    before = counts(store)
+    metres = [[[500000, 2800000], [510000, 2800000], [510000, 2810000], [500000, 2800000]]]
+    result = load_cli(any_app, tmp_path, "d.geojson",
+                      geojson([({"code": "990101", "name": "甲县", "level": "county", "parent": "350800"}, metres)]))
+    assert result.exit_code != 0
+    assert "crs:" in result.output and "projected metres" in result.output, result.output
+    assert counts(store) == before
+
+
+def _with_boundaries(app, tmp_path):
+    # Two test counties side by side with outlines; the seats come from the outlines.
+    content = geojson([
+        ({"code": "990100", "name": "界市", "level": "city", "parent": "350000"}, square(100.0, 30.0, 0.4)),
+        ({"code": "990101", "name": "东界县", "level": "county", "parent": "990100"}, square(100.2, 30.0)),
+        ({"code": "990102", "name": "西界县", "level": "county", "parent": "990100"}, square(100.0, 30.0)),
+    ])
+    result = load_cli(app, tmp_path, "b.geojson", content)
+    assert result.exit_code == 0, result.output
+
+
+def test_the_ledger_place_check_names_the_county_a_point_falls_in(any_app, tmp_path):
+    store = any_app.extensions["registry_store"]
+    _with_boundaries(any_app, tmp_path)
+    assert service.current(store).locate(100.05, 30.1) == "990102"
+    ledger = ("编号,县区,原址,经度,纬度,迁入地\n"
+              "B1,东界县,甲村,100.30,30.10,某陵园\n"  # inside its own county
+              "B2,东界县,乙村,100.05,30.10,某陵园\n")  # inside 西界县
+    result = imports.preview(store, ledger.encode(), "b.csv")
+    outside = [i for i in result.errors if i.kind == "outside"]
+    assert [(i.row, i.why) for i in outside] == [
+        (3, "the point (100.05000, 30.10000) lies outside 东界县: it falls in 西界县")]
+
+
+def test_an_old_ledger_with_the_former_name_and_code_still_matches(any_store):
+    ledger = ("编号,县区,原址,经度,纬度,迁入地\n"
+              "Y1,永定县,湖坑村,116.70,24.70,某陵园\n"
+              "Y2,350822,下洋村,116.72,24.71,某陵园\n"
+              "Y3,永订县,某村,116.72,24.71,某陵园\n")
+    result = imports.preview(any_store, ledger.encode(), "old.csv")
+    rows = {r.values["code"]: r.values.get("county_code") for r in result.ledger.rows}
+    assert rows["Y1"] == rows["Y2"] == "350803"
+    unknown = [i for i in result.errors if i.kind == "county"]
+    assert len(unknown) == 1 and unknown[0].row == 4
+    assert "unknown county 永订县; nearest is 永定区 (350803)" in unknown[0].why
+
+
+def test_an_unknown_county_in_a_form_names_the_nearest(any_store):
+    with pytest.raises(InvalidInput, match=r"county_code '350829' is not a known county; did you mean .*\(3508"):
+        create_facility(any_store, SYSTEM, {"code": "X-1", "name": "某碑", "category": "monument",
+                                            "county_code": "350829", "lon": 116.4, "lat": 25.0})
+
+
+def _user(store, name, counties):
+    with store.write_session() as s:
+        user = User(username=name, display_name=name, roles=["manager"], counties=counties,
+                    password_hash=generate_password_hash(f"{name}-password", method="pbkdf2:sha256:1000"))
+        s.add(user)
+        s.commit()
+        return user.id
+
+
+def test_a_city_scoped_manager_sees_all_its_counties_and_none_of_the_other_city(any_app):
+    store = any_app.extensions["registry_store"]
+    places = {"350421": (117.20, 26.35), "350424": (116.65, 26.26), "350823": (116.42, 25.05)}
+    for n, (county, (lon, lat)) in enumerate(places.items()):
+        create_facility(store, SYSTEM, {"code": f"T-{n}", "name": f"测试碑{n}", "category": "monument",
+                                        "county_code": county, "lon": lon, "lat": lat})
+    _user(store, "city", ["350400"])
+    with store.session() as s:
+        actor = as_actor(s.scalar(select(User).where(User.username == "city")), s)
+    assert set(readable_counties(actor)) == SANMING_COUNTIES
+    seen = {row.county_code for row in statuses(store, actor, Cadence())}
+    assert seen == {"350421", "350424"}
+    client = any_app.test_client()
+    assert client.post("/login", data={"username": "city", "password": "city-password"}).status_code == 302
+    page = client.get("/manage").get_data(as_text=True)
+    assert "明溪县" in page and "宁化县" in page and "测试碑0" in page and "测试碑1" in page
+    assert "测试碑2" not in page and "上杭县" not in page
+    assert client.get("/manage?county=350823").status_code == 403
+
+
+def test_a_manager_of_the_second_city_works_through_the_due_list_and_imports_a_ledger(any_app, tmp_path):
+    store = any_app.extensions["registry_store"]
+    site = create_facility(store, SYSTEM, {"code": "QL-1", "name": "清流测试纪念碑", "category": "monument",
+                                           "county_code": "350423", "lon": 116.82, "lat": 26.18})
+    create_facility(store, SYSTEM, {"code": "QL-CEM", "name": "清流县烈士陵园（测试）", "category": "cemetery",
+                                    "county_code": "350423", "lon": 116.815, "lat": 26.175})
+    _user(store, "ql", ["350423"])
+    with store.session() as s:
+        actor = as_actor(s.scalar(select(User).where(User.username == "ql")), s)
+    backdate(store, site.id, days=800)  # its last inspection was long ago: it is overdue
+    due = {d.code: (d.county_name, d.status) for d in statuses(store, actor, Cadence())}
+    assert due == {"QL-1": ("清流县", "overdue"), "QL-CEM": ("清流县", "ok")}
+    submit_inspection(store, actor, site.id, form(), [], attachments_dir=tmp_path / "att")
+    assert {d.code: d.status for d in statuses(store, actor, Cadence())} == {"QL-1": "ok", "QL-CEM": "ok"}
+    ledger = ("编号,县区,原址,经度,纬度,迁入地,家属同意,安葬日期\n"
+              "QL-001,清流县,嵩溪村,116.80,26.20,清流县烈士陵园（测试）,是,2022-05-01\n"
+              "QL-002,清流,林畲村,116.85,26.15,清流县烈士陵园（测试）,是,2022-05-02\n")
+    result = imports.run_import(store, actor, ledger.encode(), "ql.csv")
+    assert result.added == 2
+    with store.session() as s:
+        assert set(s.scalars(select(Relocation.origin_county_code))) == {"350423"}
+    # A Longyan point in the same county's ledger is refused: far from every seat of 清流县.
+    far = ("编号,县区,原址,经度,纬度,迁入地\nQL-003,清流县,远处,116.42,25.05,清流县烈士陵园（测试）\n")
+    refused = imports.preview(store, far.encode(), "far.csv")
+    assert [(i.row, i.kind) for i in refused.errors] == [(2, "outside")]
+    assert "nearer 上杭县" in refused.errors[0].why
