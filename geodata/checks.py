@@ -28,7 +28,7 @@ __all__ = [
 #: It is only a plausibility filter: it takes in parts of neighbouring
 #: countries (Mongolia, the Korean peninsula, northern Vietnam and others) and
 #: leaves out the South China Sea islands south of 18.1N. For a registry of
-#: sites in Longyan that trade-off is fine: it catches the real mistakes
+#: sites in mainland China that trade-off is fine: it catches the real mistakes
 #: (swapped axes, projected metres, a missing minus sign, zeros).
 CHINA_BOUNDS = (73.5, 18.1, 135.1, 53.6)
 

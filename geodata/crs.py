@@ -563,8 +563,8 @@ def metric_crs_for(lon, lat=30.0) -> int:
 
     Within China's longitudes this is the CGCS2000 6-degree Gauss-Kruger zone,
     with the zone number prefixed to the easting: zone = floor(lon / 6) + 1 and
-    EPSG = 4491 + (zone - 13) for zones 13..23 (lon 72..138). All of Longyan
-    (lon about 116..117.5) falls in zone 20, EPSG:4498, central meridian 117E.
+    EPSG = 4491 + (zone - 13) for zones 13..23 (lon 72..138). A region
+    at lon 114..120 falls in zone 20, EPSG:4498, central meridian 117E.
     Elsewhere the WGS 84 UTM zone is used, north (326xx) or south (327xx)
     depending on ``lat``.
 
@@ -722,7 +722,7 @@ def from_metric(geom, epsg):
 def length_m(geom) -> float:
     """Length in metres of a lon/lat geometry (perimeter for polygons).
 
-    Measured in the projection chosen by :func:`to_metric`; across Longyan the
+    Measured in the projection chosen by :func:`to_metric`; within a county the
     Gauss-Kruger scale error is below 0.02 %.
 
     Parameters

@@ -99,7 +99,7 @@ def export(gdf: gpd.GeoDataFrame, fmt: str, layer: str) -> bytes:
     Example
     -------
     >>> from shapely import Point
-    >>> gdf = gpd.GeoDataFrame({"name": ["古田会议会址"]}, geometry=[Point(116.818, 25.225)], crs=4326)
+    >>> gdf = gpd.GeoDataFrame({"name": ["某纪念馆"]}, geometry=[Point(116.818, 25.225)], crs=4326)
     >>> export(gdf, "csv", "sites")[:3] == b"\\xef\\xbb\\xbf"
     True
     """

@@ -486,8 +486,8 @@ def read_ledger(
 
     Examples
     --------
-    >>> text = "编号,县区,原址,经度,纬度,迁入地\\nA1,上杭县,蛟洋村,１１６.４,25.05,上杭县烈士陵园\\n"
-    >>> ledger = read_ledger(text.encode(), "t.csv", counties={"350823": ("上杭县", 116.42, 25.05)})
+    >>> text = "编号,县区,原址,经度,纬度,迁入地\\nA1,甲县,某村,１１６.４,25.05,甲县烈士陵园\\n"
+    >>> ledger = read_ledger(text.encode(), "t.csv", counties={"990101": ("甲县", 116.42, 25.05)})
     >>> ledger.rows[0].values["origin_lon"], [i.kind for i in ledger.warnings]
     (116.4, ['fullwidth'])
     """

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-# About 1.1 km north-south and 1.0 km east-west at Longyan's latitude.
+# About 1.1 km north-south and 1.0 km east-west at latitude 25N.
 ORIGIN_GRID_DEG = 0.01
 
 

@@ -28,7 +28,7 @@ def looks_like_formula(value: Any) -> bool:
     --------
     >>> looks_like_formula("=HYPERLINK(\\"http://x\\")"), looks_like_formula("+cmd|' /C calc'!A0")
     (True, True)
-    >>> looks_like_formula("古田会议会址"), looks_like_formula(-3.5)
+    >>> looks_like_formula("某纪念馆"), looks_like_formula(-3.5)
     (False, False)
     """
     return isinstance(value, str) and value.startswith(FORMULA_STARTS)

@@ -74,8 +74,8 @@ def build_journey_map(
 
     Examples
     --------
-    >>> m = build_journey_map({"BASEMAP": "none"}, "/relocations/journeys.geojson?county=350823")
-    >>> "journeys.geojson?county=350823" in m.get_root().render()
+    >>> m = build_journey_map({"BASEMAP": "none"}, "/relocations/journeys.geojson?county=990101")
+    >>> "journeys.geojson?county=990101" in m.get_root().render()
     True
     """
     m = build_overview_map(settings, center, zoom, basemap=basemap)

@@ -14,7 +14,7 @@ from registry.models.vocab import ROLES
 from registry.services import Actor, ServiceError
 
 db_cli = AppGroup("db", help="Create, migrate and check the registry store.")
-demo_cli = AppGroup("demo", help="The Longyan demo registry and large synthetic sets.")
+demo_cli = AppGroup("demo", help="The demo registry (two demo cities) and large synthetic sets.")
 users_cli = AppGroup("users", help="Accounts and roles.")
 tokens_cli = AppGroup("tokens", help="API tokens for GIS clients (QGIS, GDAL, a provincial platform).")
 
@@ -62,7 +62,7 @@ def db_check():
 
 @demo_cli.command("load")
 @click.option("--scale", type=click.IntRange(min=1), default=None,
-              help="Load a synthetic set of this many tombs (for benchmarks) instead of the Longyan demo.")
+              help="Load a synthetic set of this many tombs (for benchmarks) instead of the demo registry.")
 @click.option("--seed", type=int, default=2022, show_default=True)
 @click.option("--if-empty", is_flag=True, help="Do nothing when the registry already holds facilities.")
 def demo_load(scale, seed, if_empty):

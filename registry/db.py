@@ -125,7 +125,7 @@ def _check_gpkg_file(path: Path, engine: Engine) -> None:
     if not path.exists():
         raise StoreError(
             f"There is no registry at {path}. Create it with 'flask --app registry db upgrade' (an empty "
-            "registry) or 'flask --app registry demo load' (the Longyan demo), or point REGISTRY_DATABASE_URL "
+            "registry) or 'flask --app registry demo load' (the demo registry), or point REGISTRY_DATABASE_URL "
             "at an existing registry file. The application never creates one on its own."
         )
     try:

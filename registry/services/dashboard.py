@@ -9,7 +9,7 @@ from registry.models import Facility, FundingLine, Inspection, PlanZone, Preserv
 from registry.models.vocab import FUNDING_SOURCES, LEVELS
 from registry.services import divisions
 
-# Longyan's facility plan 2021–2030: at least one provincial-level facility in every county,
+# The facility plan 2021–2030 the dashboard measures: at least one provincial-level facility in every county,
 # and two to three facilities put forward for national level.
 NATIONAL_NOMINATIONS = (2, 3)
 PROVINCIAL_OR_ABOVE = ("national", "provincial")

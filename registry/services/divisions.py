@@ -91,7 +91,7 @@ class Divisions:
         return d.code if d else None
 
     def resolve(self, text: str | None, level: str = "county") -> str | None:
-        """The current code of a code, a name, a short name (上杭 for 上杭县) or a former name/code."""
+        """The current code of a code, a name, a short name (the name without its 县/区/市) or a former name/code."""
         text = (text or "").strip()
         if not text:
             return None
@@ -268,7 +268,7 @@ def _text(value) -> str:
     if value is None:
         return ""
     if isinstance(value, float) and value == int(value):
-        value = int(value)  # a code read as a number: 350823.0 -> "350823"
+        value = int(value)  # a code read as a number: a float 990101.0 -> "990101"
     return str(value).strip()
 
 

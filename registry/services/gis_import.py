@@ -408,7 +408,7 @@ def _coerce(values: dict, number: int, problems: list) -> bool:
                         raise ValueError(f"level_approved_on {value!r} is not a date (YYYY-MM-DD)") from None
                 values[key] = value
             elif isinstance(value, float) and value.is_integer():
-                values[key] = str(int(value))  # a code read as a number: 350823.0 -> "350823"
+                values[key] = str(int(value))  # a code read as a number: 990101.0 -> "990101"
             elif not isinstance(value, str):
                 values[key] = str(value)
         except (TypeError, ValueError) as exc:

@@ -172,7 +172,7 @@ def _facility_county(facility_id):
 
 COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
     Collection(
-        "facilities", "纪念设施", "Memorial facilities", "Martyr memorial facilities (烈士纪念设施) of Longyan.",
+        "facilities", "纪念设施", "Memorial facilities", "Martyr memorial facilities (烈士纪念设施) of the registry.",
         Facility, _FACILITY_PUBLIC, temporal="level_approved_on", geometry_type="POINT",
         tile_fields=("name", "category", "level", "county_code")),
     Collection(

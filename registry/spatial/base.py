@@ -18,7 +18,7 @@ from registry.models import FEATURE_TABLES
 
 Box = tuple[float, float, float, float]
 
-# Longitude does not wrap here: the registry covers Longyan, far from the antimeridian.
+# Longitude does not wrap here: a registry covers a city or province of China, far from the antimeridian.
 WORLD: Box = (-180.0, -90.0, 180.0, 90.0)
 
 @dataclass(frozen=True)
@@ -164,7 +164,7 @@ class SpatialBackend(ABC):
     Answers are sorted lists of row ids; rows whose status is 'retired' are left out unless
     ``include_retired`` is true. Coordinates are longitude, latitude (EPSG:4326); distances are
     metres measured in the plane of the metric CRS that geodata.crs.metric_crs_for picks for the
-    query geometry's centroid (EPSG:4498 across Longyan), the same on both stores.
+    query geometry's centroid (a CGCS2000 Gauss-Kruger zone in China), the same on both stores.
     """
 
     kind: str = ""

@@ -130,7 +130,7 @@ def landing():
     base = base_url()
     body = {
         "title": "烈士纪念设施管理信息系统 Memorial Facility Registry",
-        "description": "Martyr memorial facilities, tombs, relocations and red heritage sites of Longyan "
+        "description": "Martyr memorial facilities, tombs, relocations and red heritage sites of the registry "
                        "(positions of the demo data are approximate).",
         "links": _self_links("ogc.landing") + [
             _link(f"{base}/api", "service-desc", "application/vnd.oai.openapi+json;version=3.0", "OpenAPI"),

@@ -218,18 +218,19 @@ def test_journeys_geojson_lines_and_destinations_by_filter(any_store, dests):
     service.create_relocation(any_store, ADMIN, base(dests, code="C3", origin_county_code="350821",
                                                      origin_lon=116.30, origin_lat=25.70,
                                                      dest_facility_id=dests["CT-CEM"]))
-    data = service.journeys_geojson(any_store, service.parse_filters({}), actor=ADMIN)
+    data = service.journeys_geojson(any_store, service.parse_filters({}, any_store), actor=ADMIN)
     assert data["journeys"] == 3 and data["destinations"] == 2
     dest = [f for f in data["features"] if f["properties"]["kind"] == "destination"]
     assert sorted(f["properties"]["received"] for f in dest) == [1, 2]
-    only = service.journeys_geojson(any_store, service.parse_filters({"county": "350821"}), actor=ADMIN)
+    only = service.journeys_geojson(any_store, service.parse_filters({"county": "350821"}, any_store), actor=ADMIN)
     assert [f["properties"]["code"] for f in only["features"] if f["properties"]["kind"] == "journey"] == ["C3"]
-    assert service.journeys_geojson(any_store, service.parse_filters({"year": "2021"}), actor=ADMIN)["journeys"] == 1
+    in_2021 = service.parse_filters({"year": "2021"}, any_store)
+    assert service.journeys_geojson(any_store, in_2021, actor=ADMIN)["journeys"] == 1
 
 
 @pytest.mark.parametrize("args, field", [({"county": "999999"}, "county"), ({"year": "21"}, "year"),
                                          ({"stage": "lost"}, "stage")])
-def test_bad_filters_are_named(args, field):
+def test_bad_filters_are_named(store, args, field):
     with pytest.raises(InvalidInput) as caught:
-        service.parse_filters(args)
+        service.parse_filters(args, store)
     assert caught.value.field == field
