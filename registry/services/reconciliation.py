@@ -18,7 +18,7 @@ from registry.models import Facility, Martyr, Relocation, Tomb
 from registry.models.vocab import RELOCATION_STEPS
 from registry.services import divisions
 from registry.services.access import readable_counties, require_counties
-from registry.services.base import Actor
+from registry.services.base import Actor, InvalidInput
 
 COLUMNS = ("target", "relocated", "accepted", "steps_missing", "without_martyr", "without_consent")
 LABELS = {
@@ -174,16 +174,23 @@ def multi_graves(session, county: str | None = None, limit: int | None = None,
 
 
 def reconcile(store: Store, county: str | None = None, graves_limit: int | None = None, *,
-              actor: Actor | None = None) -> Reconciliation:
+              actor: Actor | None = None, city: str | None = None) -> Reconciliation:
     """Count per county (against its target) and per batch; cancelled and retired relocations are left out.
 
     The result also lists the martyrs with more than one active tomb, at most ``graves_limit`` of them.
     A manager sees their own counties only (as the counties that relocations left, and whose facilities
-    hold the graves); asking for another county is refused (403).
+    hold the graves); asking for another county is refused (403). With ``city`` (a city's code) only that
+    city's counties are counted: each city's reconciliation on its own.
     """
     live = and_(Relocation.status == "active", Relocation.stage != "cancelled")
     # No actor: a command or a test working for the whole registry.
     scope = readable_counties(actor, planners=True) if actor is not None else None
+    if city:
+        known = divisions.current(store)
+        if city not in known.by_code or known.by_code[city].level != "city":
+            raise InvalidInput(f"city {city!r} is not a known city", field="city")
+        in_city = known.expand([city])
+        scope = in_city if scope is None else tuple(c for c in scope if c in in_city)
     if county:
         if actor is not None:
             require_counties(actor, (county,), write=False, planners=True)

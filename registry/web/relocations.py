@@ -37,6 +37,7 @@ from registry.services import Forbidden, InvalidInput, ServiceError, divisions
 from registry.services import ledger_import as imports
 from registry.services import reconciliation as recon
 from registry.services import relocations as service
+from registry.services.access import readable_counties
 from registry.web.auth import audit_forbidden, current_actor, role_required
 from registry.web.map_cache import render_map
 
@@ -46,6 +47,17 @@ bp = Blueprint("relocations", __name__, url_prefix="/relocations")
 def _counties() -> dict[str, tuple]:
     """The registry's current counties (code -> name, seat lon, lat), read from its divisions."""
     return divisions.counties(get_store())
+
+
+def _readable_counties() -> dict[str, tuple]:
+    """The counties whose records the signed-in user reads, for the county menus."""
+    allowed = readable_counties(current_actor(), planners=True)
+    return {c: v for c, v in _counties().items() if allowed is None or c in allowed}
+
+
+def _cities() -> dict[str, str]:
+    """The registry's current cities (code -> name), for a province's reports city by city."""
+    return {d.code: d.name for d in divisions.current(get_store()).current("city")}
 
 # Planners read relocations (without the family's consent) for planning; reviewers read every county;
 # only a county's managers (and administrators) write them or import ledgers (services/access.py).
@@ -257,17 +269,18 @@ def reconciliation():
     county = request.args.get("county") or None
     if county and county not in _counties():
         raise InvalidInput(f"county {county!r} is not a known county", field="county")
+    city = request.args.get("city") or None
     xlsx = request.args.get("format") == "xlsx"
     # The page shows the first GRAVES_ON_PAGE martyrs with more than one grave; the XLSX lists them all.
     result = recon.reconcile(get_store(), county, graves_limit=None if xlsx else recon.GRAVES_ON_PAGE,
-                             actor=current_actor())
+                             actor=current_actor(), city=city)
     if xlsx:
         data = recon.to_xlsx(result, english=_english())
-        name = f"relocation-reconciliation{'-' + county if county else ''}.xlsx"
+        name = f"relocation-reconciliation{'-' + (county or city) if county or city else ''}.xlsx"
         return Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
-    return render_template("relocations/reconciliation.html", result=result, county=county,
-                           counties=_counties())
+    return render_template("relocations/reconciliation.html", result=result, county=county, city=city,
+                           counties=_readable_counties(), cities=_cities())
 
 
 @bp.post("/tombs/<int:tomb_id>/retire")
@@ -285,7 +298,7 @@ def retire_tomb(tomb_id: int):
             audit_forbidden(exc.message)
         result = recon.reconcile(get_store(), county, graves_limit=recon.GRAVES_ON_PAGE, actor=current_actor())
         return render_template("relocations/reconciliation.html", result=result, county=county,
-                               counties=_counties(), error=exc, failed_tomb=tomb_id,
+                               counties=_readable_counties(), cities=_cities(), error=exc, failed_tomb=tomb_id,
                                reason=request.form.get("reason", "")), exc.status
     flash(_("墓位 %(id)s 已注销。", id=tomb_id))
     return redirect(url_for(".reconciliation", county=county) + "#multi-graves")

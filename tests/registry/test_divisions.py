@@ -217,3 +217,25 @@ def test_a_manager_of_the_second_city_works_through_the_due_list_and_imports_a_l
     refused = imports.preview(store, far.encode(), "far.csv")
     assert [(i.row, i.kind) for i in refused.errors] == [(2, "outside")]
     assert "nearer 上杭县" in refused.errors[0].why
+
+
+def test_each_city_reconciles_on_its_own_and_the_demo_loads_both_cities(any_app):
+    from registry.services.demo import load_demo
+    from registry.services.reconciliation import reconcile
+    from registry.services.users import create_demo_users
+
+    store = any_app.extensions["registry_store"]
+    load_demo(store)
+    create_demo_users(store, SYSTEM)
+    longyan, sanming = reconcile(store, city="350800"), reconcile(store, city="350400")
+    assert {line.county for line in longyan.counties} == LONGYAN_COUNTIES
+    assert longyan.total.relocated == 4377
+    assert {line.county for line in sanming.counties} == SANMING_COUNTIES
+    assert sanming.total.relocated == 0
+    with pytest.raises(InvalidInput, match="city '350823' is not a known city"):
+        reconcile(store, city="350823")
+    client = any_app.test_client()
+    assert client.post("/login", data={"username": "citymanager", "password": "demo-manager-pass"}).status_code == 302
+    page = client.get("/relocations/reconciliation?city=350400").get_data(as_text=True)
+    assert "三元区" in page and "宁化县" in page and "上杭县" not in page
+    assert client.get("/relocations/reconciliation?county=350823").status_code == 403
