@@ -233,7 +233,7 @@ def first_view(source) -> tuple[tuple[float, float], int]:
         return (35.0, 105.0), 4  # no divisions loaded yet: the whole country
     x0, y0, x1, y1 = extent
     span = max(x1 - x0, y1 - y0)
-    zoom = next((z for limit, z in ((0.6, 10), (1.2, 9), (2.5, 8), (5.0, 7), (10.0, 6)) if span <= limit), 5)
+    zoom = next((z for limit, z in ((0.6, 10), (2.0, 9), (4.0, 8), (8.0, 7), (16.0, 6)) if span <= limit), 5)
     return (round((y0 + y1) / 2, 4), round((x0 + x1) / 2, 4)), zoom
 
 
