@@ -32,7 +32,7 @@ EDITABLE = (
 )
 
 
-def _check_fields(values: dict, store: Store) -> None:
+def _check_fields(values: dict, store) -> None:
     if "category" in values and values["category"] not in CATEGORIES:
         raise InvalidInput(f"category {values['category']!r} is not one of {', '.join(CATEGORIES)}", field="category")
     if "level" in values and values["level"] not in LEVELS:

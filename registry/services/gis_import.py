@@ -436,7 +436,7 @@ def _facilities(session, actor: Actor, rows: list, report: ImportReport) -> list
         if not _coerce(values, number, problems):
             continue
         try:
-            _check_fields(values)
+            _check_fields(values, session)
         except InvalidInput as exc:
             problems.append(Problem(number, exc.field, f"row {number}: {exc.message}", values.get(exc.field)))
             continue
