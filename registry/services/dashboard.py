@@ -8,6 +8,7 @@ from registry.db import Store
 from registry.models import Facility, FundingLine, Inspection, PlanZone, PreservationPlan
 from registry.models.vocab import FUNDING_SOURCES, LEVELS
 from registry.services import divisions
+from registry.services.base import InvalidInput
 
 # The facility plan 2021–2030 the dashboard measures: at least one provincial-level facility in every county,
 # and two to three facilities put forward for national level.
@@ -15,10 +16,19 @@ NATIONAL_NOMINATIONS = (2, 3)
 PROVINCIAL_OR_ABOVE = ("national", "provincial")
 
 
-def dashboard(store: Store) -> dict:
-    """Every indicator of the dashboard, read in one session."""
+def dashboard(store: Store, city: str | None = None) -> dict:
+    """Every indicator of the dashboard, read in one session; with ``city``, the county indicator of that
+    city's counties alone (each city's report on its own)."""
     with store.session() as session:
-        COUNTIES = divisions.counties(session)  # noqa: N806 - read once, used like the constant it replaces
+        known = divisions.current(session)
+        COUNTIES = known.counties()  # noqa: N806 - read once, used like the constant it replaces
+        if city:
+            if city not in known.by_code or known.by_code[city].level != "city":
+                raise InvalidInput(f"city {city!r} is not a known city", field="city")
+            in_city = set(known.expand([city]))
+            shown = {code: value for code, value in COUNTIES.items() if code in in_city}
+        else:
+            shown = COUNTIES
         live = Facility.status != "retired"
         graded = dict(session.execute(
             select(Facility.county_code, func.count(Facility.id))
@@ -27,7 +37,7 @@ def dashboard(store: Store) -> dict:
             select(Facility.county_code, func.count(Facility.id)).where(live).group_by(Facility.county_code)).all())
         counties = [{"code": code, "name": name, "facilities": totals.get(code, 0),
                      "provincial_or_above": graded.get(code, 0), "met": graded.get(code, 0) >= 1}
-                    for code, (name, _lon, _lat) in COUNTIES.items()]
+                    for code, (name, _lon, _lat) in shown.items()]
 
         nominated = set()
         for targets, in session.execute(select(PreservationPlan.targets).where(

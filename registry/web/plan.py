@@ -78,8 +78,10 @@ def _plan_labels():
 @role_required(*STAFF)
 def index():
     """The dashboard: the plan's targets as indicators, funds, and planned work awaiting an inspection."""
-    return render_template("plan/index.html", board=dashboard.dashboard(get_store()),
-                           counties=_counties())
+    city = request.args.get("city") or None
+    cities = {d.code: d.name for d in divisions.current(get_store()).current("city")}
+    return render_template("plan/index.html", board=dashboard.dashboard(get_store(), city),
+                           counties=_counties(), cities=cities, city=city)
 
 
 # --- zones -----------------------------------------------------------------------------------------

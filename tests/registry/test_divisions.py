@@ -239,3 +239,22 @@ def test_each_city_reconciles_on_its_own_and_the_demo_loads_both_cities(any_app)
     page = client.get("/relocations/reconciliation?city=350400").get_data(as_text=True)
     assert "三元区" in page and "宁化县" in page and "上杭县" not in page
     assert client.get("/relocations/reconciliation?county=350823").status_code == 403
+
+
+def test_the_plan_dashboard_reports_city_by_city(any_app):
+    from registry.services.dashboard import dashboard
+
+    store = any_app.extensions["registry_store"]
+    assert {c["code"] for c in dashboard(store)["counties"]} == SANMING_COUNTIES | LONGYAN_COUNTIES
+    assert {c["code"] for c in dashboard(store, "350400")["counties"]} == SANMING_COUNTIES
+    with pytest.raises(InvalidInput, match="city '350423' is not a known city"):
+        dashboard(store, "350423")
+    with store.write_session() as s:
+        s.add(User(username="pl", display_name="pl", roles=["planner"], counties=[],
+                   password_hash=generate_password_hash("pl-password", method="pbkdf2:sha256:1000")))
+        s.commit()
+    client = any_app.test_client()
+    assert client.post("/login", data={"username": "pl", "password": "pl-password"}).status_code == 302
+    page = client.get("/plan?city=350800").get_data(as_text=True)
+    assert "已达标 0 / 7 个县（市、区）" in page and "上杭县" in page and "清流县" not in page
+    assert client.get("/plan?city=999999").status_code == 400
