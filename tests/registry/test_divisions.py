@@ -258,3 +258,19 @@ def test_the_plan_dashboard_reports_city_by_city(any_app):
     page = client.get("/plan?city=350800").get_data(as_text=True)
     assert "已达标 0 / 7 个县（市、区）" in page and "上杭县" in page and "清流县" not in page
     assert client.get("/plan?city=999999").status_code == 400
+
+
+def test_an_account_is_scoped_to_a_city_or_counties_and_an_unknown_code_is_named(any_app):
+    runner = any_app.test_cli_runner()
+    made = runner.invoke(args=["users", "create", "sm", "--role", "manager", "--county", "350400"],
+                         input="a-long-city-pass-9\na-long-city-pass-9\n")
+    assert made.exit_code == 0, made.output
+    refused = runner.invoke(args=["users", "create", "xx", "--role", "manager", "--county", "350499"],
+                            input="a-long-city-pass-9\na-long-city-pass-9\n")
+    assert refused.exit_code != 0
+    assert "'350499' is not a known county or city; did you mean" in refused.output, refused.output
+    store = any_app.extensions["registry_store"]
+    with store.session() as s:
+        assert s.scalar(select(func.count(User.id)).where(User.username == "xx")) == 0
+        actor = as_actor(s.scalar(select(User).where(User.username == "sm")), s)
+    assert set(actor.counties) == SANMING_COUNTIES
