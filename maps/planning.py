@@ -233,7 +233,8 @@ def build_planning_map(basemap: Basemap, layer_names: Mapping[str, str], data_ur
 
 def build_outline_map(basemap: Basemap, layer_names: Mapping[str, str], data_url: str, *, field: str = "geojson",
                       lang: str = "zh", status_element: str = "plan-map-status",
-                      labels: Mapping[str, str] | None = None) -> folium.Map:
+                      labels: Mapping[str, str] | None = None, center: Sequence[float] = DEFAULT_CENTER,
+                      zoom: int = 10) -> folium.Map:
     """The planning map with a tool to draw a proposed project's outline, a road (line) or a plot (polygon).
 
     The ranges, zones and facilities around are loaded by viewport as on :func:`build_planning_map`,
@@ -260,7 +261,8 @@ def build_outline_map(basemap: Basemap, layer_names: Mapping[str, str], data_url
     >>> "registryPlanningMap" in html, '"drawPolyline": true' in html
     (True, True)
     """
-    m = build_planning_map(basemap, layer_names, data_url, status_element=status_element, labels=labels)
+    m = build_planning_map(basemap, layer_names, data_url, status_element=status_element, labels=labels,
+                           center=center, zoom=zoom)
     DrawOutline(field, ("line", "polygon"), lang=lang, gcj02=basemap.needs_gcj_shift,
                 style=STYLES["outline"]).add_to(m)
     return m

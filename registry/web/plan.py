@@ -140,8 +140,9 @@ def add_zone(facility_id: int):
 
 def _checks_page(error: InvalidInput | None = None, status: int = 200):
     names, labels = _map_texts()
+    center, zoom = divisions.first_view(get_store())
     parts = render_map(build_outline_map(_basemap(), names, url_for("plan.map_features"), lang=_lang(),
-                                           labels=labels))
+                                           labels=labels, center=center, zoom=zoom))
     return render_template("plan/checks.html", checks=conflicts.list_checks(get_store()), error=error,
                            form=request.form, default_distance=conflicts.DEFAULT_DISTANCE_M, map=parts), status
 
@@ -312,7 +313,9 @@ def compare(plan_id: int):
 def planning_map():
     """Ranges, control zones, plan scopes, saved checks and facilities, loaded by viewport."""
     names, labels = _map_texts()
-    parts = render_map(build_planning_map(_basemap(), names, url_for("plan.map_features"), labels=labels))
+    center, zoom = divisions.first_view(get_store())
+    parts = render_map(build_planning_map(_basemap(), names, url_for("plan.map_features"), labels=labels,
+                                          center=center, zoom=zoom))
     return render_template("plan/map.html", map=parts)
 
 
