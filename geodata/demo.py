@@ -162,7 +162,8 @@ def demo_divisions(counties: list[County] | None = None) -> list[dict]:
     """
     def row(code, name, level, parent, lon, lat):
         return {"code": code, "name": name, "level": level, "parent": parent, "seat_lon": round(float(lon), 6),
-                "seat_lat": round(float(lat), 6), "valid_from": None, "valid_to": None, "is_demo": True}
+                "seat_lat": round(float(lat), 6), "valid_from": None, "valid_to": None, "is_demo": True,
+                "relocation_target": RELOCATION_TARGETS.get(code)}
 
     out = [row(*_PROVINCE[:2], "province", None, *_PROVINCE[2:])]
     cities = {_LONGYAN_CITY[0]: _LONGYAN_CITY, _SANMING_CITY[0]: _SANMING_CITY}

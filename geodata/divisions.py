@@ -8,7 +8,7 @@ from pathlib import Path
 
 from geodata.readers import ReadError, read_geometries
 
-COLUMNS = ("code", "name", "level", "parent", "seat_lon", "seat_lat", "valid_from", "valid_to")
+COLUMNS = ("code", "name", "level", "parent", "seat_lon", "seat_lat", "valid_from", "valid_to", "relocation_target")
 MAX_BYTES = 64 * 1024 * 1024
 
 

@@ -31,6 +31,8 @@ class Division(Base):
     valid_from: Mapped[str | None] = mapped_column(Text)  # ISO date
     valid_to: Mapped[str | None] = mapped_column(Text)
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    # The bureau's target of tomb relocations for the division (迁移任务数), when it has one.
+    relocation_target: Mapped[int | None] = mapped_column(Integer)
     boundary: Mapped[BaseGeometry | None] = mapped_column(Geometry("MULTIPOLYGON"))
 
 

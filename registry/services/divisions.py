@@ -37,6 +37,7 @@ class Div:
     valid_to: str | None
     is_demo: bool
     boundary: BaseGeometry | None = None
+    relocation_target: int | None = None
 
 
 @dataclass
@@ -172,7 +173,8 @@ def _token(runner) -> tuple:
 def _read(runner) -> Divisions:
     rows = runner.execute(select(Division.__table__)).mappings().all()
     by_code = {r["code"]: Div(r["code"], r["name"], r["level"], r["parent_code"], r["seat_lon"], r["seat_lat"],
-                              r["valid_from"], r["valid_to"], bool(r["is_demo"]), r["boundary"]) for r in rows}
+                              r["valid_from"], r["valid_to"], bool(r["is_demo"]), r["boundary"],
+                              r["relocation_target"]) for r in rows}
     aliases = {}
     for r in runner.execute(select(DivisionAlias.__table__)).mappings():
         for key in (r["former_code"], r["former_name"]):
@@ -316,6 +318,9 @@ def check_rows(rows: list[dict], known: dict[str, Div]) -> tuple[list[dict], lis
             if lon is not None and not (-180 <= lon <= 180 and -90 <= lat <= 90):
                 raise InvalidInput(f"row {n}: the seat of {code} ({lon:g}, {lat:g}) is not longitude/latitude: "
                                    "wrong CRS; give WGS 84 degrees (EPSG:4326)")
+            target = _text(raw.get("relocation_target"))
+            if target and not target.isdigit():
+                raise InvalidInput(f"row {n}: relocation_target {target!r} of {code} is not a whole number")
             valid_from = _day(_text(raw.get("valid_from")), "valid_from", n)
             valid_to = _day(_text(raw.get("valid_to")), "valid_to", n)
             boundary = raw.get("boundary")
@@ -342,7 +347,8 @@ def check_rows(rows: list[dict], known: dict[str, Div]) -> tuple[list[dict], lis
         in_file[code] = n
         divisions.append({"code": code, "name": name, "level": level, "parent_code": parent, "seat_lon": lon,
                           "seat_lat": lat, "valid_from": valid_from, "valid_to": valid_to,
-                          "is_demo": bool(raw.get("is_demo")), "boundary": boundary, "row": n})
+                          "is_demo": bool(raw.get("is_demo")), "boundary": boundary,
+                          "relocation_target": int(target) if target else None, "row": n})
     codes = set(in_file) | set(known)
     for d in divisions:
         if d["parent_code"] is not None and d["parent_code"] not in codes:

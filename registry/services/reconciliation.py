@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import and_, case, func, or_, select
 
-from geodata.demo import RELOCATION_TARGETS
 from geodata.sheets import append_row
 from registry.db import Store
 from registry.models import Facility, Martyr, Relocation, Tomb
@@ -205,14 +204,17 @@ def reconcile(store: Store, county: str | None = None, graves_limit: int | None 
             .group_by(Relocation.origin_county_code, Relocation.batch)
             .order_by(Relocation.origin_county_code, Relocation.batch)).all()
         graves, graves_total = multi_graves(session, county, graves_limit, None if county else scope)
-        COUNTIES = divisions.counties(session)  # noqa: N806 - read once, used like the constant it replaces
+        known = divisions.current(session)
+        COUNTIES = known.counties()  # noqa: N806 - read once, used like the constant it replaces
     result = Reconciliation(multi_graves=graves, multi_graves_total=graves_total)
     codes = [county] if county else [c for c in COUNTIES if scope is None or c in scope]
     codes += [c for c in by_county if c not in codes and (county is None)]
     for code in codes:
         row = by_county.get(code)
         name = COUNTIES.get(code or "", (code or "（未注明县区）",))[0]
-        line = Line(key=code or "", label=name, county=code, target=RELOCATION_TARGETS.get(code or ""))
+        division = known.by_code.get(code or "")
+        line = Line(key=code or "", label=name, county=code,
+                    target=division.relocation_target if division is not None else None)
         if row is not None:
             for m in COLUMNS[1:]:
                 setattr(line, m, int(getattr(row, m)))

@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("valid_from", sa.Text(), nullable=True),
         sa.Column("valid_to", sa.Text(), nullable=True),
         sa.Column("is_demo", sa.Boolean(), nullable=False),
+        sa.Column("relocation_target", sa.Integer(), nullable=True),
         sa.Column("boundary", types.Geometry("MULTIPOLYGON"), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_divisions")),
         sa.UniqueConstraint("code", name=op.f("uq_divisions_code")),
