@@ -274,3 +274,21 @@ def test_an_account_is_scoped_to_a_city_or_counties_and_an_unknown_code_is_named
         assert s.scalar(select(func.count(User.id)).where(User.username == "xx")) == 0
         actor = as_actor(s.scalar(select(User).where(User.username == "sm")), s)
     assert set(actor.counties) == SANMING_COUNTIES
+
+
+def test_a_geopackage_of_divisions_loads_with_its_boundaries(any_app, tmp_path):
+    import geopandas as gpd
+    from shapely.geometry import Polygon
+
+    frame = gpd.GeoDataFrame(
+        {"code": ["990100", "990101"], "name": ["包市", "包县"], "level": ["city", "county"],
+         "parent": ["350000", "990100"]},
+        geometry=[Polygon(square(110.0, 30.0, 0.4)[0]), Polygon(square(110.1, 30.1)[0])], crs=4326)
+    path = tmp_path / "d.gpkg"
+    frame.to_file(path, driver="GPKG", layer="divisions")
+    result = any_app.test_cli_runner().invoke(args=["divisions", "load", str(path)])
+    assert result.exit_code == 0, result.output
+    divisions = service.current(any_app.extensions["registry_store"])
+    assert divisions.locate(110.2, 30.2) == "990101"
+    name, lon, lat = divisions.counties()["990101"]
+    assert name == "包县" and 110.1 < lon < 110.3 and 30.1 < lat < 30.3  # the seat taken inside the outline
