@@ -17,6 +17,7 @@ from geodata.checks import GeometryError, check_lonlat
 from geodata.crs import gcj02_to_wgs84
 from geodata.images import DEFAULT_MAX_PIXELS, ImageError, check_image
 from geodata.origins import public_origin
+from geodata.plots import bare, format_plot
 from registry.db import Store
 from registry.models import Attachment, Facility, Martyr, Relocation, Tomb
 from registry.models.vocab import FUNDING_SOURCES, LONGYAN_COUNTIES, RELOCATION_STEPS
@@ -124,12 +125,16 @@ def stage_of(values) -> str:
 def check_steps(values: dict) -> None:
     """Refuse steps out of order and an acceptance without consent and approval on file."""
     previous = None
+    today = date.today()
     for step in RELOCATION_STEPS:
         day = values.get(step)
         if day is None:
             continue
         if not isinstance(day, date):
             raise InvalidInput(f"{step} {day!r} is not a date", field=step)
+        if day > today:
+            raise InvalidInput(f"{STEP_LABELS[step][1]} ({step}) on {day.isoformat()} is after today "
+                               f"({today.isoformat()}): a step is recorded once it has happened", field=step)
         if previous is not None and day < values[previous]:
             raise InvalidInput(
                 f"{STEP_LABELS[step][1]} ({step}) on {day.isoformat()} cannot be before "
@@ -149,6 +154,10 @@ def _check_fields(session, values: dict) -> None:
     unknown = set(values) - set(EDITABLE) - {"code"}
     if unknown:
         raise InvalidInput(f"unknown fields: {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
+    # A plot is stored bare, whether typed "A区 4排 20号" or "A 4 20" (geodata.plots shows it as signed).
+    for key, part in zip(DEST_FIELDS[1:], ("area", "row", "number"), strict=True):
+        if values.get(key) is not None:
+            values[key] = bare(values[key], part)
     county = values.get("origin_county_code")
     if county is not None and county not in LONGYAN_COUNTIES:
         raise InvalidInput(f"origin_county_code {county!r} is not a known county", field="origin_county_code")
@@ -216,7 +225,7 @@ def _dest_point(values: dict) -> tuple[float, float] | None:
 
 
 def _plot_label(facility: Facility, area, row, number) -> str:
-    return " ".join(str(p) for p in (facility.name, area, row, number) if p)
+    return " ".join(p for p in (facility.name, format_plot(area, row, number)) if p)
 
 
 # The store's own guard (models.martyr, migration 0011): one active tomb per facility, area, row and number, a
@@ -421,7 +430,7 @@ def origin_graves_of_martyrs(session, martyr_ids) -> list[tuple[int, int, str, s
 
 def retirement_note(code: str, facility_name: str, area, row, number) -> str:
     """The audit note of an original grave retired by a reburial: the relocation's code and its destination."""
-    destination = " ".join(str(p) for p in (facility_name, area, row, number) if p)
+    destination = " ".join(p for p in (facility_name, format_plot(area, row, number)) if p)
     return f"relocation {code}: reburied at {destination}; the martyr no longer lies in this original grave"
 
 
@@ -740,6 +749,34 @@ def get_attachment(store: Store, actor: Actor, relocation_id: int, attachment_id
 # --- reading -------------------------------------------------------------------------------------------
 
 
+def file_lacks(relocation) -> list[tuple[str, str, str]]:
+    """What a relocation's file lacks, as (key, Chinese, English): the family's consent, the approval number,
+    and each step's date not yet recorded (in the order of the steps).
+
+    A cancelled relocation lacks nothing more: its file is closed.
+    """
+    get = relocation.get if isinstance(relocation, dict) else lambda k: getattr(relocation, k)
+    if get("stage") == "cancelled":
+        return []
+    out = []
+    if not get("family_consent"):
+        out.append(("family_consent", "家属同意书", "The family's consent"))
+    if not (get("approval_number") or "").strip():
+        out.append(("approval_number", "批准文号", "The approval number"))
+    for step in RELOCATION_STEPS:
+        if get(step) is None:
+            zh, en = STEP_LABELS[step]
+            out.append((step, f"{zh}日期", f"{en} date"))
+    return out
+
+
+def missing_consent_or_approval():
+    """The clause of a relocation reburied without the family's consent or an approval number on file."""
+    return (Relocation.reburied_on.is_not(None)
+            & (Relocation.family_consent.is_not(True) | Relocation.approval_number.is_(None)
+               | (func.trim(Relocation.approval_number) == "")))
+
+
 @dataclass
 class RelocationView:
     relocation: Relocation
@@ -748,6 +785,7 @@ class RelocationView:
     attachments: dict
     personal: bool = True  # whether the reader sees the family's consent (names, relation, scans)
     writable: bool = True  # whether the reader may change it
+    lacks: list = field(default_factory=list)  # what the file lacks (file_lacks)
 
 
 def get_relocation(store: Store, relocation_id: int, actor: Actor) -> RelocationView:
@@ -775,7 +813,7 @@ def get_relocation(store: Store, relocation_id: int, actor: Actor) -> Relocation
             relocation.consent_by = relocation.consent_relation = None
             by_step = {}
         return RelocationView(relocation, facility.name if facility else None, martyr.name if martyr else None,
-                              by_step, personal, writable)
+                              by_step, personal, writable, file_lacks(relocation))
 
 
 def _filtered(query, county=None, batch=None, year=None, stage=None, search=None, actor: Actor | None = None):
@@ -895,7 +933,7 @@ def relocation_story(store: Store, martyr_id: int) -> list[dict]:
             "origin_point": public_origin(r.origin_lon, r.origin_lat) if r.origin_lon is not None else None,
             "destination_facility_id": r.dest_facility_id,
             "destination": facility_name,
-            "plot": " ".join(p for p in (r.dest_plot_area, r.dest_plot_row, r.dest_plot_number) if p) or None,
+            "plot": format_plot(r.dest_plot_area, r.dest_plot_row, r.dest_plot_number) or None,
             "brought_on": r.reburied_on,
             "accepted": r.accepted_on is not None,
         })
