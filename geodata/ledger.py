@@ -551,12 +551,12 @@ def read_ledger(
 # Headings a field is known by, as header_key gives them: the proposals are looked for among these.
 _SPELLINGS: tuple[tuple[str, str], ...] = tuple(sorted(
     {(header_key(v), name) for name, (label, variants) in FIELDS.items() for v in (label, *variants)},
-    key=lambda pair: -len(pair[0])))
+    key=lambda pair: (-len(pair[0]), pair)))
 
 
 def propose(header: str, taken: Iterable[str] = ()) -> str | None:
-    """The field a heading that is no known spelling most likely holds, or None: it contains a known spelling
-    (the longest wins; one-character spellings such as 村 or 排 are too loose to tell) or is part of one.
+    """The field a heading that is no known spelling most likely holds, or None: the heading contains a known
+    spelling (the longest wins; one-character spellings such as 村 or 排 are too loose to tell).
 
     Examples
     --------
@@ -576,10 +576,6 @@ def propose(header: str, taken: Iterable[str] = ()) -> str | None:
                 return name
         elif spelling in key:
             return name
-    if len(key) >= 2 and not key.isascii():
-        for spelling, name in _SPELLINGS:
-            if name not in taken and key in spelling:
-                return name
     return None
 
 

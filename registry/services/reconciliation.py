@@ -74,6 +74,7 @@ class TombLine:
     state: str
     version: int = 0
     relocations: list[str] = field(default_factory=list)
+    martyr: str | None = None  # (the retired list) whose tomb it is
 
 
 @dataclass
@@ -109,6 +110,8 @@ class Reconciliation:
     counties: list[Line] = field(default_factory=list)
     # Reburied relocations missing consent or approval, per county, with their ledger numbers.
     missing: list[LackingCounty] = field(default_factory=list)
+    # The latest retired tombs (of the reader's counties), each restorable when retired by mistake.
+    retired: list[TombLine] = field(default_factory=list)
     batches: list[Line] = field(default_factory=list)
     total: Line | None = None
     # Martyrs with more than one active tomb (up to the limit asked for) and how many there are in all.
@@ -194,6 +197,22 @@ def multi_graves(session, county: str | None = None, limit: int | None = None,
     return list(found.values()), len(martyrs)
 
 
+RETIRED_ON_PAGE = 50
+
+
+def retired_tombs(session, counties=None, limit: int = RETIRED_ON_PAGE) -> list[TombLine]:
+    """The latest retired tombs at facilities of ``counties`` (None: all; tombs without a facility too)."""
+    query = (select(Tomb.id, Tomb.version, Tomb.state, Tomb.plot_area, Tomb.plot_row, Tomb.plot_number,
+                    Facility.name.label("facility"), Martyr.name.label("martyr"))
+             .outerjoin(Facility, Facility.id == Tomb.facility_id).outerjoin(Martyr, Martyr.id == Tomb.martyr_id)
+             .where(Tomb.status == "retired").order_by(Tomb.updated_at.desc(), Tomb.id.desc()).limit(limit))
+    if counties is not None:
+        query = query.where(Facility.county_code.in_(list(counties)))
+    return [TombLine(id=r.id, facility=r.facility, plot=_plot(r.plot_area, r.plot_row, r.plot_number),
+                     state=r.state, version=r.version, martyr=r.martyr)
+            for r in session.execute(query)]
+
+
 def reconcile(store: Store, county: str | None = None, graves_limit: int | None = None, *,
               actor: Actor | None = None) -> Reconciliation:
     """Count per county (against its target) and per batch; cancelled and retired relocations are left out.
@@ -223,7 +242,8 @@ def reconcile(store: Store, county: str | None = None, graves_limit: int | None 
             select(Relocation.id, Relocation.code, Relocation.origin_county_code, Relocation.family_consent,
                    Relocation.approval_number).where(live, missing_consent_or_approval())
             .order_by(Relocation.origin_county_code, Relocation.code)).all()
-    result = Reconciliation(multi_graves=graves, multi_graves_total=graves_total)
+        retired = retired_tombs(session, [county] if county else scope)
+    result = Reconciliation(multi_graves=graves, multi_graves_total=graves_total, retired=retired)
     by_county_missing: dict = {}
     for row in lacking:
         code = row.origin_county_code

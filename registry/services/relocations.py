@@ -607,6 +607,56 @@ def retire_tomb(store: Store, actor: Actor, tomb_id: int, version: int | None, r
     return tomb
 
 
+def restore_tomb(store: Store, actor: Actor, tomb_id: int, version: int | None, reason: str) -> Tomb:
+    """Bring back a tomb retired by mistake, from the version the user saw, with a reason; audited.
+
+    The same people as retire it may (admins; a manager at a facility of their counties). A tomb whose
+    plot another active tomb now holds is refused (409) naming the plot and that tomb: one plot holds one
+    active tomb, so the other is retired (or the plot corrected) first.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("a reason is required to restore a tomb", field="reason")
+    with _restore_guard(store, tomb_id), unit_of_work(store) as session:
+        tomb = load(session, Tomb, tomb_id, "tomb")
+        facility = session.get(Facility, tomb.facility_id) if tomb.facility_id is not None else None
+        if not actor.can("admin"):
+            if facility is None:
+                raise Forbidden(f"{actor.name} may not restore tomb {tomb.id}: it lies at no facility, so no county "
+                                "is given and only an administrator may restore it")
+            require_county(actor, facility.county_code)
+        if tomb.status != "retired":
+            raise Conflict(f"tomb {tomb.id} is not retired; nothing was changed", field="status")
+        check_version(tomb, version)
+        if facility is not None and tomb.plot_number is not None:
+            holder = session.scalar(select(Tomb.id).where(
+                *_plot_filter(facility.id, tomb.plot_area, tomb.plot_row, tomb.plot_number), Tomb.id != tomb.id))
+            if holder is not None:
+                raise Conflict(f"plot {_plot_label(facility, tomb.plot_area, tomb.plot_row, tomb.plot_number)} is "
+                               f"held by tomb {holder}, and a plot holds one active tomb: retire that tomb or correct "
+                               f"the plot first; tomb {tomb.id} was not restored", field="plot_number")
+        before = snapshot(tomb)
+        tomb.status = "active"
+        record_audit(session, actor, "restore", tomb, before=before, note=reason)
+    return tomb
+
+
+@contextmanager
+def _restore_guard(store: Store, tomb_id: int):
+    """The index refusing a restored tomb at a plot filled meanwhile becomes a Conflict naming the plot."""
+    try:
+        yield
+    except IntegrityError as exc:
+        if not plot_taken(exc):
+            raise
+        with store.session() as session:
+            tomb = session.get(Tomb, tomb_id)
+            facility = session.get(Facility, tomb.facility_id)
+            label = _plot_label(facility, tomb.plot_area, tomb.plot_row, tomb.plot_number)
+        raise Conflict(f"plot {label} was given another tomb at the same moment, and a plot holds one active tomb: "
+                       f"tomb {tomb_id} was not restored", field="plot_number") from None
+
+
 @dataclass
 class TombBackfill:
     """What ``link_missing_tombs`` did, or would do on a dry run."""
@@ -885,8 +935,15 @@ def journeys_geojson(store: Store, filters: dict, *, actor: Actor) -> dict:
     with store.session() as session:
         rows = session.execute(_filtered(
             select(Relocation.id, Relocation.code, Relocation.origin_lon, Relocation.origin_lat,
-                   Relocation.dest_facility_id, Relocation.stage, Relocation.reburied_on),
+                   Relocation.dest_facility_id, Relocation.stage, Relocation.reburied_on, Relocation.tomb_id),
             **filters, actor=actor).where(Relocation.origin_lon.is_not(None))).all()
+        # A journey ends where the martyr lies: the tomb's own point where the relocation has a tomb.
+        tomb_points = {}
+        tomb_ids = sorted({r.tomb_id for r in rows if r.tomb_id})
+        for start in range(0, len(tomb_ids), 5000):
+            for tid, geom in session.execute(select(Tomb.id, Tomb.geom).where(
+                    Tomb.id.in_(tomb_ids[start:start + 5000]), Tomb.geom.is_not(None))):
+                tomb_points[tid] = (round(geom.x, 6), round(geom.y, 6))
         dest_ids = {r.dest_facility_id for r in rows if r.dest_facility_id}
         facilities = {}
         if dest_ids:
@@ -899,8 +956,9 @@ def journeys_geojson(store: Store, filters: dict, *, actor: Actor) -> dict:
         if dest is None:
             continue
         received[r.dest_facility_id] = received.get(r.dest_facility_id, 0) + 1
+        end = tomb_points.get(r.tomb_id) or (dest[1], dest[2])
         features.append({"type": "Feature", "geometry": {"type": "LineString", "coordinates": [
-            [round(r.origin_lon, 6), round(r.origin_lat, 6)], [dest[1], dest[2]]]},
+            [round(r.origin_lon, 6), round(r.origin_lat, 6)], list(end)]},
             "properties": {"kind": "journey", "id": r.id, "code": r.code, "stage": r.stage}})
     for fid, count in received.items():
         name, x, y = facilities[fid]

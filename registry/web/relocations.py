@@ -297,6 +297,27 @@ def retire_tomb(tomb_id: int):
     return redirect(url_for(".reconciliation", county=county) + "#multi-graves")
 
 
+@bp.post("/tombs/<int:tomb_id>/restore")
+@role_required(*WRITERS)
+def restore_tomb(tomb_id: int):
+    """Restore a tomb retired by mistake, from the reconciliation's list of retired tombs, with a reason."""
+    county = request.form.get("county") or None
+    if county not in LONGYAN_COUNTIES:
+        county = None
+    try:
+        service.restore_tomb(get_store(), current_actor(), tomb_id, request.form.get("version", type=int),
+                             request.form.get("reason", ""))
+    except ServiceError as exc:
+        if isinstance(exc, Forbidden):
+            audit_forbidden(exc.message)
+        result = recon.reconcile(get_store(), county, graves_limit=recon.GRAVES_ON_PAGE, actor=current_actor())
+        return render_template("relocations/reconciliation.html", result=result, county=county,
+                               counties=LONGYAN_COUNTIES, restore_error=exc, failed_restore=tomb_id,
+                               reason=request.form.get("reason", "")), exc.status
+    flash(_("墓位 %(id)s 已恢复。", id=tomb_id))
+    return redirect(url_for(".reconciliation", county=county) + "#retired-tombs")
+
+
 # --- ledger import ------------------------------------------------------------------------------------
 
 
