@@ -216,11 +216,12 @@ def _resolve(session, ledger: ledgers.Ledger, progress: Progress | None) -> tupl
             # Keep the ledger's name on the record, so the martyr can be linked later by hand.
             values["note"] = "；".join(p for p in (v.get("note"), f"台账烈士姓名：{name}") if p)
         # The line starts at the origin as the public may see it; origin_lon/origin_lat keep the exact point.
-        values["geom"] = ((public_origin(v["origin_lon"], v["origin_lat"]), (dest[1], dest[2]))
+        tomb_point = (v["dest_lon"], v["dest_lat"]) if v.get("dest_lon") is not None else (dest[1], dest[2])
+        # The line ends where the martyr lies: the tomb's point (the ledger's plot point, else the facility's).
+        values["geom"] = ((public_origin(v["origin_lon"], v["origin_lat"]), tomb_point)
                           if v.get("origin_lon") is not None else None)
         values["stage"] = ("accepted" if values["accepted_on"] else
                            "in_progress" if any(map(values.get, STEPS)) else "planned")
-        tomb_point = (v["dest_lon"], v["dest_lat"]) if v.get("dest_lon") is not None else (dest[1], dest[2])
         new.append((row, values, Planned(new_martyr, name if ambiguous else None, tomb_point,
                                          values["reburied_on"] is not None)))
     _match_plots(session, ledger, new, names_of, plot_header)

@@ -206,6 +206,16 @@ def _journey(session, values: dict):
     return LineString([public_origin(lon, lat), (facility.geom.x, facility.geom.y)])
 
 
+def _ends_at_tomb(session, geom, tomb_id):
+    """The journey line ended at the tomb's own point (where the martyr lies), when there is a line and a tomb."""
+    if geom is None or tomb_id is None:
+        return geom
+    tomb = session.get(Tomb, tomb_id)
+    if tomb is None or tomb.geom is None:
+        return geom
+    return LineString([geom.coords[0], (tomb.geom.x, tomb.geom.y)])
+
+
 # --- the tomb at the destination ------------------------------------------------------------------------
 # Every relocation with a destination ends at a tomb there (relocation.tomb_id), as the ledger import
 # makes them: the tomb already at the destination plot when the registry has one, else a new tomb.
@@ -486,6 +496,7 @@ def create_relocation(store: Store, actor: Actor, values: dict) -> Relocation:
         geom = _journey(session, values)
         if values.get("dest_facility_id") is not None:
             values.update(_settle_tomb(session, actor, values, None, code, point)[1])
+            geom = _ends_at_tomb(session, geom, values.get("tomb_id"))
         relocation = Relocation(code=code, geom=geom, stage=stage_of(values), **values)
         session.add(relocation)
         record_audit(session, actor, "create", relocation)
@@ -523,6 +534,13 @@ def update_relocation(store: Store, actor: Actor, relocation_id: int, version: i
         if relocation.stage != "cancelled" and merged.get("dest_facility_id") is not None and (
                 moved or point is not None):
             values.update(_settle_tomb(session, actor, merged, relocation.id, relocation.code, point)[1])
+            # The tomb may stand elsewhere now: the line follows it to its own point.
+            moved_line = _ends_at_tomb(session, geom if journey else relocation.geom,
+                                       values.get("tomb_id", relocation.tomb_id))
+            if journey:
+                geom = moved_line
+            elif moved_line is not None:
+                values["geom"] = moved_line
         elif relocation.stage != "cancelled" and merged.get("tomb_id") is not None:
             _follow_tomb(session, actor, relocation, merged, values)
         for key, value in values.items():

@@ -167,6 +167,26 @@ def test_a_journey_ends_at_the_tombs_own_point(any_app, any_store, dests):
     assert ends["J2"] == [116.42, 25.045]  # the tomb made at the facility's point
     assert {at_plot.id, at_facility.id} == {f["properties"]["id"] for f in data["features"]
                                             if f["properties"]["kind"] == "journey"}
+    with any_store.session() as s:  # the stored line (OGC, tiles) ends there too
+        assert list(s.get(Relocation, at_plot.id).geom.coords)[-1] == (116.4211, 25.0457)
+    # Moving the relocation to another plot with its own point moves the line's end with the tomb.
+    moved = service.update_relocation(any_store, ADMIN, at_facility.id, at_facility.version,
+                                      {"dest_plot_number": "3", "dest_lon": 116.4215, "dest_lat": 25.0459})
+    with any_store.session() as s:
+        assert list(s.get(Relocation, moved.id).geom.coords)[-1] == (116.4215, 25.0459)
+
+
+def test_a_ledger_journey_ends_at_the_plot_point_the_ledger_gives(any_store, dests, tmp_path):
+    from registry.services import ledger_import as imports
+
+    path = tmp_path / "p.csv"
+    path.write_text("编号,县区,原址,经度,纬度,迁入地,迁入地经度,迁入地纬度,墓号\n"
+                    "LP1,上杭县,某村,116.5,25.1,上杭县烈士陵园（测试）,116.4212,25.0458,9号\n", encoding="utf-8")
+    imports.run_import(any_store, ADMIN, path, "p.csv")
+    with any_store.session() as s:
+        relocation = s.scalars(select(Relocation)).one()
+        tomb = s.get(Tomb, relocation.tomb_id)
+    assert list(relocation.geom.coords)[-1] == (tomb.geom.x, tomb.geom.y) == (116.4212, 25.0458)
 
 
 # --- restoring a retired tomb ----------------------------------------------------------------------------
