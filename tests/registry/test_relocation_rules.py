@@ -301,3 +301,14 @@ def test_the_migration_strips_units_and_refuses_plots_that_would_collide(store_a
     with store.session() as s:
         tomb = s.get(Tomb, signed)
         assert (tomb.plot_area, tomb.plot_row, tomb.plot_number) == ("A", "4", "20")
+
+
+def test_the_archive_pdf_names_the_plot_as_signed(any_app, any_store, dests):
+    from tests.registry.test_manage_archive_pdf import pdf_text
+
+    create_demo_users(any_store, Actor.system("test"))
+    record(any_store, dests, "PDF-1", plot=("A区", "4排", "20号"))
+    response = login(any_app, "admin").get(f"/manage/facilities/{dests['SH-CEM']}/archive.pdf")
+    assert response.status_code == 200
+    _reader, text = pdf_text(response.get_data())  # the PDF's text without its spaces
+    assert "PDF-1" in text and "A区4排20号" in text and "区区" not in text
