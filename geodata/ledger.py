@@ -145,6 +145,7 @@ class Column:
     status: str
     field: str | None = None
     why: str = ""
+    confirmed: bool = False  # a proposal read because the caller accepted the proposals
 
     @property
     def letter(self) -> str:
@@ -636,7 +637,7 @@ def _read_rows(ledger: Ledger, raw_rows: Iterable[tuple[int, list]], mapping: Ma
                     continue
                 key = header_key(text)
                 target = mapping.get(key)
-                status, why = "mapped", ""
+                status, why, confirmed = "mapped", "", False
                 if target and target in used:
                     status, why = "unused", f"{target} is already read from column {_header_for(columns, target)}"
                 elif not target and key in mapping:
@@ -646,7 +647,7 @@ def _read_rows(ledger: Ledger, raw_rows: Iterable[tuple[int, list]], mapping: Ma
                     if target is None:
                         status, why = "unused", "no ledger field has this heading"
                     elif accept_proposals:
-                        why = f"proposed as {target} ({FIELDS[target][0]}) and confirmed"
+                        why, confirmed = f"proposed as {target} ({FIELDS[target][0]}) and confirmed", True
                     else:
                         status, why = "proposed", f"looks like {target} ({FIELDS[target][0]}): confirm or ignore it"
                 if status == "mapped":
@@ -656,7 +657,7 @@ def _read_rows(ledger: Ledger, raw_rows: Iterable[tuple[int, list]], mapping: Ma
                 elif first and text not in ledger.unmapped:
                     ledger.unmapped.append(text)
                 if first:
-                    ledger.columns.append(Column(index, text, status, target, why))
+                    ledger.columns.append(Column(index, text, status, target, why, confirmed))
             continue
         if columns is None:
             continue  # a title row above the header

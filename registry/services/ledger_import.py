@@ -435,7 +435,7 @@ def decisions(ledger: ledgers.Ledger, mapping: dict | None) -> dict:
     """The mapping as used: the one given, with the proposals confirmed on this run added (header -> field)."""
     out = dict(mapping or {})
     for c in ledger.columns:
-        if c.status == "mapped" and c.why.endswith("confirmed"):
+        if c.confirmed:
             out[c.header] = c.field
     return out
 
