@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -91,7 +92,8 @@ def pages(ids) -> dict[str, tuple[str | None, list[str]]]:
                        "/ogc/collections/facilities/items?limit=5",
                        f"/ogc/collections/facilities/items/{f}", "/ogc/collections/facilities/queryables",
                        "/ogc/collections/facilities/schema"]),
-        "manage": ("admin", some(("/manage", None), ("/manage/map", None), ("/manage/facilities/{facility}", "facility"),
+        "manage": ("admin", some(("/manage", None), ("/manage/map", None),
+                                 ("/manage/facilities/{facility}", "facility"),
                                  ("/manage/facilities/{facility}/edit", "facility"),
                                  ("/manage/facilities/{facility}/inspect", "facility"),
                                  ("/manage/inspections/{inspection}", "inspection"), ("/manage/ledgers", None),
@@ -127,6 +129,18 @@ def readable(url: str, size: str, violations: list[dict]) -> list[str]:
     return lines
 
 
+def loopback_only(route):
+    if urlsplit(route.request.url).hostname == ALLOWED_HOST:
+        route.continue_()
+    else:
+        route.abort("blockedbyclient")
+
+
+def record_csp(into: list[str], message) -> None:
+    if CSP_WORDS in message.text:
+        into.append(message.text)
+
+
 def check_area(browser, base: str, who: str | None, urls: list[str]) -> list[str]:
     axe_source = AXE.read_text(encoding="utf-8")
     problems = []
@@ -135,10 +149,9 @@ def check_area(browser, base: str, who: str | None, urls: list[str]) -> list[str
                                       has_touch=size == "phone")
         page = context.new_page()
         page.set_default_timeout(60_000)
-        csp = []
-        page.on("console", lambda message: csp.append(message.text) if CSP_WORDS in message.text else None)
-        page.route("**/*", lambda route: route.continue_() if urlsplit(route.request.url).hostname == ALLOWED_HOST
-                   else route.abort("blockedbyclient"))
+        csp: list[str] = []
+        page.on("console", partial(record_csp, csp))
+        page.route("**/*", loopback_only)
         if who:
             page.goto(base + "/login")
             page.fill("input[name=username]", who)
@@ -146,7 +159,11 @@ def check_area(browser, base: str, who: str | None, urls: list[str]) -> list[str
             page.click("form:has(input[name=password]) button[type=submit]")
             page.wait_for_load_state("networkidle")
         for url in urls:
-            page.goto(base + url, wait_until="networkidle")
+            response = page.goto(base + url, wait_until="networkidle")
+            # A page refused or redirected to the sign-in form would be checked in place of the real one.
+            expected = 404 if url == "/no-such-page" else 200
+            if response.status != expected or urlsplit(page.url).path != urlsplit(url).path:
+                problems.append(f"{url} [{size}]: answered {response.status} at {page.url}, not the page itself")
             # page.evaluate runs through the DevTools protocol, which the page's CSP does not govern;
             # the page itself never loads axe.
             page.evaluate(axe_source)
@@ -175,8 +192,7 @@ def visitor(browser, size: str):
                                   has_touch=size == "phone")
     page = context.new_page()
     page.set_default_timeout(60_000)
-    page.route("**/*", lambda route: route.continue_() if urlsplit(route.request.url).hostname == ALLOWED_HOST
-               else route.abort("blockedbyclient"))
+    page.route("**/*", loopback_only)
     return context, page
 
 
