@@ -225,6 +225,17 @@ def test_public_map_by_keyboard_and_screen_reader(demo_site, browser):
     page.wait_for_selector(".leaflet-popup", state="detached")
     assert page.evaluate("() => document.activeElement.classList.contains('pm-marker')")
 
+    # A cemetery (a drawn circle) is a named button too, and Enter opens its popup.
+    cemetery = page.locator("path.pm-cemetery[role=button]").first
+    cemetery_name = cemetery.get_attribute("aria-label")
+    assert cemetery_name
+    cemetery.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".leaflet-popup")
+    assert cemetery_name in page.inner_text(".leaflet-popup-content")
+    page.keyboard.press("Escape")
+    page.wait_for_selector(".leaflet-popup", state="detached")
+
     # "Skip the map" comes before the map and lands after it, past every marker.
     skip = page.locator("a.skip-map")
     assert skip.count() == 1 and skip.inner_text() == "跳过地图"

@@ -48,6 +48,24 @@
     Array.prototype.forEach.call(icon.children, function (child) { child.setAttribute("aria-hidden", "true"); });
   }
 
+  // A drawn circle with a popup (a cemetery, a facility on the maintenance map) is an SVG path the
+  // keyboard cannot reach: make it a named button when its feature says what it is.
+  function nameCircle(layer) {
+    var path = layer.getElement && layer.getElement();
+    var props = layer.feature && layer.feature.properties;
+    var title = layer.options.title || (props && props.name);
+    if (!path || !title || !layer.getPopup || !layer.getPopup() || path.getAttribute("tabindex")) { return; }
+    path.setAttribute("tabindex", "0");
+    path.setAttribute("role", "button");
+    path.setAttribute("aria-label", String(title));
+    path.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" || event.key === " ") {
+        event.preventDefault();
+        layer.openPopup();
+      }
+    });
+  }
+
   function skipLink(map) {
     var container = map.getContainer();
     if (!container.id || !container.parentNode || document.getElementById(container.id + "-after")) { return; }
@@ -83,6 +101,10 @@
     }
     map.on("layeradd", function (event) {
       if (event.layer instanceof L.Marker) { nameMarker(event.layer); }
+      // The popup is bound after the layer is made but before it is drawn; wait for this turn to end.
+      if (event.layer instanceof L.CircleMarker) {
+        window.setTimeout(function () { nameCircle(event.layer); }, 0);
+      }
     });
     // An opened popup takes the focus (so a keyboard reaches its link), and gives it back on close.
     map.on("popupopen", function (event) {
