@@ -142,6 +142,8 @@ def record_csp(into: list[str], message) -> None:
 
 
 def check_area(browser, base: str, who: str | None, urls: list[str]) -> list[str]:
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: run `npm ci` (or `make setup`), which installs axe-core from package.json")
     axe_source = AXE.read_text(encoding="utf-8")
     problems = []
     for size, viewport in SIZES.items():
