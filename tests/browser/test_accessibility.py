@@ -317,3 +317,16 @@ def test_staff_areas_appear_in_the_menu_by_role(who, areas, demo_site, browser):
     page.wait_for_load_state("networkidle")
     assert page.locator(".site-nav li:not(.site-nav__account) a").all_inner_texts() == areas
     context.close()
+
+
+def test_map_controls_speak_english_on_english_pages(demo_site, browser):
+    base, _ids = demo_site
+    context, page = visitor(browser, "desktop")
+    page.goto(base + "/lang/en?next=/", wait_until="networkidle")
+    page.wait_for_function("() => document.querySelector('.leaflet-container').dataset.loadedFacilities")
+    assert page.get_attribute(".leaflet-control-zoom-in", "aria-label") == "Zoom in"
+    assert page.get_attribute(".leaflet-control-layers-toggle", "aria-label") == "Layers"
+    assert page.inner_text("a.skip-map") == "Skip the map"
+    page.wait_for_function("() => document.getElementById('map-list-count').textContent")
+    assert page.inner_text("#map-list-count").endswith("places in view")
+    context.close()
