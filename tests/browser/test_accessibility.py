@@ -291,6 +291,13 @@ def test_phone_header_menu_and_map_in_the_first_screen(demo_site, browser):
     assert links == ["地图", "英名录", "数据服务", "登录"]
     page.keyboard.press("Space")
     assert button.get_attribute("aria-expanded") == "false"
+    # Escape inside the open menu closes it and gives the focus back to the button.
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.getElementById('site-menu').contains(document.activeElement)")
+    page.keyboard.press("Escape")
+    assert button.get_attribute("aria-expanded") == "false"
+    assert page.evaluate("() => document.activeElement.classList.contains('menu-toggle')")
 
     # The attribution does not cover the scale bar.
     boxes = page.evaluate("""() => ['.leaflet-control-scale', '.leaflet-control-attribution'].map(
