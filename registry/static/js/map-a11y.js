@@ -94,7 +94,9 @@
       new MutationObserver(function (changes) {
         changes.forEach(function (change) {
           Array.prototype.forEach.call(change.addedNodes, function (node) {
-            if (node.nodeType === 1) { label(node.parentNode || node); }
+            // Only controls are looked into: markers and drawn shapes (thousands of them) are named
+            // one by one on layeradd, and searching their panes on every addition would be quadratic.
+            if (node.nodeType === 1 && node.closest && node.closest(".leaflet-control-container")) { label(node); }
           });
         });
       }).observe(container, {childList: true, subtree: true});
