@@ -1096,9 +1096,10 @@ class DemoData:
             ar = int(area[k])
             rows.append({
                 "id": a + k + 1, "martyr_id": int(self.tomb_martyr[a + k]) + 1, "facility_id": int(fac[k]) + 1,
-                "plot_area": None if scattered[k] else (letters[ar] if ar < 26 else f"Z{ar}") + "区",
-                "plot_row": None if scattered[k] else f"{int(row[k]) + 1}排",
-                "plot_number": None if scattered[k] else f"{int(number[k]) + 1}号",
+                # Stored bare, as geodata.plots keeps them; pages show them as signed (A区 4排 20号).
+                "plot_area": None if scattered[k] else (letters[ar] if ar < 26 else f"Z{ar}"),
+                "plot_row": None if scattered[k] else f"{int(row[k]) + 1}",
+                "plot_number": None if scattered[k] else f"{int(number[k]) + 1}",
                 "state": str(state[k]), "status": "active", "is_demo": True, "geom": points[k],
             })
         return rows
@@ -1156,8 +1157,8 @@ class DemoData:
                 "origin_county_code": c.code, "origin_township": township, "origin_village": village,
                 "origin_lon": round(float(olon[k]), 7), "origin_lat": round(float(olat[k]), 7),
                 "origin_point_method": str(method[k]), "dest_facility_id": int(dest[k]) + 1,
-                "dest_plot_area": ("ABCDEFGHIJKLMNOPQRSTUVWXYZ"[ar] if ar < 26 else f"Z{ar}") + "区",
-                "dest_plot_row": f"{(plot % 300) // 20 + 1}排", "dest_plot_number": f"{plot % 20 + 1}号",
+                "dest_plot_area": ("ABCDEFGHIJKLMNOPQRSTUVWXYZ"[ar] if ar < 26 else f"Z{ar}"),
+                "dest_plot_row": f"{(plot % 300) // 20 + 1}", "dest_plot_number": f"{plot % 20 + 1}",
                 "family_consent": consented,
                 "consent_by": fictional_name(int(kin_s[k]), int(kin_g[k])) if consented else None,
                 "consent_relation": _RELATIONS[relation[k]] if consented else None,

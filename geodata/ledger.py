@@ -23,9 +23,11 @@ from shapely.geometry import Point
 
 from geodata.checks import parse_dms
 from geodata.crs import normalise_crs, to_wgs84
+from geodata.plots import bare
 from geodata.sniff import Limits, UploadRefused, check_zip, pointer_reason
 
 __all__ = [
+    "Column",
     "DATE_FIELDS",
     "DEFAULT_MAPPING",
     "FIELDS",
@@ -36,6 +38,7 @@ __all__ = [
     "LedgerRow",
     "crs_check",
     "header_key",
+    "propose",
     "read_ledger",
     "sniff",
 ]
@@ -131,6 +134,27 @@ class Issue:
 
 
 @dataclass
+class Column:
+    """One column of the sheet and what the import does with it.
+
+    ``status`` is "mapped" (read into ``field``), "proposed" (its heading looks like ``field``'s but the
+    user has not confirmed it: not read), "ignored" (the user chose to leave it out) or "unused" (no field
+    was found for it: not read, and the user is asked to map or ignore it).
+    """
+
+    index: int
+    header: str
+    status: str
+    field: str | None = None
+    why: str = ""
+    confirmed: bool = False  # a proposal read because the caller accepted the proposals
+
+    @property
+    def letter(self) -> str:
+        return _letters(self.index)
+
+
+@dataclass
 class LedgerRow:
     """One data row: its spreadsheet row number and its cleaned values by canonical field."""
 
@@ -149,6 +173,7 @@ class Ledger:
     headers: list[str] = field(default_factory=list)
     mapping: dict[str, str] = field(default_factory=dict)
     unmapped: list[str] = field(default_factory=list)
+    columns: list[Column] = field(default_factory=list)
     header_row: int | None = None
     rows: list[LedgerRow] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
@@ -160,6 +185,11 @@ class Ledger:
     @property
     def warnings(self) -> list[Issue]:
         return [i for i in self.issues if i.level == "warning"]
+
+    @property
+    def undecided(self) -> list[Column]:
+        """Columns the import would not read and the user has not decided on: a commit waits for them."""
+        return [c for c in self.columns if c.status in ("proposed", "unused")]
 
     def error(self, why, row=None, column=None, value=None, kind="") -> None:
         self.issues.append(Issue("error", why, row, column, None if value is None else str(value), kind))
@@ -446,6 +476,7 @@ def read_ledger(
     max_bytes: int = MAX_BYTES,
     progress: Callable[[int], None] | None = None,
     limits: Limits | None = None,
+    accept_proposals: bool = False,
 ) -> Ledger:
     """Read a relocation ledger into cleaned rows and a list of issues, without touching any store.
 
@@ -474,6 +505,9 @@ def read_ledger(
         Larger files are refused before parsing.
     progress : callable, optional
         Called with the number of rows read so far, every 1,000 rows.
+    accept_proposals : bool
+        Read the columns whose headings only look like a field's (see :func:`propose`) as that field;
+        by default they are listed in ``Ledger.columns`` as proposed and not read.
 
     Returns
     -------
@@ -537,13 +571,44 @@ def read_ledger(
     try:
         known = _Counties(counties or {})
         known.aliases = dict(aliases or {})
-        _read_rows(ledger, raw_rows, merged_map, known, progress)
+        _read_rows(ledger, raw_rows, merged_map, known, progress, accept_proposals)
     finally:
         if collecting:
             gc.enable()
         if spilled is not None:
             spilled.unlink(missing_ok=True)
     return ledger
+
+
+# Headings a field is known by, as header_key gives them: the proposals are looked for among these.
+_SPELLINGS: tuple[tuple[str, str], ...] = tuple(sorted(
+    {(header_key(v), name) for name, (label, variants) in FIELDS.items() for v in (label, *variants)},
+    key=lambda pair: (-len(pair[0]), pair)))
+
+
+def propose(header: str, taken: Iterable[str] = ()) -> str | None:
+    """The field a heading that is no known spelling most likely holds, or None: the heading contains a known
+    spelling (the longest wins; one-character spellings such as 村 or 排 are too loose to tell).
+
+    Examples
+    --------
+    >>> propose("家属同意书"), propose("是否同意（是/否）"), propose("安葬日期（公历）"), propose("身份证号")
+    ('family_consent', 'family_consent', 'reburied_on', None)
+    """
+    key = header_key(header)
+    taken = set(taken)
+    if not key:
+        return None
+    tokens = set(re.split(r"[^a-z0-9]+", key)) if key.isascii() else set()
+    for spelling, name in _SPELLINGS:
+        if name in taken or len(spelling) < 2 or spelling == key:
+            continue
+        if spelling.isascii():
+            if len(spelling) >= 3 and spelling in tokens:
+                return name
+        elif spelling in key:
+            return name
+    return None
 
 
 def ledger_limits(max_bytes: int = MAX_BYTES) -> Limits:
@@ -561,7 +626,7 @@ def _spill(data: bytes) -> Path:
 
 
 def _read_rows(ledger: Ledger, raw_rows: Iterable[tuple[int, list]], mapping: Mapping[str, str],
-               counties: Mapping, progress) -> None:
+               counties: Mapping, progress, accept_proposals: bool = False) -> None:
     columns: list[tuple] | None = None  # (index, header, field, converter, axis, memo of the column)
     header_cells: list[str] = []
     seen: dict[str, int] = {}
@@ -595,14 +660,35 @@ def _read_rows(ledger: Ledger, raw_rows: Iterable[tuple[int, list]], mapping: Ma
             header_cells = new_cells
             columns = []
             used = set()
+            first = ledger.header_row == number
+            # Fields some heading of this row maps to: a proposal never takes a field another column holds.
+            named = {mapping.get(header_key(t)) for t in new_cells if t} - {None, ""}
             for index, text in enumerate(new_cells):
-                target = mapping.get(header_key(text)) if text else None
-                if target and target not in used:
+                if not text:
+                    continue
+                key = header_key(text)
+                target = mapping.get(key)
+                status, why, confirmed = "mapped", "", False
+                if target and target in used:
+                    status, why = "unused", f"{target} is already read from column {_header_for(columns, target)}"
+                elif not target and key in mapping:
+                    status, why = "ignored", "ignored by the column mapping"
+                elif not target:
+                    target = propose(text, taken=named | used)
+                    if target is None:
+                        status, why = "unused", "no ledger field has this heading"
+                    elif accept_proposals:
+                        why, confirmed = f"proposed as {target} ({FIELDS[target][0]}) and confirmed", True
+                    else:
+                        status, why = "proposed", f"looks like {target} ({FIELDS[target][0]}): confirm or ignore it"
+                if status == "mapped":
                     columns.append((index, text, target, _CONVERTERS.get(target, _text), _ANGLES.get(target),
                                     None if target in _UNREMEMBERED else memo[target]))
                     used.add(target)
-                elif text and ledger.header_row == number and text not in ledger.unmapped:
+                elif first and text not in ledger.unmapped:
                     ledger.unmapped.append(text)
+                if first:
+                    ledger.columns.append(Column(index, text, status, target, why, confirmed))
             continue
         if columns is None:
             continue  # a title row above the header
@@ -688,6 +774,10 @@ _CONVERTERS = {
     "effects": _effects,
     "funding_source": _funding,
     "origin_point_method": _method,
+    # Plots are kept bare ("A", "4", "20") whether the sheet writes A区 4排 20号 or not (geodata.plots).
+    "dest_plot_area": lambda raw: bare(raw, "area"),
+    "dest_plot_row": lambda raw: bare(raw, "row"),
+    "dest_plot_number": lambda raw: bare(raw, "number"),
 }
 _ANGLES = {"origin_lon": "lon", "origin_lat": "lat", "dest_lon": "lon", "dest_lat": "lat"}
 
@@ -767,6 +857,10 @@ def _clean_row(ledger: Ledger, number: int, cells: list, columns, counties: Mapp
         ok = False
     if values.get("family_consent") is None:
         values["family_consent"] = bool(values.get("consent_on") or values.get("consent_by"))
+    if ok and values.get("reburied_on") is not None and not values["family_consent"]:
+        ledger.warn(f"reburied on {values['reburied_on'].isoformat()} without the family's consent on file "
+                    "(家属同意): the reconciliation lists it under missing consent or approval", row=number,
+                    column=_header_for(columns, "family_consent"), kind="consent")
     return LedgerRow(number, values) if ok else None
 
 
@@ -886,10 +980,16 @@ def _km(lon1, lat1, lon2, lat2) -> float:
 def _check_steps(ledger: Ledger, number: int, values: dict, columns) -> bool:
     ok = True
     previous = None
+    today = date.today()
     for step in DATE_FIELDS:
         day = values.get(step)
         if day is None:
             continue
+        if day > today:
+            ledger.error(f"{FIELDS[step][0]} {day.isoformat()} is after today ({today.isoformat()}): a step is "
+                         "recorded once it has happened", row=number, column=_header_for(columns, step),
+                         value=day.isoformat(), kind="future")
+            ok = False
         if previous is not None and day < values[previous]:
             ledger.error(f"{FIELDS[step][0]} {day.isoformat()} is before {FIELDS[previous][0]} "
                          f"{values[previous].isoformat()}: steps must follow each other in order",

@@ -12,7 +12,7 @@ from maps.basemaps import Basemap
 from maps.shell import DEFAULT_CENTER, build_overview_map
 
 # Status -> marker colour; the legend and the list badges use the same colours.
-STATUS_COLOURS = {"problem_open": "#7b1fa2", "overdue": "#c62828", "due_soon": "#ef8f00", "ok": "#2e7d32"}
+STATUS_COLOURS = {"problem_open": "#7b1fa2", "overdue": "#c62828", "due_soon": "#a35c00", "ok": "#2e7d32"}
 TREND_COLOURS = {"declining": "#c62828", "stable": "#607d8b", "improving": "#2e7d32"}
 
 

@@ -13,6 +13,7 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from sqlalchemy import or_, select
 
+from geodata.plots import format_plot
 from geodata.sheets import append_row
 from registry.db import Store
 from registry.models import (
@@ -283,7 +284,7 @@ def _pdf_tables(a: Archive, due: FacilityDue | None) -> list[tuple[str, tuple, l
               STATE_LABELS.get(t.state, (t.state,))[0], _money(t.cost_estimate), _money(t.cost_actual),
               FUNDING_SOURCES.get(t.funding_source, (t.funding_source or "",))[0]) for t in a.tasks]
     relocations = [(r.code, r.origin_place or "",
-                    " ".join(str(x) for x in (r.dest_plot_area, r.dest_plot_row, r.dest_plot_number) if x),
+                    format_plot(r.dest_plot_area, r.dest_plot_row, r.dest_plot_number),
                     r.approval_number or "", str(r.reburied_on or ""), r.stage or "") for r in a.relocations]
     events = [(_local(e.at), e.actor_name or "", e.action, f"{e.entity_type} #{e.entity_id}", e.note or "")
               for e in a.events]

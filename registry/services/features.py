@@ -15,6 +15,7 @@ from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
 from geodata.crs import gcj02_to_wgs84, wgs84_to_gcj02
+from geodata.plots import format_plot
 from registry import spatial
 from registry.db import Store
 from registry.models import Facility, HeritageSite, Martyr, Relocation, Tomb
@@ -207,6 +208,7 @@ def _tomb_rows(session: Session, ids: list[int]) -> list[dict]:
             unknown = row.martyr_id is None or row.is_unknown
             rows.append({"id": row.id, "name": UNKNOWN_MARTYR if unknown else row.name, "unknown": unknown,
                          "facility_id": row.facility_id, "plot": [row.plot_area, row.plot_row, row.plot_number],
+                         "plot_label": format_plot(row.plot_area, row.plot_row, row.plot_number),
                          "is_demo": row.is_demo,
                          "url": f"/martyrs/{row.martyr_id}" if row.martyr_id else None,
                          "_x": row.geom.x, "_y": row.geom.y})

@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from geodata.checks import GeometryError, check_lonlat
 from geodata.crs import normalise_crs, to_wgs84
 from geodata.exports import shapefile_names
+from geodata.plots import bare, format_plot
 from geodata.sniff import DEFAULT_LIMITS, Limits, UploadRefused, check_file, extract_shapefile, gdal_layers, gdal_read
 from registry.db import Store
 from registry.models import Facility, FacilityName, Tomb
@@ -504,11 +505,10 @@ def _tomb_values(session, number: int, values: dict, problems: list, facilities:
         problems.append(Problem(number, "state", f"row {number}: state {values['state']!r} is not one of "
                                 f"{', '.join(TOMB_STATES)}", values["state"]))
         return False
-    for key in ("plot_area", "plot_row", "plot_number"):
+    for key, part in (("plot_area", "area"), ("plot_row", "row"), ("plot_number", "number")):
         if key in values:
-            value = values[key]
-            # A spreadsheet turns plot 3 into 3.0; the plot is a label, so give it back as written.
-            values[key] = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+            # Kept bare, as signs are read (geodata.plots): "A区" and "A" are one area, 3.0 is plot 3.
+            values[key] = bare(values[key], part)
     return True
 
 
@@ -518,8 +518,8 @@ def _tomb_key(values: dict, geom: Point) -> tuple:
 
 
 def _plot_text(plot: tuple) -> str:
-    """A plot (facility, area, row, number) as a message names it: area/row/number, '-' for a missing part."""
-    return "/".join(p or "-" for p in plot[1:])
+    """A plot (facility, area, row, number) as a message names it: as signed, A区 4排 20号 (geodata.plots)."""
+    return format_plot(*plot[1:])
 
 
 def _plot(values: dict):

@@ -22,6 +22,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from geodata import ledger as ledgers
 from geodata.origins import public_origin
+from geodata.plots import format_plot
 from registry import gpkg
 from registry.db import Store
 from registry.models import ColumnMapping, Facility, ImportBatch, Martyr, Relocation, Tomb
@@ -90,6 +91,16 @@ class Preview:
         return self.file_error is None and not self.errors
 
     @property
+    def undecided(self) -> list:
+        """Columns proposed for a field or not used, which the user has yet to confirm or ignore."""
+        return self.ledger.undecided if self.ledger else []
+
+    @property
+    def ready(self) -> bool:
+        """Clean, and every column accounted for: what a commit needs."""
+        return self.clean and not self.undecided
+
+    @property
     def rows_read(self) -> int:
         return len(self.ledger.rows) if self.ledger else 0
 
@@ -121,7 +132,7 @@ def _in_list(session, query: str, values: list[str]) -> list[tuple]:
 
 
 def _plot_label(area, row, number) -> str:
-    return "".join(str(p) for p in (area, row, number) if p)
+    return format_plot(area, row, number)
 
 
 def _resolve(session, ledger: ledgers.Ledger, progress: Progress | None) -> tuple[list, int]:
@@ -206,11 +217,12 @@ def _resolve(session, ledger: ledgers.Ledger, progress: Progress | None) -> tupl
             # Keep the ledger's name on the record, so the martyr can be linked later by hand.
             values["note"] = "；".join(p for p in (v.get("note"), f"台账烈士姓名：{name}") if p)
         # The line starts at the origin as the public may see it; origin_lon/origin_lat keep the exact point.
-        values["geom"] = ((public_origin(v["origin_lon"], v["origin_lat"]), (dest[1], dest[2]))
+        tomb_point = (v["dest_lon"], v["dest_lat"]) if v.get("dest_lon") is not None else (dest[1], dest[2])
+        # The line ends where the martyr lies: the tomb's point (the ledger's plot point, else the facility's).
+        values["geom"] = ((public_origin(v["origin_lon"], v["origin_lat"]), tomb_point)
                           if v.get("origin_lon") is not None else None)
         values["stage"] = ("accepted" if values["accepted_on"] else
                            "in_progress" if any(map(values.get, STEPS)) else "planned")
-        tomb_point = (v["dest_lon"], v["dest_lat"]) if v.get("dest_lon") is not None else (dest[1], dest[2])
         new.append((row, values, Planned(new_martyr, name if ambiguous else None, tomb_point,
                                          values["reburied_on"] is not None)))
     _match_plots(session, ledger, new, names_of, plot_header)
@@ -302,8 +314,13 @@ def _header(ledger: ledgers.Ledger, field_name: str) -> str:
 
 
 def preview(store: Store, source: str | Path | bytes, filename: str, crs: str = "EPSG:4326",
-            mapping: dict | None = None, progress: Progress | None = None) -> Preview:
-    """Dry run: read and check the ledger against the registry; nothing is written."""
+            mapping: dict | None = None, progress: Progress | None = None,
+            accept_proposals: bool = False) -> Preview:
+    """Dry run: read and check the ledger against the registry; nothing is written.
+
+    Every sheet column is accounted for in ``ledger.columns`` (mapped, proposed, ignored or unused);
+    ``accept_proposals`` reads the proposed ones as the fields proposed.
+    """
     def parse_progress(n):
         if progress is not None:
             progress("read", n, 0)
@@ -311,7 +328,7 @@ def preview(store: Store, source: str | Path | bytes, filename: str, crs: str = 
     try:
         ledger = ledgers.read_ledger(source, filename, crs=crs, mapping=mapping, counties=county_seats_wgs84(store),
                                      aliases=county_aliases(store),
-                                     progress=parse_progress)
+                                     progress=parse_progress, accept_proposals=accept_proposals)
     except ledgers.LedgerError as exc:
         return Preview(filename, None, file_error=str(exc))
     result = Preview(filename, ledger)
@@ -372,7 +389,8 @@ class ImportResult:
 
 
 def run_import(store: Store, actor: Actor, source: str | Path | bytes, filename: str, crs: str = "EPSG:4326",
-               mapping: dict | None = None, progress: Progress | None = None) -> ImportResult:
+               mapping: dict | None = None, progress: Progress | None = None,
+               accept_proposals: bool = False) -> ImportResult:
     """Import a ledger: all its new rows in one transaction, or nothing; a file imported before adds nothing.
 
     The dry run is repeated here (the file may have changed since the preview); any error refuses the
@@ -385,7 +403,7 @@ def run_import(store: Store, actor: Actor, source: str | Path | bytes, filename:
         raise Forbidden(f"{actor.name} may not import relocation ledgers: the counties' managers and administrators "
                         "import them")
     with _gc_paused():
-        return _run_import(store, actor, source, filename, crs, mapping, progress)
+        return _run_import(store, actor, source, filename, crs, mapping, progress, accept_proposals)
 
 
 @contextmanager
@@ -401,8 +419,31 @@ def _gc_paused():
             gc.enable()
 
 
-def _run_import(store, actor, source, filename, crs, mapping, progress) -> ImportResult:
-    checked = preview(store, source, filename, crs, mapping, progress)
+def undecided_message(columns) -> str:
+    """What a commit with columns not yet decided on says: each column, what it looks like, and how to decide."""
+    parts = []
+    for c in columns:
+        if c.status == "proposed":
+            parts.append(f"column {c.letter} {c.header!r} looks like {c.field} ({ledgers.FIELDS[c.field][0]}): "
+                         f"confirm it ({c.header}={c.field}) or ignore it ({c.header}=)")
+        else:
+            parts.append(f"column {c.letter} {c.header!r} is not used ({c.why}): map it ({c.header}=field) or ignore "
+                         f"it ({c.header}=)")
+    return (f"{len(columns)} column(s) need a decision before the ledger is imported, so nothing was imported: "
+            + "; ".join(parts))
+
+
+def decisions(ledger: ledgers.Ledger, mapping: dict | None) -> dict:
+    """The mapping as used: the one given, with the proposals confirmed on this run added (header -> field)."""
+    out = dict(mapping or {})
+    for c in ledger.columns:
+        if c.confirmed:
+            out[c.header] = c.field
+    return out
+
+
+def _run_import(store, actor, source, filename, crs, mapping, progress, accept_proposals=False) -> ImportResult:
+    checked = preview(store, source, filename, crs, mapping, progress, accept_proposals)
     if checked.file_error:
         raise InvalidInput(checked.file_error, field="file")
     if checked.errors:
@@ -412,6 +453,8 @@ def _run_import(store, actor, source, filename, crs, mapping, progress) -> Impor
                            f"{first.column or ''} {first.value or ''}: {first.why}", field="file",
                            errors=checked.errors)
     ledger = checked.ledger
+    if checked.undecided:
+        raise InvalidInput(undecided_message(checked.undecided), field="mapping")
     allowed = writable_counties(actor)
     if allowed is not None:
         # A manager imports relocations their counties write: those their facilities receive, or (without a
@@ -447,7 +490,7 @@ def _run_import(store, actor, source, filename, crs, mapping, progress) -> Impor
                 conn.exec_driver_sql(f"PRAGMA cache_size={int(cache_size)}")
         rows = [item[1] for item in checked.new]
         batch = ImportBatch(content_hash=ledger.content_hash, filename=Path(filename or "ledger").name,
-                            crs=ledger.crs, mapping={k: v for k, v in (mapping or {}).items()},
+                            crs=ledger.crs, mapping=decisions(ledger, mapping),
                             rows_read=len(ledger.rows), rows_added=len(rows), rows_existing=checked.existing,
                             warnings=len(checked.warnings), actor_name=actor.name,
                             codes=[r["code"] for r in rows])

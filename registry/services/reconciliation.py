@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import and_, case, func, or_, select
 
+from geodata.plots import format_plot
 from geodata.sheets import append_row
 from registry.db import Store
 from registry.models import Facility, Martyr, Relocation, Tomb
@@ -18,6 +19,7 @@ from registry.models.vocab import RELOCATION_STEPS
 from registry.services import divisions
 from registry.services.access import readable_counties, require_counties
 from registry.services.base import Actor, InvalidInput
+from registry.services.relocations import missing_consent_or_approval
 
 COLUMNS = ("target", "relocated", "accepted", "steps_missing", "without_martyr", "without_consent")
 LABELS = {
@@ -73,6 +75,7 @@ class TombLine:
     state: str
     version: int = 0
     relocations: list[str] = field(default_factory=list)
+    martyr: str | None = None  # (the retired list) whose tomb it is
 
 
 @dataclass
@@ -85,8 +88,31 @@ class MultiGrave:
 
 
 @dataclass
+class Lacking:
+    """A relocation reburied without the family's consent or an approval number on file."""
+
+    id: int
+    code: str  # its ledger number
+    consent: bool  # whether the consent is missing
+    approval: bool  # whether the approval number is missing
+
+
+@dataclass
+class LackingCounty:
+    """The relocations of one county (the one they left) missing consent or approval."""
+
+    county: str | None
+    label: str
+    relocations: list[Lacking] = field(default_factory=list)
+
+
+@dataclass
 class Reconciliation:
     counties: list[Line] = field(default_factory=list)
+    # Reburied relocations missing consent or approval, per county, with their ledger numbers.
+    missing: list[LackingCounty] = field(default_factory=list)
+    # The latest retired tombs (of the reader's counties), each restorable when retired by mistake.
+    retired: list[TombLine] = field(default_factory=list)
     batches: list[Line] = field(default_factory=list)
     total: Line | None = None
     # Martyrs with more than one active tomb (up to the limit asked for) and how many there are in all.
@@ -122,7 +148,7 @@ def _measures():
 
 
 def _plot(area: str | None, row: str | None, number: str | None) -> str:
-    return " ".join(part for part in (area, row, number) if part)
+    return format_plot(area, row, number)
 
 
 def multi_graves(session, county: str | None = None, limit: int | None = None,
@@ -172,6 +198,22 @@ def multi_graves(session, county: str | None = None, limit: int | None = None,
     return list(found.values()), len(martyrs)
 
 
+RETIRED_ON_PAGE = 50
+
+
+def retired_tombs(session, counties=None, limit: int = RETIRED_ON_PAGE) -> list[TombLine]:
+    """The latest retired tombs at facilities of ``counties`` (None: all; tombs without a facility too)."""
+    query = (select(Tomb.id, Tomb.version, Tomb.state, Tomb.plot_area, Tomb.plot_row, Tomb.plot_number,
+                    Facility.name.label("facility"), Martyr.name.label("martyr"))
+             .outerjoin(Facility, Facility.id == Tomb.facility_id).outerjoin(Martyr, Martyr.id == Tomb.martyr_id)
+             .where(Tomb.status == "retired").order_by(Tomb.updated_at.desc(), Tomb.id.desc()).limit(limit))
+    if counties is not None:
+        query = query.where(Facility.county_code.in_(list(counties)))
+    return [TombLine(id=r.id, facility=r.facility, plot=_plot(r.plot_area, r.plot_row, r.plot_number),
+                     state=r.state, version=r.version, martyr=r.martyr)
+            for r in session.execute(query)]
+
+
 def reconcile(store: Store, county: str | None = None, graves_limit: int | None = None, *,
               actor: Actor | None = None, city: str | None = None) -> Reconciliation:
     """Count per county (against its target) and per batch; cancelled and retired relocations are left out.
@@ -206,7 +248,21 @@ def reconcile(store: Store, county: str | None = None, graves_limit: int | None 
         graves, graves_total = multi_graves(session, county, graves_limit, None if county else scope)
         known = divisions.current(session)
         COUNTIES = known.counties()  # noqa: N806 - read once, used like the constant it replaces
-    result = Reconciliation(multi_graves=graves, multi_graves_total=graves_total)
+        lacking = session.execute(
+            select(Relocation.id, Relocation.code, Relocation.origin_county_code, Relocation.family_consent,
+                   Relocation.approval_number).where(live, missing_consent_or_approval())
+            .order_by(Relocation.origin_county_code, Relocation.code)).all()
+        retired = retired_tombs(session, [county] if county else scope)
+    result = Reconciliation(multi_graves=graves, multi_graves_total=graves_total, retired=retired)
+    by_county_missing: dict = {}
+    for row in lacking:
+        code = row.origin_county_code
+        if code not in by_county_missing:
+            name = known.name(code, code or "（未注明县区）")
+            by_county_missing[code] = LackingCounty(code, name)
+            result.missing.append(by_county_missing[code])
+        by_county_missing[code].relocations.append(Lacking(
+            row.id, row.code, not row.family_consent, not (row.approval_number or "").strip()))
     codes = [county] if county else [c for c in COUNTIES if scope is None or c in scope]
     codes += [c for c in by_county if c not in codes and (county is None)]
     for code in codes:
@@ -265,12 +321,33 @@ def to_xlsx(result: Reconciliation, english: bool = False) -> bytes:
         ws.column_dimensions["A"].width = 16
         ws.column_dimensions["B"].width = 22
     _graves_sheet(wb.create_sheet(), result, lang)
+    _missing_sheet(wb.create_sheet(), result, lang)
     note = wb.create_sheet(("说明", "Notes")[lang])
     append_row(note, [("各县区任务数为演示数值，非官方数据。" if not english else
                   "County targets are demo figures, not official ones.")])
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+MISSING_LABELS = (("县（市、区）", "County"), ("台账编号", "Ledger number"), ("缺家属同意", "Consent missing"),
+                  ("缺批准文号", "Approval missing"))
+
+
+def _missing_sheet(ws, result: Reconciliation, lang: int) -> None:
+    """One row per reburied relocation missing consent or approval, by county, with its ledger number."""
+    from openpyxl.styles import Font
+
+    ws.title = ("缺少同意或批准", "Missing consent or approval")[lang]
+    append_row(ws, [label[lang] for label in MISSING_LABELS])
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    yes = ("缺", "missing")[lang]
+    for county in result.missing:
+        for r in county.relocations:
+            append_row(ws, [county.label, r.code, yes if r.consent else None, yes if r.approval else None])
+    for column, width in zip("ABCD", (16, 20, 14, 14), strict=True):
+        ws.column_dimensions[column].width = width
 
 
 def _graves_sheet(ws, result: Reconciliation, lang: int) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import aliased
 from geodata.checks import GeometryError, check_lonlat
 from geodata.images import DEFAULT_MAX_PIXELS, ImageError, check_image
 from geodata.origins import public_origin
+from geodata.plots import bare, format_plot
 from registry.db import Store
 from registry.models import Attachment, Facility, Martyr, Relocation, Tomb
 from registry.models.vocab import FUNDING_SOURCES, RELOCATION_STEPS
@@ -125,12 +126,16 @@ def stage_of(values) -> str:
 def check_steps(values: dict) -> None:
     """Refuse steps out of order and an acceptance without consent and approval on file."""
     previous = None
+    today = date.today()
     for step in RELOCATION_STEPS:
         day = values.get(step)
         if day is None:
             continue
         if not isinstance(day, date):
             raise InvalidInput(f"{step} {day!r} is not a date", field=step)
+        if day > today:
+            raise InvalidInput(f"{STEP_LABELS[step][1]} ({step}) on {day.isoformat()} is after today "
+                               f"({today.isoformat()}): a step is recorded once it has happened", field=step)
         if previous is not None and day < values[previous]:
             raise InvalidInput(
                 f"{STEP_LABELS[step][1]} ({step}) on {day.isoformat()} cannot be before "
@@ -150,6 +155,10 @@ def _check_fields(session, values: dict) -> None:
     unknown = set(values) - set(EDITABLE) - {"code"}
     if unknown:
         raise InvalidInput(f"unknown fields: {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
+    # A plot is stored bare, whether typed "A区 4排 20号" or "A 4 20" (geodata.plots shows it as signed).
+    for key, part in zip(DEST_FIELDS[1:], ("area", "row", "number"), strict=True):
+        if values.get(key) is not None:
+            values[key] = bare(values[key], part)
     county = values.get("origin_county_code")
     divisions.check_county(session, county, "origin_county_code")
     method = values.get("origin_point_method")
@@ -197,6 +206,16 @@ def _journey(session, values: dict):
     return LineString([public_origin(lon, lat), (facility.geom.x, facility.geom.y)])
 
 
+def _ends_at_tomb(session, geom, tomb_id):
+    """The journey line ended at the tomb's own point (where the martyr lies), when there is a line and a tomb."""
+    if geom is None or tomb_id is None:
+        return geom
+    tomb = session.get(Tomb, tomb_id)
+    if tomb is None or tomb.geom is None:
+        return geom
+    return LineString([geom.coords[0], (tomb.geom.x, tomb.geom.y)])
+
+
 # --- the tomb at the destination ------------------------------------------------------------------------
 # Every relocation with a destination ends at a tomb there (relocation.tomb_id), as the ledger import
 # makes them: the tomb already at the destination plot when the registry has one, else a new tomb.
@@ -216,7 +235,7 @@ def _dest_point(values: dict) -> tuple[float, float] | None:
 
 
 def _plot_label(facility: Facility, area, row, number) -> str:
-    return " ".join(str(p) for p in (facility.name, area, row, number) if p)
+    return " ".join(p for p in (facility.name, format_plot(area, row, number)) if p)
 
 
 # The store's own guard (models.martyr, migration 0011): one active tomb per facility, area, row and number, a
@@ -421,7 +440,7 @@ def origin_graves_of_martyrs(session, martyr_ids) -> list[tuple[int, int, str, s
 
 def retirement_note(code: str, facility_name: str, area, row, number) -> str:
     """The audit note of an original grave retired by a reburial: the relocation's code and its destination."""
-    destination = " ".join(str(p) for p in (facility_name, area, row, number) if p)
+    destination = " ".join(p for p in (facility_name, format_plot(area, row, number)) if p)
     return f"relocation {code}: reburied at {destination}; the martyr no longer lies in this original grave"
 
 
@@ -477,6 +496,7 @@ def create_relocation(store: Store, actor: Actor, values: dict) -> Relocation:
         geom = _journey(session, values)
         if values.get("dest_facility_id") is not None:
             values.update(_settle_tomb(session, actor, values, None, code, point)[1])
+            geom = _ends_at_tomb(session, geom, values.get("tomb_id"))
         relocation = Relocation(code=code, geom=geom, stage=stage_of(values), **values)
         session.add(relocation)
         record_audit(session, actor, "create", relocation)
@@ -514,6 +534,13 @@ def update_relocation(store: Store, actor: Actor, relocation_id: int, version: i
         if relocation.stage != "cancelled" and merged.get("dest_facility_id") is not None and (
                 moved or point is not None):
             values.update(_settle_tomb(session, actor, merged, relocation.id, relocation.code, point)[1])
+            # The tomb may stand elsewhere now: the line follows it to its own point.
+            moved_line = _ends_at_tomb(session, geom if journey else relocation.geom,
+                                       values.get("tomb_id", relocation.tomb_id))
+            if journey:
+                geom = moved_line
+            elif moved_line is not None:
+                values["geom"] = moved_line
         elif relocation.stage != "cancelled" and merged.get("tomb_id") is not None:
             _follow_tomb(session, actor, relocation, merged, values)
         for key, value in values.items():
@@ -596,6 +623,56 @@ def retire_tomb(store: Store, actor: Actor, tomb_id: int, version: int | None, r
         tomb.status = "retired"
         record_audit(session, actor, "retire", tomb, before=before, note=reason)
     return tomb
+
+
+def restore_tomb(store: Store, actor: Actor, tomb_id: int, version: int | None, reason: str) -> Tomb:
+    """Bring back a tomb retired by mistake, from the version the user saw, with a reason; audited.
+
+    The same people as retire it may (admins; a manager at a facility of their counties). A tomb whose
+    plot another active tomb now holds is refused (409) naming the plot and that tomb: one plot holds one
+    active tomb, so the other is retired (or the plot corrected) first.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("a reason is required to restore a tomb", field="reason")
+    with _restore_guard(store, tomb_id), unit_of_work(store) as session:
+        tomb = load(session, Tomb, tomb_id, "tomb")
+        facility = session.get(Facility, tomb.facility_id) if tomb.facility_id is not None else None
+        if not actor.can("admin"):
+            if facility is None:
+                raise Forbidden(f"{actor.name} may not restore tomb {tomb.id}: it lies at no facility, so no county "
+                                "is given and only an administrator may restore it")
+            require_county(actor, facility.county_code)
+        if tomb.status != "retired":
+            raise Conflict(f"tomb {tomb.id} is not retired; nothing was changed", field="status")
+        check_version(tomb, version)
+        if facility is not None and tomb.plot_number is not None:
+            holder = session.scalar(select(Tomb.id).where(
+                *_plot_filter(facility.id, tomb.plot_area, tomb.plot_row, tomb.plot_number), Tomb.id != tomb.id))
+            if holder is not None:
+                raise Conflict(f"plot {_plot_label(facility, tomb.plot_area, tomb.plot_row, tomb.plot_number)} is "
+                               f"held by tomb {holder}, and a plot holds one active tomb: retire that tomb or correct "
+                               f"the plot first; tomb {tomb.id} was not restored", field="plot_number")
+        before = snapshot(tomb)
+        tomb.status = "active"
+        record_audit(session, actor, "restore", tomb, before=before, note=reason)
+    return tomb
+
+
+@contextmanager
+def _restore_guard(store: Store, tomb_id: int):
+    """The index refusing a restored tomb at a plot filled meanwhile becomes a Conflict naming the plot."""
+    try:
+        yield
+    except IntegrityError as exc:
+        if not plot_taken(exc):
+            raise
+        with store.session() as session:
+            tomb = session.get(Tomb, tomb_id)
+            facility = session.get(Facility, tomb.facility_id)
+            label = _plot_label(facility, tomb.plot_area, tomb.plot_row, tomb.plot_number)
+        raise Conflict(f"plot {label} was given another tomb at the same moment, and a plot holds one active tomb: "
+                       f"tomb {tomb_id} was not restored", field="plot_number") from None
 
 
 @dataclass
@@ -740,6 +817,34 @@ def get_attachment(store: Store, actor: Actor, relocation_id: int, attachment_id
 # --- reading -------------------------------------------------------------------------------------------
 
 
+def file_lacks(relocation) -> list[tuple[str, str, str]]:
+    """What a relocation's file lacks, as (key, Chinese, English): the family's consent, the approval number,
+    and each step's date not yet recorded (in the order of the steps).
+
+    A cancelled relocation lacks nothing more: its file is closed.
+    """
+    get = relocation.get if isinstance(relocation, dict) else lambda k: getattr(relocation, k)
+    if get("stage") == "cancelled":
+        return []
+    out = []
+    if not get("family_consent"):
+        out.append(("family_consent", "家属同意书", "The family's consent"))
+    if not (get("approval_number") or "").strip():
+        out.append(("approval_number", "批准文号", "The approval number"))
+    for step in RELOCATION_STEPS:
+        if get(step) is None:
+            zh, en = STEP_LABELS[step]
+            out.append((step, f"{zh}日期", f"{en} date"))
+    return out
+
+
+def missing_consent_or_approval():
+    """The clause of a relocation reburied without the family's consent or an approval number on file."""
+    return (Relocation.reburied_on.is_not(None)
+            & (Relocation.family_consent.is_not(True) | Relocation.approval_number.is_(None)
+               | (func.trim(Relocation.approval_number) == "")))
+
+
 @dataclass
 class RelocationView:
     relocation: Relocation
@@ -748,6 +853,7 @@ class RelocationView:
     attachments: dict
     personal: bool = True  # whether the reader sees the family's consent (names, relation, scans)
     writable: bool = True  # whether the reader may change it
+    lacks: list = field(default_factory=list)  # what the file lacks (file_lacks)
 
 
 def get_relocation(store: Store, relocation_id: int, actor: Actor) -> RelocationView:
@@ -775,7 +881,7 @@ def get_relocation(store: Store, relocation_id: int, actor: Actor) -> Relocation
             relocation.consent_by = relocation.consent_relation = None
             by_step = {}
         return RelocationView(relocation, facility.name if facility else None, martyr.name if martyr else None,
-                              by_step, personal, writable)
+                              by_step, personal, writable, file_lacks(relocation))
 
 
 def _filtered(query, county=None, batch=None, year=None, stage=None, search=None, actor: Actor | None = None):
@@ -847,8 +953,15 @@ def journeys_geojson(store: Store, filters: dict, *, actor: Actor) -> dict:
     with store.session() as session:
         rows = session.execute(_filtered(
             select(Relocation.id, Relocation.code, Relocation.origin_lon, Relocation.origin_lat,
-                   Relocation.dest_facility_id, Relocation.stage, Relocation.reburied_on),
+                   Relocation.dest_facility_id, Relocation.stage, Relocation.reburied_on, Relocation.tomb_id),
             **filters, actor=actor).where(Relocation.origin_lon.is_not(None))).all()
+        # A journey ends where the martyr lies: the tomb's own point where the relocation has a tomb.
+        tomb_points = {}
+        tomb_ids = sorted({r.tomb_id for r in rows if r.tomb_id})
+        for start in range(0, len(tomb_ids), 5000):
+            for tid, geom in session.execute(select(Tomb.id, Tomb.geom).where(
+                    Tomb.id.in_(tomb_ids[start:start + 5000]), Tomb.geom.is_not(None))):
+                tomb_points[tid] = (round(geom.x, 6), round(geom.y, 6))
         dest_ids = {r.dest_facility_id for r in rows if r.dest_facility_id}
         facilities = {}
         if dest_ids:
@@ -861,8 +974,9 @@ def journeys_geojson(store: Store, filters: dict, *, actor: Actor) -> dict:
         if dest is None:
             continue
         received[r.dest_facility_id] = received.get(r.dest_facility_id, 0) + 1
+        end = tomb_points.get(r.tomb_id) or (dest[1], dest[2])
         features.append({"type": "Feature", "geometry": {"type": "LineString", "coordinates": [
-            [round(r.origin_lon, 6), round(r.origin_lat, 6)], [dest[1], dest[2]]]},
+            [round(r.origin_lon, 6), round(r.origin_lat, 6)], list(end)]},
             "properties": {"kind": "journey", "id": r.id, "code": r.code, "stage": r.stage}})
     for fid, count in received.items():
         name, x, y = facilities[fid]
@@ -896,7 +1010,7 @@ def relocation_story(store: Store, martyr_id: int) -> list[dict]:
             "origin_point": public_origin(r.origin_lon, r.origin_lat) if r.origin_lon is not None else None,
             "destination_facility_id": r.dest_facility_id,
             "destination": facility_name,
-            "plot": " ".join(p for p in (r.dest_plot_area, r.dest_plot_row, r.dest_plot_number) if p) or None,
+            "plot": format_plot(r.dest_plot_area, r.dest_plot_row, r.dest_plot_number) or None,
             "brought_on": r.reburied_on,
             "accepted": r.accepted_on is not None,
         })

@@ -31,7 +31,7 @@ def _layer_labels() -> dict[str, str]:
 
 
 MAP_ELEMENTS = {"list": "map-list", "status": "map-status", "search": "map-search", "results": "map-results",
-                "near": "map-near-me"}
+                "near": "map-near-me", "listCount": "map-list-count", "listPager": "map-list-pager"}
 
 
 def current_basemap():
@@ -75,6 +75,10 @@ def _map_labels() -> dict:
         "capped": _("此范围内共 %(total)s 处，仅显示 %(shown)s 处，请放大地图查看全部。"),
         "loadFailed": _("地图数据加载失败，请稍后重试。"),
         "nothingHere": _("当前地图范围内没有纪念设施。"),
+        "listCount": _("地图范围内有 %(n)s 处"),
+        "listShowing": _("显示第 %(first)s–%(last)s 处，共 %(total)s 处"),
+        "listPrevious": _("上一页"),
+        "listNext": _("下一页"),
         "found": _("找到 %(n)s 处"),
         "locating": _("正在获取您的位置……"),
         "youAreHere": _("您的位置"),

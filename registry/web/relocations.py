@@ -27,7 +27,8 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from geodata.crs import wgs84_to_gcj02
-from geodata.ledger import FIELDS, MAX_BYTES, LedgerError, header_key, sniff
+from geodata.ledger import FIELDS, MAX_BYTES, LedgerError, sniff
+from geodata.plots import format_plot
 from maps.basemaps import BasemapConfigError, basemap_from_settings
 from maps.journeys import build_journey_map
 from registry import uploads as staging
@@ -71,6 +72,19 @@ TEXT_FIELDS = ("origin_place", "origin_township", "origin_village", "dest_plot_a
 
 def _english() -> bool:
     return str(get_locale() or "") == "en"
+
+
+@bp.app_template_filter("plot")
+def plot_filter(parts) -> str:
+    """A plot as signed on every page (``A区 4排 20号``; in English ``Area A, row 4, no. 20``).
+
+    Takes (area, row, number) or a mapping with those keys; any part may carry its unit or not.
+    """
+    if not parts:
+        return ""
+    if isinstance(parts, dict):
+        parts = (parts.get("area"), parts.get("row"), parts.get("number"))
+    return format_plot(*parts, english=_english())
 
 
 def _files_dir() -> Path:
@@ -304,6 +318,28 @@ def retire_tomb(tomb_id: int):
     return redirect(url_for(".reconciliation", county=county) + "#multi-graves")
 
 
+@bp.post("/tombs/<int:tomb_id>/restore")
+@role_required(*WRITERS)
+def restore_tomb(tomb_id: int):
+    """Restore a tomb retired by mistake, from the reconciliation's list of retired tombs, with a reason."""
+    county = request.form.get("county") or None
+    if county not in _counties():
+        county = None
+    try:
+        service.restore_tomb(get_store(), current_actor(), tomb_id, request.form.get("version", type=int),
+                             request.form.get("reason", ""))
+    except ServiceError as exc:
+        if isinstance(exc, Forbidden):
+            audit_forbidden(exc.message)
+        result = recon.reconcile(get_store(), county, graves_limit=recon.GRAVES_ON_PAGE, actor=current_actor())
+        return render_template("relocations/reconciliation.html", result=result, county=county,
+                               counties=_readable_counties(), cities=_cities(), restore_error=exc,
+                               failed_restore=tomb_id,
+                               reason=request.form.get("reason", "")), exc.status
+    flash(_("墓位 %(id)s 已恢复。", id=tomb_id))
+    return redirect(url_for(".reconciliation", county=county) + "#retired-tombs")
+
+
 # --- ledger import ------------------------------------------------------------------------------------
 
 
@@ -346,7 +382,18 @@ def _mapping_from(form) -> tuple[dict, str]:
     if saved:
         mapping.update(imports.get_mapping(get_store(), saved))
     mapping.update(imports.parse_mapping_text(text))
-    return mapping, text or "\n".join(f"{k}={v}" for k, v in mapping.items())
+    # The dry run's column decisions: each column proposed or not used, confirmed as a field or ignored ("-").
+    decided = False
+    for header, choice in zip(form.getlist("column_header"), form.getlist("column_field"), strict=False):
+        if not choice:
+            continue  # left undecided: the next dry run asks again
+        if choice != "-" and choice not in FIELDS:
+            raise InvalidInput(f"column {header!r}: {choice!r} is not a ledger field", field="column_field")
+        mapping[header] = "" if choice == "-" else choice
+        decided = True
+    if decided or not text:
+        text = "\n".join(f"{k}={v}" for k, v in mapping.items())
+    return mapping, text
 
 
 def _crs(form) -> str:
@@ -390,9 +437,7 @@ def import_preview():
 
 
 def _render_preview(result, token, filename, crs, mapping_text, file_error=None):
-    columns = []
-    if result is not None and result.ledger is not None:
-        columns = [(h, result.ledger.mapping.get(header_key(h))) for h in result.ledger.headers]
+    columns = result.ledger.columns if result is not None and result.ledger is not None else []
     return render_template("relocations/preview.html", result=result, token=token, filename=filename, crs=crs,
                            crs_choices=CRS_CHOICES, mapping_text=mapping_text, file_error=file_error or
                            (result.file_error if result else None), fields=FIELDS,

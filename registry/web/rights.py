@@ -128,6 +128,7 @@ RIGHTS: dict[str, Right] = {
     "relocations.journeys": staff(*RELOCATION_READ, check=LISTS),
     "relocations.reconciliation": staff(*RELOCATION_READ, check=LISTS),
     "relocations.retire_tomb": staff(*MANAGER, county="tomb", write=True),
+    "relocations.restore_tomb": staff(*MANAGER, county="tomb", write=True),
     "relocations.import_form": staff(*MANAGER, check="earlier imports: the reader's counties"),
     "relocations.import_preview": staff(*MANAGER, write=True, check="saves a column mapping when asked"),
     "relocations.import_commit": staff(*MANAGER, write=True,

@@ -153,6 +153,7 @@ def test_a_manager_closes_the_loop_on_a_phone(field_server, phone):
     expect(page.locator("#verify-other")).to_be_visible()  # the one who did the work cannot verify it
     assert colour_on_map(page, base) == COLOURS["problem_open"]
 
+    page.click(".menu-toggle")  # on a phone, signing out is in the header's menu
     page.click(".site-nav__account button")
     page.wait_for_load_state("networkidle")
     sign_in(page, base, "mgr2")

@@ -48,7 +48,7 @@ def test_language_switch_in_the_browser(live_server, watched_page):
     page.wait_for_load_state("networkidle")
 
     assert page.locator("html").get_attribute("lang") == "en"
-    assert page.get_by_role("navigation", name="Main navigation").get_by_role("link", name="Planning").is_visible()
+    assert page.get_by_role("navigation", name="Main navigation").get_by_role("link", name="Data services").is_visible()
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.getAttribute('href')") == "#content"
     assert watched_page.problems() == {"blocked": [], "failed": [], "console": [], "page errors": []}

@@ -46,7 +46,7 @@ def test_find_a_martyr_by_initials_and_lay_a_flower(seeded, live_server, phone):
     page.wait_for_load_state("networkidle")
 
     assert "示例烈士陵园（示例）" in page.locator("main").inner_text()
-    assert "A 区 1 排 1 号" in page.locator("main").inner_text()
+    assert "A区 1排 1号" in page.locator("main").inner_text()
     assert page.locator(".small-map .leaflet-container").is_visible()
     assert page.locator(".small-map .pm-marker").count() == 1
     assert "示例数据" in page.locator(".notice--demo").inner_text()

@@ -30,7 +30,7 @@ def test_facility_page_shows_the_public_record(seeded):
     assert "虎岭山" in text and "陵园简介" in text and "每日 8:00-17:00 开放" in text
     assert "一个醒目标示：已达标" in text and "一条通行道路：待完善" in text and "一份管理制度：尚未核查" in text
     assert "安葬于此的烈士（4 位）" in text and "张甲（示例）" in text and "无名烈士" in text
-    assert "A-1-1" in text
+    assert "A区 1排 1号" in text
     assert "notice--demo" in html and "RegistryPublicMap.pin(" in html
     css = app.test_client().get("/static/public/public.css")
     assert "@media print" in css.get_data(as_text=True)
@@ -153,7 +153,7 @@ def test_find_the_grave_page(seeded):
     html = app.test_client().get(f"/martyrs/{ids['martyrs'][0]}").get_data(as_text=True)
     text = text_of(html)
 
-    assert "张甲（示例）" in text and "示例烈士陵园（示例）" in text and "A 区 1 排 1 号" in text
+    assert "张甲（示例）" in text and "示例烈士陵园（示例）" in text and "A区 1排 1号" in text
     assert "RegistryPublicMap.pin(" in html and "献花" in text
 
 

@@ -8,8 +8,9 @@ import pytest
 
 from tests.conftest import make_app
 
-NAV_ZH = ["地图", "英名录", "设施管理", "迁移", "保护规划", "数据服务", "变更记录", "登录"]
-NAV_EN = ["Map", "Roll of martyrs", "Manage", "Relocations", "Planning", "Data services", "History", "Sign in"]
+NAV_ZH = ["地图", "英名录", "数据服务", "登录"]
+# A visitor's menu: the public areas only (staff areas appear after signing in, by role).
+NAV_EN = ["Map", "Roll of martyrs", "Data services", "Sign in"]
 
 
 @pytest.fixture
@@ -39,8 +40,8 @@ def test_home_page_shows_the_map_and_navigation(client):
     assert response.status_code == 200
     assert '<html lang="zh-CN">' in html
     assert "烈士纪念设施管理信息系统" in html
-    assert nav_links(html) == {"地图": "/", "英名录": "/martyrs", "设施管理": "/manage", "迁移": "/relocations",
-                               "保护规划": "/plan", "数据服务": "/ogc", "变更记录": "/history", "登录": "/login"}
+    assert nav_links(html) == {"地图": "/", "英名录": "/martyrs", "数据服务": "/ogc", "登录": "/login"}
+    assert 'class="menu-toggle" aria-expanded="false" aria-controls="site-menu"' in html
     assert 'class="folium-map"' in html and "L.map(" in html
     assert 'href="#content"' in html and 'id="content"' in html
 

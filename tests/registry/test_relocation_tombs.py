@@ -68,12 +68,12 @@ def test_a_relocation_recorded_by_hand_ends_at_a_tomb_the_grave_page_shows(any_s
         event = s.scalar(select(AuditEvent).where(AuditEvent.entity_type == "tombs"))
     assert stored.version == 1  # the relocation is written once, already pointing at its tomb
     plot = (tomb.facility_id, tomb.plot_area, tomb.plot_row, tomb.plot_number)
-    assert plot == (dests[CEMETERY], "B区", "3排", "12号")
+    assert plot == (dests[CEMETERY], "B", "3", "12")  # stored bare, shown as signed
     assert (tomb.martyr_id, tomb.state, tomb.status) == (martyr_id, "relocated", "active")
     assert (tomb.geom.x, tomb.geom.y) == CEMETERY_POINT  # no point for the plot: the facility's
-    assert (event.action, event.entity_id, event.after["plot_number"]) == ("create", tomb.id, "12号")
+    assert (event.action, event.entity_id, event.after["plot_number"]) == ("create", tomb.id, "12")
     section = graves_section(any_app, martyr_id)
-    assert CEMETERY_NAME in section and "B区" in section and "3排" in section and "12号" in section
+    assert CEMETERY_NAME in section and "B区 3排 12号" in section
     assert section.count("墓位") == 1
     # Not yet reburied: the tomb awaits the martyr; a plot's own point places it.
     planned = record(any_store, dests, "H2", plot=("B区", "3排", "13号"), dest_lon=116.4211, dest_lat=25.0457)
@@ -95,7 +95,7 @@ def test_a_bad_plot_point_is_named_and_nothing_is_written(any_store, dests, poin
 
 def test_a_tomb_already_at_the_plot_is_linked_not_doubled(any_store, any_app, dests):
     with unit_of_work(any_store) as s:
-        standing = Tomb(facility_id=dests[CEMETERY], plot_area="C区", plot_row="1排", plot_number="4号",
+        standing = Tomb(facility_id=dests[CEMETERY], plot_area="C", plot_row="1", plot_number="4",
                         geom=Point(116.4205, 25.0451))
         s.add(standing)
         s.flush()
@@ -122,20 +122,19 @@ def test_moving_the_destination_moves_the_tomb(any_store, any_app, dests):
         tomb = s.get(Tomb, tomb_id)
         event = s.scalar(select(AuditEvent).where(AuditEvent.entity_type == "tombs", AuditEvent.action == "update"))
         at_old = s.scalar(select(func.count(Tomb.id)).where(Tomb.facility_id == dests[CEMETERY]))
-    assert (tomb.facility_id, tomb.plot_area, tomb.plot_row, tomb.plot_number) == (dests[CHANGTING], "甲区", "2排",
-                                                                                    "8号")
+    assert (tomb.facility_id, tomb.plot_area, tomb.plot_row, tomb.plot_number) == (dests[CHANGTING], "甲", "2", "8")
     assert (tomb.geom.x, tomb.geom.y, tomb.version, tomb.state) == (*CHANGTING_POINT, 2, "relocated")
     assert at_old == 0
     assert event.entity_id == tomb_id
-    assert (event.before["facility_id"], event.before["plot_number"]) == (dests[CEMETERY], "12号")
-    assert (event.after["facility_id"], event.after["plot_number"]) == (dests[CHANGTING], "8号")
+    assert (event.before["facility_id"], event.before["plot_number"]) == (dests[CEMETERY], "12")
+    assert (event.after["facility_id"], event.after["plot_number"]) == (dests[CHANGTING], "8")
     section = graves_section(any_app, martyr_id)
-    assert CHANGTING_NAME in section and "8号" in section and CEMETERY_NAME not in section
+    assert CHANGTING_NAME in section and "甲区 2排 8号" in section and CEMETERY_NAME not in section
     assert section.count("墓位") == 1
     # Only the plot number changes: the same tomb follows again.
     again = service.update_relocation(any_store, ADMIN, edited.id, edited.version, {"dest_plot_number": "9号"})
     with any_store.session() as s:
-        assert (s.get(Tomb, tomb_id).plot_number, again.tomb_id) == ("9号", tomb_id)
+        assert (s.get(Tomb, tomb_id).plot_number, again.tomb_id) == ("9", tomb_id)
         assert s.scalar(select(func.count(Tomb.id))) == 1
 
 
@@ -160,8 +159,8 @@ def test_a_plot_holding_another_martyrs_tomb_is_refused_and_nothing_changes(any_
 def test_the_same_martyrs_tomb_at_the_new_plot_is_linked_and_the_stray_one_retired(any_store, any_app, dests):
     martyr_id = add_martyr(any_store, "孙某")
     with unit_of_work(any_store) as s:
-        s.add(Tomb(facility_id=dests[CHANGTING], martyr_id=martyr_id, plot_area="乙区", plot_row="1排",
-                   plot_number="5号", state="in_place", geom=Point(116.3551, 25.8352)))
+        s.add(Tomb(facility_id=dests[CHANGTING], martyr_id=martyr_id, plot_area="乙", plot_row="1",
+                   plot_number="5", state="in_place", geom=Point(116.3551, 25.8352)))
     relocation = record(any_store, dests, "S1", martyr_id, **MOVED)  # recorded at the wrong cemetery first
     assert graves_section(any_app, martyr_id).count("墓位") == 2
     edited = service.update_relocation(any_store, ADMIN, relocation.id, relocation.version, {
@@ -171,7 +170,7 @@ def test_the_same_martyrs_tomb_at_the_new_plot_is_linked_and_the_stray_one_retir
         stray = s.get(Tomb, relocation.tomb_id)
         found = s.get(Tomb, edited.tomb_id)
     assert stray.status == "retired" and found.id != stray.id
-    assert (found.plot_number, found.state) == ("5号", "relocated")
+    assert (found.plot_number, found.state) == ("5", "relocated")
     section = graves_section(any_app, martyr_id)
     assert section.count("墓位") == 1 and CHANGTING_NAME in section
 
@@ -186,8 +185,8 @@ def test_a_tomb_two_relocations_share_stays_for_the_other(any_store, dests):
     with any_store.session() as s:
         kept = s.get(Tomb, first.tomb_id)
         new = s.get(Tomb, edited.tomb_id)
-    assert (kept.facility_id, kept.plot_number, kept.version) == (dests[CEMETERY], "12号", 1)
-    assert (new.facility_id, new.plot_number, new.state) == (dests[CHANGTING], "1号", "awaiting_relocation")
+    assert (kept.facility_id, kept.plot_number, kept.version) == (dests[CEMETERY], "12", 1)
+    assert (new.facility_id, new.plot_number, new.state) == (dests[CHANGTING], "1", "awaiting_relocation")
 
 
 def test_the_tomb_follows_a_reburial_and_a_martyr_recorded_later(any_store, dests):

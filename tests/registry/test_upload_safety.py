@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from werkzeug.test import EnvironBuilder
 
 from registry.models import (
     Attachment,
@@ -29,6 +28,7 @@ from registry.services.relocations import create_relocation
 from tests.conftest import make_app
 from tests.registry.public_factories import demo_like
 from tests.registry.test_manage_helpers import SHANGHANG, facility, form, jpeg, people
+from tests.registry.test_manage_web import multipart
 
 SYSTEM = Actor.system("test")
 
@@ -67,50 +67,40 @@ def _client(site, name):
     return client
 
 
-def _multipart(client, url, data):
-    """POST multipart data, closing the spooled request body afterwards (the test client leaves a large one open)."""
-    builder = EnvironBuilder(path=url, method="POST", data=data)
-    environ = builder.get_environ()
-    try:
-        return client.open(environ)
-    finally:
-        environ["wsgi.input"].close()
-        builder.close()
-
 
 def _gis(site, client, data, name):
-    return _multipart(client, "/gis/import/preview", {"kind": "facilities", "crs": "EPSG:4326",
+    return multipart(client, "/gis/import/preview", {"kind": "facilities", "crs": "EPSG:4326",
                                                       "file": (io.BytesIO(data), name)})
 
 
 def _zone(site, client, data, name):
-    return _multipart(client, f"/plan/zones/{site['facility']}", {"kind": "protection_range",
+    return multipart(client, f"/plan/zones/{site['facility']}", {"kind": "protection_range",
                                                                   "reported_on": "2024-01-01",
                                                                   "file": (io.BytesIO(data), name)})
 
 
 def _check(site, client, data, name):
-    return _multipart(client, "/plan/checks", {"project_name": "道路", "file": (io.BytesIO(data), name)})
+    return multipart(client, "/plan/checks", {"project_name": "道路", "file": (io.BytesIO(data), name)})
 
 
 def _ledger(site, client, data, name):
-    return _multipart(client, "/relocations/import/preview", {"crs": "EPSG:4326", "file": (io.BytesIO(data), name)})
+    return multipart(client, "/relocations/import/preview", {"crs": "EPSG:4326", "file": (io.BytesIO(data), name)})
 
 
 def _scan(site, client, data, name):
-    return _multipart(client, f"/relocations/{site['relocation']}/scans", {"step": "consent_on",
+    return multipart(client, f"/relocations/{site['relocation']}/scans", {"step": "consent_on",
                                                                           "file": (io.BytesIO(data), name)})
 
 
 def _inspection(site, client, data, name):
     values = form(key=f"upload-{name.replace('.', '-')}-{len(data)}")
     values["photos"] = [(io.BytesIO(data), name)]
-    return _multipart(client, f"/manage/facilities/{site['facility']}/inspect", values)
+    return multipart(client, f"/manage/facilities/{site['facility']}/inspect", values)
 
 
 def _report(site, client, data, name):
     key = f"report-{name.replace('.', '-')}-{len(data)}"
-    return _multipart(client, f"/facilities/{site['public']}/report", {"text": "碑身有一道裂缝，请尽快修补。",
+    return multipart(client, f"/facilities/{site['public']}/report", {"text": "碑身有一道裂缝，请尽快修补。",
                                                                       "key": key, "photo": (io.BytesIO(data), name)})
 
 
@@ -253,7 +243,7 @@ def test_an_upload_over_the_form_limit_is_a_413_naming_it(store_url, tmp_path):
     client = application.test_client()
     client.post("/login", data={"username": "planner1", "password": "planner1-password"})
     body = b'{"type": "FeatureCollection", "features": []}' + b" " * 20_000
-    response = _multipart(client, "/gis/import/preview", {"kind": "facilities", "crs": "EPSG:4326",
+    response = multipart(client, "/gis/import/preview", {"kind": "facilities", "crs": "EPSG:4326",
                                                           "file": (io.BytesIO(body), "big.geojson")})
     assert response.status_code == 413 and "0.01 MB" in response.get_data(as_text=True)
     store.dispose()
@@ -266,7 +256,7 @@ def test_a_request_over_the_request_limit_is_a_413_naming_it(store_url, tmp_path
     people(store)
     client = application.test_client()
     client.post("/login", data={"username": "planner1", "password": "planner1-password"})
-    response = _multipart(client, "/plan/checks", {"project_name": "道路",
+    response = multipart(client, "/plan/checks", {"project_name": "道路",
                                                    "file": (io.BytesIO(b" " * 50_000), "road.geojson")})
     assert response.status_code == 413 and "0.01 MB" in response.get_data(as_text=True)
     store.dispose()

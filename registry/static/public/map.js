@@ -99,7 +99,7 @@
         cluster.on("click", function () { map.setView(latlng, Math.min(map.getZoom() + 2, 18)); });
         return cluster;
       }
-      var plot = (p.plot || []).filter(function (x) { return x; }).join("-");
+      var plot = p.plot_label || "";  // as signed (A区 4排 20号), formatted by the server
       var dot = L.circleMarker(latlng, {radius: 5, color: "#374151", weight: 1, fillColor: "#9ca3af",
                                         fillOpacity: 0.9, className: "pm-tomb"});
       var name = p.unknown ? label(options, "unknown", p.name) : p.name;
@@ -177,24 +177,64 @@
 
     function say(text) { if (status) { status.textContent = text; } }
 
-    function renderList() {
-      if (!list) { return; }
-      list.textContent = "";
-      var count = 0;
-      Object.keys(shown).forEach(function (key) {
-        (shown[key] || []).forEach(function (item) {
-          if (count >= 300) { return; }
-          count += 1;
-          var li = el("li");
-          var name = item.url ? el("a", "", item.text[0]) : el("span", "", item.text[0]);
-          if (item.url) { name.href = item.url; }
-          li.appendChild(name);
-          li.appendChild(el("span", "pm-list__meta", " " + item.text[1]));
-          if (item.demo) { li.appendChild(el("span", "pm-badge", label(options, "demo", ""))); }
-          list.appendChild(li);
-        });
+    // The list holds everything in view, a page at a time; only its short count is announced.
+    var PAGE = 50, pageIndex = 0, lastTotal = null, countTimer = null;
+    var countNode = byId(ids.listCount), pager = byId(ids.listPager);
+    var showing = pager ? pager.querySelector(".pm-pager__showing") : null;
+    if (pager) {
+      pager.addEventListener("click", function (event) {
+        var button = event.target instanceof Element ? event.target.closest("[data-page]") : null;
+        if (!button) { return; }
+        pageIndex += button.getAttribute("data-page") === "next" ? 1 : -1;
+        renderList(true);
       });
-      if (!count) { list.appendChild(el("li", "pm-list__empty", label(options, "nothingHere", ""))); }
+    }
+
+    function allItems() {
+      var items = [];
+      Object.keys(shown).forEach(function (key) { items = items.concat(shown[key] || []); });
+      return items;
+    }
+
+    function renderList(keepPage) {
+      if (!list) { return; }
+      var items = allItems(), total = items.length;
+      var pages = Math.max(1, Math.ceil(total / PAGE));
+      if (!keepPage) { pageIndex = 0; }
+      pageIndex = Math.max(0, Math.min(pageIndex, pages - 1));
+      var first = pageIndex * PAGE, last = Math.min(total, first + PAGE);
+      list.textContent = "";
+      list.start = first + 1;
+      items.slice(first, last).forEach(function (item) {
+        var li = el("li");
+        var name = item.url ? el("a", "", item.text[0]) : el("span", "", item.text[0]);
+        if (item.url) { name.href = item.url; }
+        li.appendChild(name);
+        li.appendChild(el("span", "pm-list__meta", " " + item.text[1]));
+        if (item.demo) { li.appendChild(el("span", "pm-badge", label(options, "demo", ""))); }
+        list.appendChild(li);
+      });
+      if (!total) { list.appendChild(el("li", "pm-list__empty", label(options, "nothingHere", ""))); }
+      list.setAttribute("data-total", String(total));
+      if (pager) {
+        pager.hidden = total <= PAGE;
+        pager.querySelector("[data-page=previous]").disabled = pageIndex === 0;
+        pager.querySelector("[data-page=next]").disabled = pageIndex >= pages - 1;
+      }
+      if (showing) {
+        showing.textContent = total ? format(label(options, "listShowing", ""),
+                                             {first: first + 1, last: last, total: total}) : "";
+      }
+      // The count changes the live region only when it changes, so paging or a pan that finds the same
+      // places says nothing.
+      // The layers answer one by one: wait for them to settle before saying anything.
+      window.clearTimeout(countTimer);
+      countTimer = window.setTimeout(function () {
+        if (countNode && total !== lastTotal) {
+          lastTotal = total;
+          countNode.textContent = format(label(options, "listCount", "%(n)s"), {n: total});
+        }
+      }, 400);
     }
 
     function load(key) {
