@@ -301,43 +301,36 @@ def reconciliation():
 @role_required(*WRITERS)
 def retire_tomb(tomb_id: int):
     """Retire a tomb that is not the martyr's grave, from the reconciliation's list, with a reason."""
-    county = request.form.get("county") or None
-    if county not in _counties():
-        county = None
-    try:
-        service.retire_tomb(get_store(), current_actor(), tomb_id, request.form.get("version", type=int),
-                            request.form.get("reason", ""))
-    except ServiceError as exc:
-        if isinstance(exc, Forbidden):
-            audit_forbidden(exc.message)
-        result = recon.reconcile(get_store(), county, graves_limit=recon.GRAVES_ON_PAGE, actor=current_actor())
-        return render_template("relocations/reconciliation.html", result=result, county=county,
-                               counties=_readable_counties(), cities=_cities(), error=exc, failed_tomb=tomb_id,
-                               reason=request.form.get("reason", "")), exc.status
-    flash(_("墓位 %(id)s 已注销。", id=tomb_id))
-    return redirect(url_for(".reconciliation", county=county) + "#multi-graves")
+    return _change_tomb(tomb_id, service.retire_tomb, ("error", "failed_tomb"),
+                        _("墓位 %(id)s 已注销。", id=tomb_id), "#multi-graves")
 
 
 @bp.post("/tombs/<int:tomb_id>/restore")
 @role_required(*WRITERS)
 def restore_tomb(tomb_id: int):
     """Restore a tomb retired by mistake, from the reconciliation's list of retired tombs, with a reason."""
+    return _change_tomb(tomb_id, service.restore_tomb, ("restore_error", "failed_restore"),
+                        _("墓位 %(id)s 已恢复。", id=tomb_id), "#retired-tombs")
+
+
+def _change_tomb(tomb_id: int, change, refusal_names: tuple[str, str], done: str, anchor: str):
+    """Retire or restore a tomb from the reconciliation page; a refusal shows the page again with the reason typed."""
     county = request.form.get("county") or None
     if county not in _counties():
         county = None
+    reason = request.form.get("reason", "")
     try:
-        service.restore_tomb(get_store(), current_actor(), tomb_id, request.form.get("version", type=int),
-                             request.form.get("reason", ""))
+        change(get_store(), current_actor(), tomb_id, request.form.get("version", type=int), reason)
     except ServiceError as exc:
         if isinstance(exc, Forbidden):
             audit_forbidden(exc.message)
         result = recon.reconcile(get_store(), county, graves_limit=recon.GRAVES_ON_PAGE, actor=current_actor())
+        error_name, tomb_name = refusal_names
         return render_template("relocations/reconciliation.html", result=result, county=county,
-                               counties=_readable_counties(), cities=_cities(), restore_error=exc,
-                               failed_restore=tomb_id,
-                               reason=request.form.get("reason", "")), exc.status
-    flash(_("墓位 %(id)s 已恢复。", id=tomb_id))
-    return redirect(url_for(".reconciliation", county=county) + "#retired-tombs")
+                               counties=_readable_counties(), cities=_cities(), reason=reason,
+                               **{error_name: exc, tomb_name: tomb_id}), exc.status
+    flash(done)
+    return redirect(url_for(".reconciliation", county=county) + anchor)
 
 
 # --- ledger import ------------------------------------------------------------------------------------
