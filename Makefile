@@ -42,7 +42,8 @@ run: setup
 	@echo ""
 	@echo "  Registry: http://$(HOST):$(PORT)/"
 	@echo "  Demo logins (demo registry only): admin / demo-admin-pass, manager / demo-manager-pass,"
-	@echo "  manager2 / demo-manager-pass, planner / demo-planner-pass, reviewer / demo-reviewer-pass"
+	@echo "  manager2 / demo-manager-pass, manager3 / demo-manager-pass, citymanager / demo-manager-pass,"
+	@echo "  planner / demo-planner-pass, reviewer / demo-reviewer-pass"
 	@echo ""
 	$(FLASK) run --host $(HOST) --port $(PORT) --with-threads
 
