@@ -42,7 +42,7 @@ def healthz():
 
 def _not_ready(message: str) -> Response:
     response = Response(message + "\n", status=503, mimetype="text/plain")
-    response.headers["Retry-After"] = "5"
+    response.headers["Retry-After"] = str(int(float(current_app.config.get("STORE_RETRY_AFTER") or 5)))
     response.headers["Cache-Control"] = "no-store"
     return response
 
