@@ -604,12 +604,7 @@ def retire_tomb(store: Store, actor: Actor, tomb_id: int, version: int | None, r
         raise InvalidInput("a reason is required to retire a tomb", field="reason")
     with unit_of_work(store) as session:
         tomb = load(session, Tomb, tomb_id, "tomb")
-        facility = session.get(Facility, tomb.facility_id) if tomb.facility_id is not None else None
-        if not actor.can("admin"):
-            if facility is None:
-                raise Forbidden(f"{actor.name} may not retire tomb {tomb.id}: it lies at no facility, so no county "
-                                "is given and only an administrator may retire it")
-            require_county(actor, facility.county_code)
+        _require_tomb_writer(session, actor, tomb, "retire")
         if tomb.status == "retired":
             raise Conflict(f"tomb {tomb.id} is already retired; nothing was changed", field="status")
         check_version(tomb, version)
@@ -625,6 +620,18 @@ def retire_tomb(store: Store, actor: Actor, tomb_id: int, version: int | None, r
     return tomb
 
 
+def _require_tomb_writer(session, actor: Actor, tomb: Tomb, verb: str) -> Facility | None:
+    """Admins, or a manager of the county of the facility the tomb lies at, may retire or restore it; the facility."""
+    facility = session.get(Facility, tomb.facility_id) if tomb.facility_id is not None else None
+    if actor.can("admin"):
+        return facility
+    if facility is None:
+        raise Forbidden(f"{actor.name} may not {verb} tomb {tomb.id}: it lies at no facility, so no county "
+                        f"is given and only an administrator may {verb} it")
+    require_county(actor, facility.county_code)
+    return facility
+
+
 def restore_tomb(store: Store, actor: Actor, tomb_id: int, version: int | None, reason: str) -> Tomb:
     """Bring back a tomb retired by mistake, from the version the user saw, with a reason; audited.
 
@@ -637,12 +644,7 @@ def restore_tomb(store: Store, actor: Actor, tomb_id: int, version: int | None, 
         raise InvalidInput("a reason is required to restore a tomb", field="reason")
     with _restore_guard(store, tomb_id), unit_of_work(store) as session:
         tomb = load(session, Tomb, tomb_id, "tomb")
-        facility = session.get(Facility, tomb.facility_id) if tomb.facility_id is not None else None
-        if not actor.can("admin"):
-            if facility is None:
-                raise Forbidden(f"{actor.name} may not restore tomb {tomb.id}: it lies at no facility, so no county "
-                                "is given and only an administrator may restore it")
-            require_county(actor, facility.county_code)
+        facility = _require_tomb_writer(session, actor, tomb, "restore")
         if tomb.status != "retired":
             raise Conflict(f"tomb {tomb.id} is not retired; nothing was changed", field="status")
         check_version(tomb, version)
