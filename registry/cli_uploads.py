@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
@@ -28,5 +30,14 @@ def uploads_purge(hours, dry_run):
         total += len(removed)
         click.echo(f"{name}: {verb} {len(removed)} staged file(s) unused for more than {limit:g} hours "
                    f"from {area.folder}")
+    leftovers = staging.abandoned_receipts(current_app.instance_path)
+    for path in leftovers:
+        if not dry_run:
+            shutil.rmtree(path, ignore_errors=True)
+        click.echo(f"{verb} {path}")
+    if leftovers:
+        click.echo(f"receiving: {verb} {len(leftovers)} unfinished upload(s) older than "
+                   f"{staging.RECEIVING_MAX_HOURS:g} hour(s)")
+    total += len(leftovers)
     if not total:
         click.echo("nothing to purge")

@@ -247,10 +247,36 @@ class Received:
     size: int
 
 
+RECEIVING = "upload-tmp"
+# A request streams its body into upload-tmp/upload-* and removes it when it ends; a folder older than
+# this was left by a process that was killed mid-request.
+RECEIVING_MAX_HOURS = 1.0
+
+
 def _upload_dir() -> Path:
-    folder = Path(current_app.instance_path) / "upload-tmp"
+    folder = Path(current_app.instance_path) / RECEIVING
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def abandoned_receipts(instance_path: str | os.PathLike, older_than_hours: float = RECEIVING_MAX_HOURS) -> list[Path]:
+    """Folders under instance/upload-tmp left by a request that never finished (a killed worker), oldest first."""
+    cutoff = time.time() - older_than_hours * 3600
+    found = []
+    try:
+        entries = list(os.scandir(Path(instance_path) / RECEIVING))
+    except FileNotFoundError:
+        return []
+    for entry in entries:
+        try:
+            if not entry.name.startswith("upload-") or not entry.is_dir(follow_symlinks=False):
+                continue
+            mtime = entry.stat(follow_symlinks=False).st_mtime
+        except FileNotFoundError:
+            continue
+        if mtime < cutoff:
+            found.append((mtime, Path(entry.path)))
+    return [path for _mtime, path in sorted(found)]
 
 
 @contextmanager

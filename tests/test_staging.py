@@ -210,6 +210,29 @@ def test_the_purge_command_prints_what_it_removed(gpkg_url, tmp_path):
         app.extensions["registry_store"].dispose()
 
 
+def test_the_purge_command_removes_uploads_a_killed_worker_left_half_received(gpkg_url, tmp_path):
+    app = make_app(gpkg_url)
+    app.instance_path = str(tmp_path / "instance")
+    receiving = tmp_path / "instance" / "upload-tmp"
+    left, in_flight = receiving / "upload-killed", receiving / "upload-now"
+    for folder in (left, in_flight):
+        folder.mkdir(parents=True)
+        (folder / "upload").write_bytes(b"half a file")
+    _age(left, 2)
+    runner = app.test_cli_runner()
+    try:
+        dry = runner.invoke(args=["uploads", "purge", "--dry-run"])
+        assert dry.exit_code == 0, dry.output
+        assert f"would remove {left}" in dry.output and left.exists()
+
+        done = runner.invoke(args=["uploads", "purge"])
+        assert done.exit_code == 0, done.output
+        assert f"removed {left}" in done.output and "receiving: removed 1 unfinished upload(s)" in done.output
+        assert sorted(p.name for p in receiving.iterdir()) == ["upload-now"]
+    finally:
+        app.extensions["registry_store"].dispose()
+
+
 # --- both import flows, on both stores ------------------------------------------------------------
 
 
