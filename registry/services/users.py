@@ -51,22 +51,31 @@ def common_passwords() -> frozenset[str]:
     return frozenset(line.strip().lower() for line in lines if line.strip() and not line.startswith("#"))
 
 
+class PasswordRefused(InvalidInput):
+    """A password the rules refuse; ``rule`` names the rule so a page can say it in its own language."""
+
+    def __init__(self, rule: str, message: str, field: str):
+        super().__init__(message, field=field)
+        self.rule = rule
+
+
 def check_new_password(password: str | None, username: str | None = None, field: str = "password") -> None:
     """Refuse a new password that is short or guessable; the message says which rule it breaks."""
     if password is None or len(password) < MIN_PASSWORD:
-        raise InvalidInput(f"{field} must have at least {MIN_PASSWORD} characters", field=field)
+        raise PasswordRefused("short", f"{field} must have at least {MIN_PASSWORD} characters", field)
     lowered = password.lower()
     stem = lowered.strip(_EDGES)
     if not stem:
-        raise InvalidInput(f"{field} is only digits and punctuation, which are guessed first; add words",
-                           field=field)
+        raise PasswordRefused("no_words", f"{field} is only digits and punctuation, which are guessed first; "
+                              "add words", field)
     if lowered in common_passwords() or stem in common_passwords():
-        raise InvalidInput(f"{field} is on the list of common passwords (or is one with digits or signs "
-                           "added); choose another", field=field)
+        raise PasswordRefused("common", f"{field} is on the list of common passwords (or is one with digits or "
+                              "signs added); choose another", field)
     if username and stem in (username.lower(), username.lower().strip(_EDGES)):
-        raise InvalidInput(f"{field} must not be the user name (with or without digits)", field=field)
+        raise PasswordRefused("user_name", f"{field} must not be the user name (with or without digits)", field)
     if len(set(lowered)) < 4:
-        raise InvalidInput(f"{field} repeats too few different characters; choose another", field=field)
+        raise PasswordRefused("few_characters", f"{field} repeats too few different characters; choose another",
+                              field)
 
 
 def create_user(store: Store, actor: Actor, username: str, password: str, roles, counties=(),
@@ -141,12 +150,13 @@ def change_password(store: Store, actor: Actor, user_id: int, current: str, new:
         if user is None or user.status != "active":
             raise InvalidInput(f"no active user {user_id}", field="user")
         if not check_password_hash(user.password_hash, current or ""):
-            raise InvalidInput("current_password is not this account's password", field="current_password")
+            raise PasswordRefused("wrong_current", "current_password is not this account's password",
+                                  "current_password")
         check_new_password(new, user.username, field="new_password")
         if new != repeat:
-            raise InvalidInput("repeat_password is not the same as new_password", field="repeat_password")
+            raise PasswordRefused("not_repeated", "repeat_password is not the same as new_password", "repeat_password")
         if check_password_hash(user.password_hash, new):
-            raise InvalidInput("new_password must differ from the current one", field="new_password")
+            raise PasswordRefused("unchanged", "new_password must differ from the current one", "new_password")
         before = snapshot(user)
         user.password_hash = generate_password_hash(new)
         user.must_change_password = False

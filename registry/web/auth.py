@@ -28,7 +28,7 @@ from wtforms.validators import DataRequired, Length
 
 from registry.extensions import get_store
 from registry.services import Actor, InvalidInput, logins, record_audit, unit_of_work
-from registry.services.users import as_actor, authenticate, end_sessions, get_user
+from registry.services.users import MIN_PASSWORD, as_actor, authenticate, end_sessions, get_user
 from registry.services.users import change_password as change_password_service
 from registry.web.redirects import safe_next
 
@@ -242,6 +242,21 @@ def logout():
     return redirect("/")
 
 
+def _password_message(exc: InvalidInput) -> str:
+    """A refused password change said in the page's language: the rule it breaks, and the field."""
+    rules = {
+        "short": _("新密码至少需要 %(n)d 个字符。", n=MIN_PASSWORD),
+        "no_words": _("新密码只有数字和符号，这类密码最先被猜中；请加入文字。"),
+        "common": _("新密码在常用密码名单上（或只是在常用密码前后加了数字或符号）；请另选一个。"),
+        "user_name": _("新密码不能是用户名（无论是否加数字）。"),
+        "few_characters": _("新密码中不同的字符太少；请另选一个。"),
+        "wrong_current": _("当前密码不是此账户的密码。"),
+        "not_repeated": _("两次输入的新密码不一致。"),
+        "unchanged": _("新密码必须与当前密码不同。"),
+    }
+    return rules.get(getattr(exc, "rule", None), exc.message)
+
+
 @bp.route("/account/password", methods=["GET", "POST"])
 def change_password():
     """Change one's own password; every other session of the account ends."""
@@ -268,7 +283,7 @@ def change_password():
         if exc.field == "current_password":
             # A stolen session must not become a way to guess the password: count it like a failed sign-in.
             logins.record_failure(store, rules, user.username, address, user.id, what="password change")
-        return render_template(template, form=form, error=exc.message, field=exc.field), 400
+        return render_template(template, form=form, error=_password_message(exc), field=exc.field), 400
     _start_session(user.id, generation)
     flash(_("密码已修改；此账户的其他会话均已结束。"))
     return redirect("/")

@@ -395,27 +395,33 @@ def test_a_wrong_current_password_on_the_change_page_counts_as_a_failure(throttl
 # --- passwords -------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("current, new, repeat, field, why", [
-    ("not-my-password", "a-brand-new-long-secret", None, "current_password", "is not this account"),
-    (PASSWORD, "short-pass1", None, "new_password", "at least 12 characters"),
-    (PASSWORD, "password1234", None, "new_password", "common passwords"),
-    (PASSWORD, "Qwertyuiop!2024", None, "new_password", "common passwords"),
-    (PASSWORD, "1qaz2wsx3edc", None, "new_password", "common passwords"),
-    (PASSWORD, "1314520woaini!!", None, "new_password", "common passwords"),
-    (PASSWORD, "2024-12-25 08:30", None, "new_password", "only digits and punctuation"),
-    (PASSWORD, "planner1-2024!", None, "new_password", "user name"),
-    (PASSWORD, "abababababababab", None, "new_password", "too few different characters"),
-    (PASSWORD, "a-brand-new-long-secret", "a-brand-new-long-secreT", "repeat_password", "not the same"),
-    (PASSWORD, PASSWORD, None, "new_password", "differ from the current"),
+@pytest.mark.parametrize("current, new, repeat, field, why, why_zh", [
+    ("not-my-password", "a-brand-new-long-secret", None, "current_password", "is not this account", "不是此账户的密码"),
+    (PASSWORD, "short-pass1", None, "new_password", "at least 12 characters", "至少需要 12 个字符"),
+    (PASSWORD, "password1234", None, "new_password", "common passwords", "常用密码名单"),
+    (PASSWORD, "Qwertyuiop!2024", None, "new_password", "common passwords", "常用密码名单"),
+    (PASSWORD, "1qaz2wsx3edc", None, "new_password", "common passwords", "常用密码名单"),
+    (PASSWORD, "1314520woaini!!", None, "new_password", "common passwords", "常用密码名单"),
+    (PASSWORD, "2024-12-25 08:30", None, "new_password", "only digits and punctuation", "只有数字和符号"),
+    (PASSWORD, "planner1-2024!", None, "new_password", "user name", "不能是用户名"),
+    (PASSWORD, "abababababababab", None, "new_password", "too few different characters", "不同的字符太少"),
+    (PASSWORD, "a-brand-new-long-secret", "a-brand-new-long-secreT", "repeat_password", "not the same",
+     "两次输入的新密码不一致"),
+    (PASSWORD, PASSWORD, None, "new_password", "differ from the current", "必须与当前密码不同"),
 ])
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
 def test_a_refused_new_password_names_the_field_and_changes_nothing(any_app, planner, current, new, repeat,
-                                                                   field, why):
+                                                                   field, why, why_zh, lang):
     client = any_app.test_client()
     login(client)
+    with client.session_transaction() as sess:
+        sess["locale"] = lang
     response = _change_password(client, current=current, new=new, repeat=repeat)
     assert response.status_code == 400
     body = response.get_data(as_text=True)
-    assert f"<code>{field}</code>" in body and why in body
+    assert f"<code>{field}</code>" in body and (why_zh if lang == "zh_CN" else why) in body
+    if lang == "zh_CN":
+        assert why not in body, "the Chinese page says the rule in Chinese"
     assert events(planner, "password_change") == []
     assert signed_in(client)
     other = any_app.test_client()
