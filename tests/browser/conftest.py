@@ -28,12 +28,18 @@ ALLOWED_HOST = "127.0.0.1"
 
 
 @pytest.fixture
-def live_server(gpkg_url):
+def live_store_url(gpkg_url):
+    """The registry the live server opens: the GeoPackage; a module overrides it to run on both stores."""
+    return gpkg_url
+
+
+@pytest.fixture
+def live_server(live_store_url):
     """Start the app on 127.0.0.1 at a free port in a thread: ``live_server(**settings) -> base URL``."""
     running = []
 
     def start(**settings) -> str:
-        app = make_app(gpkg_url, **settings)
+        app = make_app(live_store_url, **settings)
         server = make_server(ALLOWED_HOST, 0, app, threaded=True)
         thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
         thread.start()

@@ -136,8 +136,14 @@ def public_pages(ids: dict) -> list[tuple[str, list[str]]]:
 
 
 @pytest.fixture
-def seeded(gpkg_url, tmp_path):
-    store = Store(gpkg_url)
+def live_store_url(store_url):
+    """Escaping is the templates' and scripts' job whatever the store: every test here runs on both."""
+    return store_url
+
+
+@pytest.fixture
+def seeded(live_store_url, tmp_path):
+    store = Store(live_store_url)
     ids = seed_markup(store, tmp_path)
     store.dispose()
     return ids
