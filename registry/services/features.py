@@ -209,6 +209,7 @@ def _tomb_rows(session: Session, ids: list[int]) -> list[dict]:
             rows.append({"id": row.id, "name": UNKNOWN_MARTYR if unknown else row.name, "unknown": unknown,
                          "facility_id": row.facility_id, "plot": [row.plot_area, row.plot_row, row.plot_number],
                          "plot_label": format_plot(row.plot_area, row.plot_row, row.plot_number),
+                         "plot_label_en": format_plot(row.plot_area, row.plot_row, row.plot_number, english=True),
                          "is_demo": row.is_demo,
                          "url": f"/martyrs/{row.martyr_id}" if row.martyr_id else None,
                          "_x": row.geom.x, "_y": row.geom.y})

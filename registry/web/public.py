@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from maps.basemaps import BasemapConfigError, basemap_from_settings
@@ -72,6 +73,8 @@ def _map_labels() -> dict:
         "layerHeritage": _("红色文化遗存"),
         "tombCluster": _("%(n)s 座烈士墓，点击放大"),
         "plot": _("墓位 %(plot)s"),
+        # Which of a tomb's plot labels the page shows: as signed (A区 4排 20号) or in English.
+        "plotProperty": "plot_label_en" if str(get_locale()).startswith("en") else "plot_label",
         "capped": _("此范围内共 %(total)s 处，仅显示 %(shown)s 处，请放大地图查看全部。"),
         "loadFailed": _("地图数据加载失败，请稍后重试。"),
         "nothingHere": _("当前地图范围内没有纪念设施。"),

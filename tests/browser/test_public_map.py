@@ -90,6 +90,23 @@ def test_tombs_layer_shows_clusters_or_tombs_when_switched_on(seeded, live_serve
     assert watched_page.problems() == CLEAN
 
 
+@pytest.mark.parametrize("lang, label", [("zh_CN", "墓位 A区 1排 1号"), ("en", "Plot Area A, row 1, no. 1")])
+def test_a_tombs_popup_gives_its_plot_in_the_pages_language(seeded, live_server, watched_page, lang, label):
+    page = watched_page.page
+    page.goto(live_server(BASEMAP="none") + f"/?lang={lang}", wait_until="networkidle")
+    page.locator(".pm-marker").first.wait_for(state="visible", timeout=10_000)
+    page.locator(".leaflet-control-layers").hover()
+    page.get_by_label("烈士墓" if lang == "zh_CN" else "Martyr tombs").check()
+    page.locator("path.pm-tomb").first.wait_for(state="attached", timeout=10_000)
+    # Open each tomb's popup in turn (Leaflet shows one at a time) and read what it says.
+    texts = page.evaluate("""() => { const map = Object.values(window).find(v => v instanceof L.Map), seen = [];
+        map.eachLayer(l => { if (l.options && l.options.className === 'pm-tomb' && l.getPopup()) {
+            l.openPopup(); seen.push(document.querySelector('.leaflet-popup-content').innerText); } });
+        return seen; }""")
+    assert any(label in text for text in texts), texts
+    assert watched_page.problems() == CLEAN
+
+
 def test_near_me_centres_on_the_browsers_position(seeded, live_server, browser):
     context = browser.new_context(geolocation={"latitude": 25.05, "longitude": 116.95}, permissions=["geolocation"],
                                   locale="zh-CN")

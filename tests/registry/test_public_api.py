@@ -74,6 +74,9 @@ def test_few_tombs_come_one_by_one_with_unknown_martyrs_named_honestly(seeded):
 
     assert body["clustered"] is False
     assert names(body) == sorted(["张甲（示例）", "王乙（示例）", "李丙（示例）", "无名烈士"])
+    first = next(f["properties"] for f in body["features"] if f["properties"]["name"] == "张甲（示例）")
+    assert first["plot"] == ["A", "1", "1"]
+    assert (first["plot_label"], first["plot_label_en"]) == ("A区 1排 1号", "Area A, row 1, no. 1")
 
 
 def test_many_tombs_come_as_clusters_that_add_up(any_app):

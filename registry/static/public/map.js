@@ -99,7 +99,8 @@
         cluster.on("click", function () { map.setView(latlng, Math.min(map.getZoom() + 2, 18)); });
         return cluster;
       }
-      var plot = p.plot_label || "";  // as signed (A区 4排 20号), formatted by the server
+      // As signed (A区 4排 20号) or in English (Area A, row 4, no. 20), both formatted by the server.
+      var plot = p[options.labels.plotProperty || "plot_label"] || "";
       var dot = L.circleMarker(latlng, {radius: 5, color: "#374151", weight: 1, fillColor: "#9ca3af",
                                         fillOpacity: 0.9, className: "pm-tomb"});
       var name = p.unknown ? label(options, "unknown", p.name) : p.name;
