@@ -85,6 +85,11 @@ class VisitRoute(MacroElement):
                 map.fitBounds(VisitRouteStops.getBounds(), {padding: [30, 30], maxZoom: 15});
             }
             map.getContainer().setAttribute("data-stops", String(stops.length));
+            // The page's print button refits the route to the printed map's size (see manage/visits.js).
+            window.visitRoute = {map: map, refit: function () {
+                map.invalidateSize(false);
+                if (line.length) { map.fitBounds(VisitRouteStops.getBounds(), {padding: [30, 30], maxZoom: 15}); }
+            }};
         })();
         {% endmacro %}
         """

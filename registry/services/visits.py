@@ -86,6 +86,7 @@ class VisitPlan:
     start: Start | None
     return_m: float
     total_m: float
+    back: bool = False
 
 
 def parse_day(text: str | None, today: date) -> date:
@@ -219,4 +220,4 @@ def plan_visits(store: Store, actor: Actor, cadence: Cadence, asked: VisitReques
                                                   zip(tour.order, tour.legs_m, strict=True)), start=1)]
     return VisitPlan(day=day, county=county, due=due, left_out=max(0, len(due) - MAX_STOPS),
                      chosen_ids=order_ids, stops=stops, start=start, return_m=tour.return_m,
-                     total_m=tour.total_m)
+                     total_m=tour.total_m, back=asked.back)

@@ -47,7 +47,7 @@ def _map(plan):
                                              "lat": plan.start.lat}
     center, zoom = divisions.first_view(get_store())  # the route is fitted once drawn
     return render_map(build_visit_map(current_app.config, stops, start, labels={"start": _("出发点")},
-                                      back=bool(plan.return_m), basemap=basemap, center=center, zoom=zoom))
+                                      back=plan.back, basemap=basemap, center=center, zoom=zoom))
 
 
 @bp.get("/visits")
