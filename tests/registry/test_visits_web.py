@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from geodata.crs import wgs84_to_gcj02
 from registry.models import AuditEvent
 from tests.registry.test_manage_helpers import CHANGTING, backdate, facility, people
 from tests.registry.test_manage_web import as_user
@@ -77,6 +78,15 @@ def test_a_typed_start_goes_first_and_the_way_back_is_counted(world):
     assert _legs(page) == [1.0, 1.0, 1.0, 1.0]
     assert "距出发点 1.0 公里" in page and "返回出发点 4.0 公里" in page
     assert _total(page) == pytest.approx(8.0, abs=0.15)
+
+
+def test_a_start_typed_in_gcj02_is_converted_before_ordering(world):
+    app, _store, ids, _far = world
+    lon, lat = wgs84_to_gcj02(116.44, LAT)  # as a phone's map app would give the point
+    page = as_user(app, "mgr").get(f"/manage/visits?chosen=1&facility={ids['A']}&facility={ids['D']}"
+                                   f"&start_lon={lon:.7f}&start_lat={lat:.7f}&start_crs=GCJ-02").get_data(as_text=True)
+    assert "出发点：116.44000, 25.05000" in page
+    assert _names(page) == ["线上纪念碑D", "线上纪念碑A"] and _legs(page) == [1.0, 3.0]
 
 
 def test_a_start_facility_and_an_added_code(world):
