@@ -190,8 +190,8 @@ def order_visits(stops: Sequence, start=None, *, names: Sequence[str] | None = N
     return_to_start : bool, default False
         Count the walk back from the last stop to ``start``; needs ``start``.
     improve : bool, default True
-        Run 2-opt after the nearest-neighbour path; False gives the nearest-neighbour path alone
-        (to compare with).
+        Improve the nearest-neighbour paths as above; False gives the first nearest-neighbour path
+        alone (to compare with).
 
     Returns
     -------
