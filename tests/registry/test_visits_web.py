@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from geodata.crs import wgs84_to_gcj02
-from registry.models import AuditEvent
+from registry.models import AuditEvent, Facility
 from tests.registry.test_manage_helpers import CHANGTING, backdate, facility, people
 from tests.registry.test_manage_web import as_user
 
@@ -125,6 +125,13 @@ def test_a_facility_of_another_county_is_refused_by_name_and_audited(world):
     assert _writes(store) == before_writes and _forbidden(store) == before_refused + 1
     start = as_user(app, "mgr").get(f"/manage/visits?chosen=1&facility={ids['A']}&start_facility={far}")
     assert start.status_code == 403 and "长汀的纪念碑" in start.get_data(as_text=True)
+    typed = as_user(app, "mgr").get(f"/manage/visits?add={CHANGTING}-T")
+    assert typed.status_code == 400  # a code that is no facility at all
+    with store.session() as s:
+        code = s.get(Facility, far).code
+    added = as_user(app, "mgr").get(f"/manage/visits?add={code}")
+    assert added.status_code == 403 and "长汀的纪念碑" in added.get_data(as_text=True)
+    assert 'data-field="add"' in added.get_data(as_text=True)
     other_county = as_user(app, "mgr").get(f"/manage/visits?county={CHANGTING}")
     assert other_county.status_code == 403
 
