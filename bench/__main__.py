@@ -19,7 +19,7 @@ from registry import spatial
 from registry.services.demo import load_demo
 
 # Benchmarks of each area of the site, each a module with run(table, quick).
-AREAS = ("public", "manage", "relocations", "plan", "gis", "qingming")
+AREAS = ("public", "manage", "relocations", "plan", "gis", "qingming", "tour")
 BOX_DEGREES = 0.25  # about a county-sized viewport (25 km) at Longyan's latitude
 
 

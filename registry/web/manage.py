@@ -249,5 +249,5 @@ def _redirect_to(url: str):
     return redirect(url, code=303)
 
 
-# The field pages (inspections, work orders, photos) share this blueprint.
-from registry.web import manage_field  # noqa: E402,F401
+# The field pages (inspections, work orders, photos) and the visit route share this blueprint.
+from registry.web import manage_field, visits  # noqa: E402,F401

@@ -114,6 +114,9 @@ RIGHTS: dict[str, Right] = {
     "manage.task": staff(*MANAGE_READ, county="task"),
     "manage.task_step": staff(*MANAGE_READ, county="task", write=True,
                               check="reviewers only verify or send back; other steps need the county's manager"),
+    # visit routes (reads only): the due list of the manager's counties; each facility chosen or typed is checked
+    "manage.visits": staff(*MANAGER, check="facilities, the start facility and the county: the manager's "
+                                           "counties only (services.visits, 403 naming the facility)"),
     # relocations
     "relocations.index": staff(*RELOCATION_READ, check=LISTS),
     "relocations.detail": staff(*RELOCATION_READ, county="relocation", check="consent hidden from planners"),

@@ -98,7 +98,8 @@ def pages(ids) -> dict[str, tuple[str | None, list[str]]]:
                                  ("/manage/facilities/{facility}/inspect", "facility"),
                                  ("/manage/inspections/{inspection}", "inspection"), ("/manage/ledgers", None),
                                  ("/manage/moderation", None), ("/manage/tasks", None),
-                                 ("/manage/tasks/{task}", "task"))),
+                                 ("/manage/tasks/{task}", "task"), ("/manage/visits", None),
+                                 ("/manage/visits?start_lon=116.5&start_lat=25.2&back=on", None))),
         "relocations": ("admin", some(("/relocations", None), ("/relocations/{relocation}", "relocation"),
                                       ("/relocations/new", None), ("/relocations/map", None),
                                       ("/relocations/reconciliation", None), ("/relocations/import", None),
@@ -336,4 +337,27 @@ def test_map_controls_speak_english_on_english_pages(demo_site, browser):
     assert page.inner_text("a.skip-map") == "Skip the map"
     page.wait_for_function("() => document.getElementById('map-list-count').textContent")
     assert page.inner_text("#map-list-count").endswith("places in view")
+    context.close()
+
+
+def test_visit_route_prints_as_a_list_and_a_map(demo_site, browser):
+    """The managers' visit route: markers match the numbered list, and printing keeps only the list and the map."""
+    base, _ids = demo_site
+    context, page = visitor(browser, "desktop")
+    page.goto(base + "/login")
+    page.fill("input[name=username]", "manager")
+    page.fill("input[name=password]", PASSWORDS["manager"])
+    page.click("form:has(input[name=password]) button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    page.goto(base + "/manage/visits", wait_until="networkidle")
+    stops = page.locator(".visit-list > li").count()
+    assert stops > 1
+    assert page.get_attribute(".leaflet-container", "data-stops") == str(stops)
+    first = page.locator(".leaflet-marker-icon.visit-marker").first
+    assert first.get_attribute("aria-label") == "1. " + page.locator(".visit-stop__name").first.inner_text()
+    page.emulate_media(media="print")
+    assert not page.locator("form.visit-form").is_visible()
+    assert not page.locator(".site-header").is_visible() and not page.locator(".manage-nav").is_visible()
+    assert page.locator(".visit-list").is_visible() and page.locator(".leaflet-container").is_visible()
+    assert not page.locator(".leaflet-control-zoom").is_visible()
     context.close()

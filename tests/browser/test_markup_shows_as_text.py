@@ -107,6 +107,7 @@ def staff_pages(ids: dict) -> list[tuple[str, list[str]]]:
         ("/manage/tasks", [TASK, REPORT]),
         (f"/manage/tasks/{ids['task']}", [TASK]),
         ("/manage/moderation", [PENDING]),
+        (f"/manage/visits?chosen=1&facility={ids['facility']}", [FACILITY_NAME, FACILITY_CODE]),
         ("/relocations", [RELOCATION]),
         (f"/relocations/{ids['relocation']}", [RELOCATION, ORIGIN, CONSENT, MARTYR, CEMETERY]),
         ("/relocations/reconciliation", []),
@@ -232,6 +233,14 @@ def test_staff_pages_and_maps_show_markup_as_text(seeded, live_server, watched_p
     }}""")
     page.locator(".leaflet-popup-content").first.wait_for(state="visible")
     guard.assert_shows("maintenance popup", FACILITY_NAME, scope=".leaflet-popup-content")
+
+    # The visit route map: a stop's tooltip names it as text.
+    page = guard.open(base, f"/manage/visits?chosen=1&facility={ids['facility']}")
+    page.wait_for_function("() => document.querySelector('.leaflet-container').dataset.stops === '1'")
+    page.evaluate(f"""() => {{ {map_of(page)}.eachLayer(l => {{
+        if (l.getTooltip && l.getTooltip()) {{ l.openTooltip(); }} }}); }}""")
+    page.locator(".leaflet-tooltip").first.wait_for(state="visible")
+    guard.assert_shows("visit route tooltip", FACILITY_NAME, scope=".leaflet-tooltip")
 
     # The journey map: hovering the line shows the relocation's code as text.
     page = guard.open(base, "/relocations/map")
