@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, current_app, jsonify, render_template, request, send_file, url_for
+from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, generate_csrf
 from werkzeug.exceptions import HTTPException
@@ -39,7 +39,7 @@ def _static_dir() -> Path:
 @bp.get("/sw.js")
 def worker():
     """The service worker (from /manage, so its scope covers the due list and every page under it)."""
-    response = send_file(_static_dir() / "js" / "offline-sw.js", mimetype="text/javascript", max_age=0)
+    response = Response((_static_dir() / "js" / "offline-sw.js").read_bytes(), mimetype="text/javascript")
     response.headers["Service-Worker-Allowed"] = SCOPE
     # A new worker is picked up at the next visit: the browser checks this file, never a stale copy.
     response.headers["Cache-Control"] = "no-cache"

@@ -178,4 +178,6 @@ def test_the_worker_and_the_manifest_are_served_from_the_managers_area(app, stor
     body = manifest.get_json()
     assert body["scope"] == "/manage" and body["start_url"] == "/manage"
     assert all(icon["src"].startswith("/static/") for icon in body["icons"])
-    assert client.get(body["icons"][0]["src"]).status_code == 200
+    icon = client.get(body["icons"][0]["src"])
+    assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
+    icon.close()
