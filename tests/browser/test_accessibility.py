@@ -97,7 +97,7 @@ def pages(ids) -> dict[str, tuple[str | None, list[str]]]:
                                  ("/manage/facilities/{facility}/edit", "facility"),
                                  ("/manage/facilities/{facility}/inspect", "facility"),
                                  ("/manage/inspections/{inspection}", "inspection"), ("/manage/ledgers", None),
-                                 ("/manage/moderation", None), ("/manage/tasks", None),
+                                 ("/manage/moderation", None), ("/manage/tasks", None), ("/manage/offline", None),
                                  ("/manage/tasks/{task}", "task"))),
         "relocations": ("admin", some(("/relocations", None), ("/relocations/{relocation}", "relocation"),
                                       ("/relocations/new", None), ("/relocations/map", None),
