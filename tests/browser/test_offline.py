@@ -157,11 +157,19 @@ def test_a_refused_inspection_stays_queued_with_the_reason_and_can_be_discarded(
     page.wait_for_url("**/manage/offline")
     expect(page.locator(".queue-item")).to_have_count(1)
 
+    # Back online, the server is briefly unavailable: the inspection stays queued for the next try.
+    context.set_offline(False)
+    context.route("**/manage/offline/facilities/*/inspections", lambda route: route.fulfill(
+        status=503, content_type="application/json", body='{"status": 503, "message": "store unavailable"}'))
+    page.click("#send-now")
+    expect(page.locator(".queue-item")).to_have_attribute("data-state", "error", timeout=20_000)
+    context.unroute("**/manage/offline/facilities/*/inspections")
+    assert counts(store, site.id) == (0, 0)
+
     # Meanwhile the facility is retired (its tomb moved into a cemetery).
     with store.session() as s:
         version = s.get(Facility, site.id).version
     retire_facility(store, SYSTEM, site.id, version, "迁入烈士陵园")
-    context.set_offline(False)
     page.click("#send-now")
     item = page.locator(".queue-item")
     expect(item).to_have_attribute("data-state", "refused", timeout=20_000)
