@@ -196,3 +196,44 @@ def test_a_refused_inspection_stays_queued_with_the_reason_and_can_be_discarded(
     expect(page.locator(".queue-item")).to_have_count(0)
     assert counts(store, site.id) == (0, 0)
     assert blocked == [] and errors == []
+
+
+def page_caches(page) -> list[str]:
+    return page.evaluate("() => caches.keys().then(names => names.filter(n => n.startsWith('registry-pages-')))")
+
+
+def test_signing_out_leaves_no_pages_and_another_user_sees_no_queue(field_server, offline_phone):  # noqa: F811
+    base, app = field_server
+    context, page, blocked, errors = offline_phone
+    store = app.extensions["registry_store"]
+    actors = people(store)
+    site = facility(store)
+    backdate(store, site.id, 200)
+    sign_in(page, base, "mgr")
+    cache_for_offline(page, base, site.id)
+    assert page_caches(page) == [f"registry-pages-{actors['mgr'].id}"]
+    context.set_offline(True)
+    page.reload()
+    fill_inspection(page, [])
+    page.click("#submit-inspection")
+    page.wait_for_url("**/manage/offline")
+    expect(page.locator(".queue-item")).to_have_count(1)
+    # Marked refused while still offline, so it stays on the phone through what follows.
+    page.evaluate("() => RegistryOffline.mine().then(items => RegistryOffline.put(Object.assign(items[0], "
+                  "{state: 'refused', message: 'kept for this test'})))")
+    context.set_offline(False)
+
+    page.click(".menu-toggle")
+    page.click(".site-nav__account button")
+    page.wait_for_load_state("networkidle")
+    page.wait_for_function("() => caches.keys().then(n => !n.some(x => x.startsWith('registry-pages-')))")
+    assert page_caches(page) == []
+
+    sign_in(page, base, "mgr2")
+    page.goto(base + "/manage/offline", wait_until="networkidle")
+    # mgr's unsent inspection is neither shown to mgr2 nor sent as theirs; only its count is said.
+    expect(page.locator("#queue-status")).to_contain_text("另有 1 条记录属于其他账户")
+    expect(page.locator(".queue-item")).to_have_count(0)
+    assert page_caches(page) in ([], [f"registry-pages-{actors['mgr2'].id}"])
+    assert counts(store, site.id) == (0, 0)
+    assert blocked == [] and errors == []
