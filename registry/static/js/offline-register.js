@@ -4,7 +4,8 @@
 (function () {
   "use strict";
   var PREFIX = "registry-pages-";
-  var REFRESH_MS = 5 * 60 * 1000;
+  var REFRESH_MS = 5 * 60 * 1000;       // another page than the due list looks for new due forms this often
+  var FULL_REFRESH_MS = 60 * 60 * 1000; // and every kept page is fetched again this often (else only new ones)
   var meta = document.querySelector("meta[name=registry-offline-user]");
   var user = meta ? meta.content : "";
 
@@ -23,8 +24,14 @@
   // Fetch and keep the due list, the queue page, each due facility's inspection form and the static files.
   function precache() {
     var stamp = "registry-offline-cached-" + user;
+    var fullStamp = "registry-offline-refreshed-" + user;
     var last = 0;
-    try { last = Number(localStorage.getItem(stamp) || 0); } catch (e) { /* no storage: cache every time */ }
+    var lastFull = 0;
+    try {
+      last = Number(localStorage.getItem(stamp) || 0);
+      lastFull = Number(localStorage.getItem(fullStamp) || 0);
+    } catch (e) { /* no storage: cache every time */ }
+    var full = Date.now() - lastFull >= FULL_REFRESH_MS;
     var onDueList = location.pathname === "/manage" || location.pathname === "/manage/offline";
     if (!navigator.onLine || (!onDueList && Date.now() - last < REFRESH_MS)) {
       mark("offlineCached", "skipped");
@@ -39,13 +46,20 @@
       .then(function (list) {
         if (String(list.user) !== user) { throw new Error("signed in as another user"); }
         return caches.open(PREFIX + user).then(function (cache) {
+          return cache.keys().then(function (requests) { return {cache: cache, requests: requests}; });
+        }).then(function (kept) {
+          var cache = kept.cache;
+          var have = {};
+          kept.requests.forEach(function (request) { have[request.url] = true; });
           var wanted = {};
+          list.urls.forEach(function (url) { wanted[new URL(url, location.href).href] = true; });
           var done = 0;
-          var queue = list.urls.slice();
+          // On a weak network only what is missing is fetched; pages already kept are refreshed now and then
+          // (and whenever they are opened online, by the worker).
+          var queue = list.urls.filter(function (url) { return full || !have[new URL(url, location.href).href]; });
           function next() {
             var url = queue.shift();
             if (!url) { return Promise.resolve(); }
-            wanted[new URL(url, location.href).href] = true;
             return fetch(url, {credentials: "same-origin", cache: "no-store"}).then(function (r) {
               // A page that sent us to the sign-in page is not kept (nor is any error page).
               if (r.ok && !r.redirected) { done += 1; return cache.put(url, r); }
@@ -53,12 +67,13 @@
           }
           return Promise.all([next(), next()]).then(function () {
             // A facility no longer due leaves the cache.
-            return cache.keys().then(function (requests) {
-              return Promise.all(requests.filter(function (request) { return !wanted[request.url]; })
-                .map(function (request) { return cache.delete(request); }));
-            });
+            return Promise.all(kept.requests.filter(function (request) { return !wanted[request.url]; })
+              .map(function (request) { return cache.delete(request); }));
           }).then(function () {
-            try { localStorage.setItem(stamp, String(Date.now())); } catch (e) { /* fine */ }
+            try {
+              localStorage.setItem(stamp, String(Date.now()));
+              if (full) { localStorage.setItem(fullStamp, String(Date.now())); }
+            } catch (e) { /* fine */ }
             mark("offlineCached", done);
             var status = document.getElementById("cache-status");
             var box = document.getElementById("offline-queue");

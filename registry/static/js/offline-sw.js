@@ -36,17 +36,11 @@ function cached(request, navigation) {
   });
 }
 
-self.addEventListener("fetch", function (event) {
-  var request = event.request;
-  var url = new URL(request.url);
-  if (request.method !== "GET" || url.origin !== self.location.origin || url.pathname === "/manage/sw.js") {
-    return;
-  }
-  var navigation = request.mode === "navigate";
-  if (!navigation && url.pathname.indexOf("/static/") !== 0 && url.pathname.indexOf("/manage") !== 0) {
-    return;
-  }
-  event.respondWith(fetch(request).then(function (response) {
+// On a weak network a kept copy is shown after this long; the network's answer still refreshes the cache.
+var SLOW_MS = 8000;
+
+function fromNetwork(event, request, navigation) {
+  return fetch(request).then(function (response) {
     if (navigation && response.type === "opaqueredirect") {
       // The session ended (sent to sign in): nobody's pages stay on the phone.
       return purge().then(function () { return response; });
@@ -62,10 +56,38 @@ self.addEventListener("fetch", function (event) {
       }));
     }
     return response;
-  }, function (error) {
-    return cached(request, navigation).then(function (hit) {
-      if (hit) { return hit; }
-      throw error;
+  });
+}
+
+self.addEventListener("fetch", function (event) {
+  var request = event.request;
+  var url = new URL(request.url);
+  if (request.method !== "GET" || url.origin !== self.location.origin || url.pathname === "/manage/sw.js") {
+    return;
+  }
+  var navigation = request.mode === "navigate";
+  if (!navigation && url.pathname.indexOf("/static/") !== 0 && url.pathname.indexOf("/manage") !== 0) {
+    return;
+  }
+  event.respondWith(new Promise(function (resolve, reject) {
+    var settled = false;
+    function settle(response) {
+      if (!settled) { settled = true; resolve(response); }
+    }
+    var slow = setTimeout(function () {
+      // Only the page itself from the cache (not the queue page in its place): the network may still answer.
+      pagesCache().then(function (cache) {
+        return cache ? cache.match(request, {ignoreVary: true}) : null;
+      }).then(function (hit) { if (hit) { settle(hit); } });
+    }, SLOW_MS);
+    fromNetwork(event, request, navigation).then(function (response) {
+      clearTimeout(slow);
+      settle(response);
+    }, function (error) {
+      clearTimeout(slow);
+      cached(request, navigation).then(function (hit) {
+        if (hit) { settle(hit); } else if (!settled) { settled = true; reject(error); }
+      });
     });
   }));
 });
