@@ -216,6 +216,9 @@
       // A fresh inspection gets a key made here: a form kept for offline use is opened many times, and each
       // inspection needs its own key (a repeated key would be taken for a retry of the first).
       form.elements.idempotency_key.value = offline.newKey();
+      // The kept form's time is when it was fetched: a fresh inspection starts now (Beijing time, as the form).
+      var beijing = new Date(Date.now() + 8 * 3600 * 1000).toISOString().slice(0, 16);
+      form.elements.inspected_at.value = beijing;
     }
   }
   if (offline) {
