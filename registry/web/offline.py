@@ -113,6 +113,11 @@ def sync(facility_id: int):
 
 
 def _refusal(status: int, message: str, field: str | None):
+    # What the caretaker can do about it, before the registry's own words.
+    advice = {404: _("该设施已注销或不在登记册中，无法接收这条巡查记录：请删除，或请档案管理员核实。"),
+              403: _("该设施所在区县已不由您管理，无法接收这条巡查记录：请删除，或请管理员核实您的管辖区县。")}
+    if status in advice:
+        message = f"{advice[status]} ({message})"
     body = {"status": status, "message": message, "field": field or STATUS_FIELDS.get(status),
             # The queue keeps what is refused for the user to edit or discard; anything else is sent again.
             "retry": status >= 500 or status in (401, 408, 429)}

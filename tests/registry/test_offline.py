@@ -121,6 +121,10 @@ def test_refusals_answer_json_with_the_reason_and_the_field(app, store, case):
     assert body["message"] and body["retry"] is False
     if case == "bad_photo":
         assert "notes.jpg" in body["message"]
+    if case == "retired":
+        assert "已注销" in body["message"] and f"no active facility {site.id}" in body["message"]
+    if case == "other_county":
+        assert "已不由您管理" in body["message"]
     assert count(store) == 0 and count(store, Attachment) == 0
 
 
