@@ -44,7 +44,8 @@
     var actions = document.createElement("div");
     actions.className = "queue-item__actions";
     var edit = text("a", msg.msgEdit, "button button--small queue-edit");
-    edit.href = item.edit_url;
+    // Only a page of this area (the stored value is the form's own path; anything else is not followed).
+    edit.href = /^\/manage\/facilities\/[0-9]+\/inspect\?queued=/.test(item.edit_url) ? item.edit_url : "#";
     actions.appendChild(edit);
     var discard = text("button", msg.msgDiscard, "button button--small queue-discard");
     discard.type = "button";
