@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import Boolean, Date, Float, ForeignKey, Text
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Integer, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registry.models.base import Base, Record
@@ -34,6 +34,9 @@ class Inspection(Record, Base):
     on_site: Mapped[bool | None] = mapped_column(Boolean)
     idempotency_key: Mapped[str | None] = mapped_column(Text, unique=True)
     geom: Mapped[BaseGeometry | None] = mapped_column(Geometry("POINT"))
+    # The facility's version the form was opened on; an inspection arriving after a newer one is flagged.
+    facility_version_seen: Mapped[int | None] = mapped_column(Integer)
+    facility_changed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), nullable=False)
 
 
 class MaintenanceTask(Record, Base):

@@ -16,7 +16,7 @@ from geodata.crs import distance_m
 from registry.db import Store
 from registry.models import Facility, Inspection
 from registry.models.vocab import CHECK_STATES, CONDITIONS, SIX_ONES
-from registry.services.access import require_county
+from registry.services.access import readable_counties, require_county
 from registry.services.base import Actor, Conflict, InvalidInput, load, record_audit, snapshot, unit_of_work
 from registry.services.due import TIERS
 from registry.services.photos import PhotoLimits, add_attachments, check_photos, write_files
@@ -104,6 +104,17 @@ def _position(values: dict, facility: Facility, rules: FieldRules):
     return Point(lon, lat), round(metres, 1), metres <= rules.on_site_m
 
 
+def _version_seen(values: dict) -> int | None:
+    """The facility version the form was opened on (``facility_version``), or None when the form sent none."""
+    raw = str(values.get("facility_version") or "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise InvalidInput(f"facility_version {raw!r} must be a whole number from 1 (the form carries the "
+                           "version it was opened on)", field="facility_version")
+    return int(raw)
+
+
 def _existing(session, key: str) -> Inspection | None:
     return session.scalar(select(Inspection).where(Inspection.idempotency_key == key))
 
@@ -148,6 +159,7 @@ def submit_inspection(store: Store, actor: Actor, facility_id: int, values: dict
             raise InvalidInput(f"problems has {len(problems)} characters; at most {MAX_PROBLEMS}", field="problems")
         when = parse_when(values.get("inspected_at"), now)
         geom, metres, on_site = _position(values, facility, rules)
+        seen = _version_seen(values)
     checked = check_photos(list(photos), rules.photos)
     write_files(attachments_dir, checked)
     try:
@@ -157,16 +169,21 @@ def submit_inspection(store: Store, actor: Actor, facility_id: int, values: dict
             if existing is not None:
                 return _replay(existing, actor, facility_id)
             facility = session.get(Facility, facility_id)
+            # Edited since the form was opened (a phone's queue may arrive hours later): kept, and flagged.
+            changed = seen is not None and facility.version > seen
             inspection = Inspection(
                 facility_id=facility_id, inspector_id=actor.id, inspector_name=actor.name, inspected_at=when,
                 tier=tier, condition=condition, problems=problems, distance_m=metres, on_site=on_site,
-                idempotency_key=key, geom=geom, **checklist,
+                idempotency_key=key, geom=geom, facility_version_seen=seen, facility_changed=changed,
+                **checklist,
             )
             session.add(inspection)
             session.flush()
             add_attachments(session, actor, "inspections", inspection.id, "inspection_photo", checked)
-            record_audit(session, actor, "create", inspection,
-                         note=f"{len(checked)} photo(s)" + ("" if on_site is not False else "; not on site"))
+            note = f"{len(checked)} photo(s)" + ("" if on_site is not False else "; not on site")
+            if changed:
+                note += f"; facility changed since the form was opened (version {seen}, now {facility.version})"
+            record_audit(session, actor, "create", inspection, note=note)
             latest = session.scalar(select(Inspection.inspected_at).where(
                 Inspection.facility_id == facility_id, Inspection.id != inspection.id,
                 Inspection.status == "active").order_by(Inspection.inspected_at.desc()).limit(1))
@@ -195,6 +212,18 @@ def facility_for_form(store: Store, actor: Actor, facility_id: int) -> Facility:
         facility = load(session, Facility, facility_id, "facility")
         require_county(actor, facility.county_code, write=False)
         return facility
+
+
+def flagged_inspections(store: Store, actor: Actor, limit: int = 50) -> list[tuple[Inspection, Facility]]:
+    """The newest inspections that arrived after their facility changed, in the actor's counties."""
+    counties = readable_counties(actor)
+    with store.session() as session:
+        query = (select(Inspection, Facility).join(Facility, Facility.id == Inspection.facility_id)
+                 .where(Inspection.facility_changed.is_(True), Inspection.status == "active")
+                 .order_by(Inspection.id.desc()).limit(limit))
+        if counties is not None:
+            query = query.where(Facility.county_code.in_(sorted(counties)))
+        return [(inspection, facility) for inspection, facility in session.execute(query)]
 
 
 def get_inspection(store: Store, actor: Actor, inspection_id: int) -> tuple[Inspection, Facility]:

@@ -14,6 +14,7 @@ def register(app: Flask) -> None:
         headers,
         history,
         manage,
+        offline,
         ogc,
         plan,
         public,
@@ -26,7 +27,7 @@ def register(app: Flask) -> None:
     )
 
     for module in (assets, system, auth, public, public_pages, api, history, manage, relocations, plan, ogc, tiles,
-                   gis_import):
+                   gis_import, offline):
         app.register_blueprint(module.bp)
     serving.init_app(app)
     headers.init_app(app)

@@ -92,6 +92,13 @@ RIGHTS: dict[str, Right] = {
     "history.recent": staff(*ALL_STAFF, check="events of records the reader may read; personal fields hidden"),
     "history.record": staff(*ALL_STAFF, county="history",
                             check="the record's kind as its pages allow (services.history); personal fields hidden"),
+    # offline inspections: the service worker, the manifest, the phone's queue and its sync endpoint
+    "offline.worker": anyone(check="a static script; it caches only what the signed-in user's pages load"),
+    "offline.manifest": anyone(),
+    "offline.queue": staff(*MANAGE_READ, check=LISTS + "; the queue itself lives on the phone"),
+    "offline.pages": staff(*MANAGER, check=LISTS),
+    "offline.session_info": staff(*MANAGER, check="the signed-in user's own id and CSRF token"),
+    "offline.sync": staff(*MANAGER, county="facility", write=True),
     # the managers' area
     "manage.index": staff(*MANAGE_READ, check=LISTS),
     "manage.maintenance_map": staff(*MANAGE_READ, check=LISTS),

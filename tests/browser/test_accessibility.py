@@ -96,6 +96,7 @@ def pages(ids) -> dict[str, tuple[str | None, list[str]]]:
                                  ("/manage/facilities/{facility}", "facility"),
                                  ("/manage/facilities/{facility}/edit", "facility"),
                                  ("/manage/facilities/{facility}/inspect", "facility"),
+                                 ("/manage/offline", None),
                                  ("/manage/inspections/{inspection}", "inspection"), ("/manage/ledgers", None),
                                  ("/manage/moderation", None), ("/manage/tasks", None),
                                  ("/manage/tasks/{task}", "task"), ("/manage/visits", None),
