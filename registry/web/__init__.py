@@ -10,6 +10,7 @@ def register(app: Flask) -> None:
         api,
         assets,
         auth,
+        calendar,
         gis_import,
         headers,
         history,
@@ -26,7 +27,7 @@ def register(app: Flask) -> None:
     )
 
     for module in (assets, system, auth, public, public_pages, api, history, manage, relocations, plan, ogc, tiles,
-                   gis_import):
+                   gis_import, calendar):
         app.register_blueprint(module.bp)
     serving.init_app(app)
     headers.init_app(app)
