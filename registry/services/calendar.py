@@ -311,23 +311,30 @@ def _deficiencies(session, facility_ids: list[int]) -> dict[int, list[str]]:
 
 
 def _wanted(store: Store, today: date, lead: LeadDays) -> dict[tuple[int, date], list[Occasion]]:
-    """(facility, date) -> the occasions on that date whose lead time has begun, today included."""
+    """(facility, date) -> every occasion there on that date, for the dates whose lead time has begun.
+
+    A date is due once one of its occasions is within its kind's lead time; the order then names them all
+    (an anniversary falling on Martyrs' Day is on the order made three weeks ahead for Martyrs' Day).
+    """
     end = today + timedelta(days=lead.longest)
-    found = [o for o in occasions(store, today, end, today=today) if o.on - timedelta(days=lead.days[o.kind]) <= today]
     everyone = None
     wanted: dict[tuple[int, date], list[Occasion]] = {}
-    for occasion in found:
+    due: set[tuple[int, date]] = set()
+    for occasion in occasions(store, today, end, today=today):
         ids = occasion.facility_ids
         if ids is None:
             if everyone is None:
                 with store.session() as session:
                     everyone = tuple(session.scalars(select(Facility.id).where(Facility.status == "active")))
             ids = everyone
+        started = occasion.on - timedelta(days=lead.days[occasion.kind]) <= today
         for facility_id in ids:
             listed = wanted.setdefault((facility_id, occasion.on), [])
             if all(o.title != occasion.title for o in listed):
                 listed.append(occasion)
-    return wanted
+            if started:
+                due.add((facility_id, occasion.on))
+    return {key: listed for key, listed in wanted.items() if key in due}
 
 
 def _order_text(occasions_on: list[Occasion], wanting: list[str] | None) -> str:
