@@ -26,6 +26,7 @@ from registry.services.base import (
     Actor,
     Forbidden,
     InvalidInput,
+    NotFound,
     check_version,
     load,
     record_audit,
@@ -524,11 +525,14 @@ def martyr_dates(store: Store, martyr_id: int, today: date | None = None, years:
     """A martyr's date of death as the calendar reads it, the next anniversary and the coming Qingmings."""
     today = today or today_in_beijing()
     with store.session() as session:
-        martyr = load(session, Martyr, martyr_id, "martyr", hide_retired=True)
-        name = "无名烈士" if martyr.is_unknown else martyr.name
-        row = session.execute(select(cast(Martyr.death_date, Text), Martyr.death_year, cast(Martyr.birth_date, Text),
-                                     Martyr.birth_year).where(Martyr.id == martyr_id)).one()
-    died = check_death_date(row[0], row[1], row[2], row[3], today)[0] if row[0] is not None else None
+        # Columns, not the record: a date of death the store holds as text that is no date must not stop the page.
+        row = session.execute(select(Martyr.name, Martyr.is_unknown, Martyr.status, cast(Martyr.death_date, Text),
+                                     Martyr.death_year, cast(Martyr.birth_date, Text), Martyr.birth_year)
+                              .where(Martyr.id == martyr_id)).one_or_none()
+    if row is None or row.status == "retired":
+        raise NotFound(f"no martyr {martyr_id}")
+    name = "无名烈士" if row.is_unknown else row.name
+    died = check_death_date(row[3], row[4], row[5], row[6], today)[0] if row[3] is not None else None
     anniversaries = []
     if died is not None:
         for year in range(today.year, today.year + years + 1):
