@@ -51,6 +51,7 @@ LEAD_SETTINGS = {
     "anniversary": ("CALENDAR_ANNIVERSARY_LEAD_DAYS", 7),
 }
 MAX_LEAD_DAYS = 120
+NATIONAL = ("qingming", "martyrs_day", "army_day")  # kept by every facility
 # Fixed national days: (kind, month, day).
 FIXED_DAYS = (("army_day", 8, 1), ("martyrs_day", 9, 30))
 DAY_KINDS = {

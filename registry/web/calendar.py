@@ -143,13 +143,14 @@ def county_feed(county: str):
         calendar.events.append(Event(
             uid=f"inspection-due-{facility.id}@{host}", day=facility.next_due.astimezone(BEIJING).date(),
             summary=_("巡查到期：%(name)s", name=facility.name),
-            url=url_for("manage.archive", facility_id=facility.id, _external=True), categories=(_("巡查"),)))
+            url=url_for("manage.archive", facility_id=facility.id, _external=True), categories=(_("巡查到期"),)))
     for occasion in service.occasions(store, today, today + timedelta(days=365), county=county, today=today):
         if occasion.kind in ("anniversary",):
             continue  # a martyr's anniversary reaches the feed as the order prepared for it
         uid = (f"facility-day-{occasion.day_id}-{occasion.on.year}@{host}" if occasion.day_id
                else f"{occasion.kind}-{county}-{occasion.on.year}@{host}")
-        calendar.events.append(Event(uid=uid, day=occasion.on, summary=occasion.title,
+        summary = _label(service.KINDS[occasion.kind]) if occasion.kind in service.NATIONAL else occasion.title
+        calendar.events.append(Event(uid=uid, day=occasion.on, summary=summary,
                                      categories=(_label(service.KINDS[occasion.kind]),)))
     return _ics(calendar, f"calendar-{county}.ics", public=False)
 
@@ -192,7 +193,8 @@ def remembrance_context() -> dict:
     counties = divisions.counties(store)
     county = (request.args.get("county") or "").strip()
     context = {"remembrance_counties": counties, "remembrance_county": county, "remembrance_days": None,
-               "remembrance_error": None, "remembrance_more": 0}
+               "remembrance_error": None, "remembrance_more": 0,
+               "remembrance_national": {k: _label(service.KINDS[k]) for k in service.NATIONAL}}
     if not county:
         return context
     if county not in counties:
