@@ -117,6 +117,8 @@ class Occasion:
     facility_ids: tuple[int, ...] | None = None
     martyr_id: int | None = None
     day_id: int | None = None
+    subject: str | None = None  # the martyr's or the facility day's name, for pages in another language
+    years: int | None = None  # the how-manieth anniversary, where known
 
 
 @dataclass(frozen=True)
@@ -262,7 +264,8 @@ def _anniversaries(rows, start: date, end: date, today: date) -> list[Occasion]:
             if start <= on <= end:
                 title = f"{row.name}烈士牺牲{year - died.year}周年"
                 facilities = tuple(sorted(set(places.get(martyr_id, ()))))
-                found.append(Occasion("anniversary", on, title, facilities, martyr_id=martyr_id))
+                found.append(Occasion("anniversary", on, title, facilities, martyr_id=martyr_id, subject=row.name,
+                                      years=year - died.year))
     return found
 
 
@@ -276,7 +279,8 @@ def _facility_days(session, start: date, end: date, county: str | None = None) -
         for on in _yearly(start, end, day.month, day.day):
             years = on.year - day.since_year if day.since_year and on.year > day.since_year else None
             title = f"{day.name}（{years}周年）" if years else day.name
-            found.append(Occasion("facility_day", on, title, (day.facility_id,), day_id=day.id))
+            found.append(Occasion("facility_day", on, title, (day.facility_id,), day_id=day.id, subject=day.name,
+                                  years=years))
     return found
 
 
