@@ -202,7 +202,7 @@ def national_days(start: date, end: date) -> list[Occasion]:
     return sorted(found, key=lambda o: o.on)
 
 
-def _martyr_rows(session, *, county: str | None = None, martyr_id: int | None = None, buried_only: bool = True):
+def _martyr_rows(session, *, county: str | None = None, buried_only: bool = True):
     """Active martyrs with a stored date of death, as the store holds it (text), with their tombs' facilities."""
     columns = (Martyr.id, Martyr.name, cast(Martyr.death_date, Text).label("death_raw"), Martyr.death_year,
                cast(Martyr.birth_date, Text).label("birth_raw"), Martyr.birth_year, Tomb.facility_id,
@@ -216,8 +216,6 @@ def _martyr_rows(session, *, county: str | None = None, martyr_id: int | None = 
         query = query.outerjoin(Tomb, tombs).outerjoin(Facility, facilities)
     if county is not None:
         query = query.where(Facility.county_code == county)
-    if martyr_id is not None:
-        query = query.where(Martyr.id == martyr_id)
     return session.execute(query.order_by(Martyr.id)).all()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -19,7 +20,6 @@ from registry.services.facilities import registry_has_demo
 from registry.services.tasks import STATE_LABELS
 from registry.solar_terms import BEIJING
 from registry.web.auth import audit_forbidden, current_actor
-from registry.web.caching import per_version
 from registry.web.errors import _respond
 
 bp = Blueprint("calendar", __name__)
@@ -201,10 +201,28 @@ def remembrance_context() -> dict:
         context["remembrance_error"] = _("县区代码 %(code)s 不在本系统的县区中，请从列表中选择。", code=county[:12])
         return context
     today = service.today_in_beijing(datetime.now(UTC))
-    # Kept per registry change and per day: the page's validator changes at the same moments (a write, and
-    # every ten minutes, a window that also turns at Beijing midnight).
-    found = per_version(f"remembrance:{county}:{today.isoformat()}",
-                        lambda: service.coming_days(store, county, today, HOME_HORIZON_DAYS))
+    found = _coming_days(store, county, today)
     context["remembrance_days"] = [(o, (o.on - today).days) for o in found[:HOME_LIMIT]]
     context["remembrance_more"] = max(0, len(found) - HOME_LIMIT)
     return context
+
+
+def _coming_days(store, county: str, today) -> list:
+    """A county's coming days, kept per worker for the county and the Beijing date.
+
+    Recomputed once the registry has changed (the change counter the page's validator read), but at most
+    every REFRESH seconds: at the Qingming peak every flower moves the counter, and the county's days (its
+    facilities' days, the anniversaries of the martyrs who lie there) seldom change. The page's ETag still
+    turns with every change and every ten minutes (a window that also turns at Beijing midnight).
+    """
+    kept = current_app.extensions.setdefault("calendar_coming_days", {})
+    version, now = g.get("data_version"), time.monotonic()
+    found = kept.get((county, today))
+    refresh = float(current_app.config.get("CALENDAR_HOME_REFRESH_SECONDS", 30))
+    if found is not None and (found[0] == version or now - found[1] < refresh):
+        return found[2]
+    if len(kept) > 1000:
+        kept.clear()  # days gone by and counties no longer asked for
+    value = service.coming_days(store, county, today, HOME_HORIZON_DAYS)
+    kept[(county, today)] = (version, now, value)
+    return value
