@@ -9,7 +9,6 @@ year than the year of death) is left out of the calendar and listed for the arch
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -19,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from registry.db import Store
 from registry.models import CalendarOrder, Facility, FacilityDay, Inspection, MaintenanceTask, Martyr, Tomb
+from registry.models.types import parse_stored_date
 from registry.models.vocab import SIX_ONES
 from registry.services import divisions
 from registry.services.access import readable_counties, require_county
@@ -70,7 +70,6 @@ BAD_DATE_REASONS = {
 }
 NAME_LIMIT = 100
 NOTE_LIMIT = 1000
-_ISO_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 
 
 def today_in_beijing(now: datetime | None = None) -> date:
@@ -145,22 +144,10 @@ class Prepared:
 # --- dates -----------------------------------------------------------------------------------------------
 
 
-def _parse_day(raw: str | None) -> tuple[date | None, str | None]:
-    """A stored date as a date (YYYY-MM-DD, optionally followed by a time), or None and why."""
-    text = (raw or "").strip()
-    match = _ISO_DAY.fullmatch(text[:10])
-    if match is None or (len(text) > 10 and text[10] not in " T"):
-        return None, "not_a_date"
-    try:
-        return date(*(int(part) for part in match.groups())), None
-    except ValueError:
-        return None, "no_such_day"
-
-
 def check_death_date(raw: str, death_year: int | None, birth_raw: str | None, birth_year: int | None,
                      today: date) -> tuple[date | None, str | None]:
     """A stored date of death as a date, or None and the reason (a key of BAD_DATE_REASONS)."""
-    day, reason = _parse_day(raw)
+    day, reason = parse_stored_date(raw)
     if day is None:
         return None, reason
     if day > today:
@@ -169,7 +156,7 @@ def check_death_date(raw: str, death_year: int | None, birth_raw: str | None, bi
         return None, "too_early"
     if death_year is not None and death_year != day.year:
         return None, "year_differs"
-    born = _parse_day(birth_raw)[0]
+    born = parse_stored_date(birth_raw)[0]
     if (born is not None and day < born) or (born is None and birth_year is not None and day.year < birth_year):
         return None, "before_birth"
     return day, None

@@ -228,3 +228,22 @@ def test_the_archivist_sees_the_skipped_dates_of_death(app):
     page = login(app, "mgr").get("/manage/calendar/dates").get_data(as_text=True)
     assert f'data-martyr="{martyr_id}"' in page and "1934-02-30" in page and "不存在的日期" in page
     assert f'data-martyr="{martyr_id}"' not in login(app, "other").get("/manage/calendar/dates").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("stored", ["1934年5月", "1934-02-30", "1934-W05-1", "19340502"])
+def test_a_martyr_whose_stored_date_is_no_date_still_has_pages(app, stored):
+    store = app.extensions["registry_store"]
+    martyr_id = buried(store, facility(store, SHANGHANG), "周九", None)
+    with store.write_session() as s:
+        s.execute(text("UPDATE martyrs SET death_date = :d, death_year = 1934 WHERE id = :i"),
+                  {"d": stored, "i": martyr_id})
+        s.commit()
+    client = app.test_client()
+    page = client.get(f"/martyrs/{martyr_id}")
+    assert page.status_code == 200
+    shown = page.get_data(as_text=True)
+    assert "周九" in shown and "牺牲纪念日" not in shown and "订阅提醒" in shown
+    assert 'href="/martyrs/' in client.get("/martyrs?q=周九").get_data(as_text=True)
+    with store.session() as s:  # the stored text is left as it was, for the archivist to correct
+        # (SQLite's DATE affinity keeps 19340502 as a number)
+        assert str(s.scalar(text("SELECT death_date FROM martyrs WHERE id = :i"), {"i": martyr_id})) == stored
