@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 
 from registry.extensions import get_read_store, get_store
 from registry.ics import Calendar, Event
-from registry.services import Forbidden, InvalidInput, divisions
+from registry.services import Forbidden, InvalidInput, NotFound, divisions
 from registry.services import calendar as service
 from registry.services.access import readable_counties
 from registry.services.due import Cadence
@@ -130,6 +130,8 @@ def county_feed(county: str):
     """A county's staff calendar: inspections falling due, the prepared days and the national days."""
     actor, store, host = _actor(), get_store(), _host()
     today = service.today_in_beijing()
+    if county not in divisions.counties(store):
+        raise NotFound(f"no county {county} in this registry's divisions")
     name = divisions.counties(store)[county][0]
     calendar = Calendar(name=_("%(county)s 纪念日与巡查", county=name))
     states = {k: _label(v) for k, v in STATE_LABELS.items()}

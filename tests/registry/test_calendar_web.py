@@ -177,6 +177,7 @@ def test_the_county_feed_for_staff_by_session_or_token(world):
     assert any(str(e["SUMMARY"]) == "烈士纪念日" for e in events(feed))
 
     assert login(app, "other").get(url).status_code == 403
+    assert login(app, "admin1").get("/manage/calendar/999999.ics").status_code == 404
     anonymous = app.test_client().get(url)
     assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
 
