@@ -259,6 +259,8 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(uploads_cli)
     from registry.cli_serving import ratelimits_cli
     app.cli.add_command(ratelimits_cli)
+    from registry.cli_calendar import calendar_cli
+    app.cli.add_command(calendar_cli)
     from registry.cli_backup import backup_command, restore_command
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)

@@ -3,6 +3,7 @@
 from sqlalchemy import Index, text
 
 from registry.models.base import Base, Record
+from registry.models.calendar import CalendarOrder, FacilityDay
 from registry.models.division import Division, DivisionAlias
 from registry.models.facility import Facility, FacilityName, FacilityZone, HeritageSite
 from registry.models.gis import ApiToken
@@ -51,4 +52,5 @@ __all__ = [
     "PreservationPlan", "ConflictCheck", "PlanVersion", "Record", "Relocation", "Tomb", "User", "LoginThrottle",
     "ProblemReport", "RateBucket", "Tribute", "TributeCount",
     "martyr_name_grams",
+    "CalendarOrder", "FacilityDay",
 ]

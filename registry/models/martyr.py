@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date
 
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, Text, func, text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.models.base import Base, Record
-from registry.models.types import Geometry
+from registry.models.types import Geometry, StoredDate
 
 
 class Martyr(Record, Base):
@@ -25,9 +25,9 @@ class Martyr(Record, Base):
     native_place: Mapped[str | None] = mapped_column(Text)
     native_county_code: Mapped[str | None] = mapped_column(Text)
     birth_year: Mapped[int | None] = mapped_column(Integer)
-    birth_date: Mapped[date | None] = mapped_column(Date)
+    birth_date: Mapped[date | None] = mapped_column(StoredDate)  # lenient: see StoredDate
     death_year: Mapped[int | None] = mapped_column(Integer, index=True)
-    death_date: Mapped[date | None] = mapped_column(Date)
+    death_date: Mapped[date | None] = mapped_column(StoredDate)
     enlisted_year: Mapped[int | None] = mapped_column(Integer)
     unit: Mapped[str | None] = mapped_column(Text)
     rank: Mapped[str | None] = mapped_column(Text)

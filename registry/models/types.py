@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+import re
+from datetime import UTC, date, datetime
 
 import shapely
 from sqlalchemy import Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement
-from sqlalchemy.types import DateTime, TypeDecorator, UserDefinedType
+from sqlalchemy.types import Date, DateTime, TypeDecorator, UserDefinedType
 
 from geodata import gpkg
 
@@ -130,6 +131,56 @@ class UTCDateTime(TypeDecorator):
         if isinstance(value, str):
             return datetime.fromisoformat(value.replace("Z", "+00:00"))
         return value.astimezone(UTC)
+
+
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def parse_stored_date(raw) -> tuple[date | None, str | None]:
+    """A stored date (``YYYY-MM-DD``, optionally followed by a time) as a date, else None and why:
+    ``not_a_date`` (not written as one) or ``no_such_day`` (written as one, but the day does not exist)."""
+    text = str(raw or "").strip()
+    if not _ISO_DAY.fullmatch(text[:10]) or (len(text) > 10 and text[10] not in " T"):
+        return None, "not_a_date"
+    try:
+        return date(int(text[:4]), int(text[5:7]), int(text[8:10])), None
+    except ValueError:
+        return None, "no_such_day"
+
+
+class _GpkgDate(UserDefinedType):
+    cache_ok = True
+
+    def get_col_spec(self, **kw):
+        return "DATE"
+
+
+class StoredDate(TypeDecorator):
+    """A calendar date; on SQLite the GeoPackage's ``YYYY-MM-DD`` text, read leniently.
+
+    A GeoPackage is edited by other tools too (QGIS, GDAL, a script), so a DATE column may hold text that
+    is no date (``1934年5月``, ``1934-02-30``). Read through the ORM it is None rather than an error that
+    would take down every page showing the record; the stored text stays as it was (a row is only written
+    where it changed), and the calendar reads it as text to list it for the archivist.
+    """
+
+    impl = Date
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(_GpkgDate())
+        return dialect.type_descriptor(Date())
+
+    def process_bind_param(self, value, dialect):
+        if value is None or dialect.name != "sqlite":
+            return value
+        return value.isoformat()
+
+    def process_result_value(self, value, dialect):
+        if value is None or isinstance(value, date):
+            return value
+        return parse_stored_date(value)[0]
 
 
 class JSONText(TypeDecorator):

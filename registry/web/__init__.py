@@ -10,6 +10,7 @@ def register(app: Flask) -> None:
         api,
         assets,
         auth,
+        calendar,
         gis_import,
         headers,
         history,
@@ -27,7 +28,7 @@ def register(app: Flask) -> None:
     )
 
     for module in (assets, system, auth, public, public_pages, api, history, manage, relocations, plan, ogc, tiles,
-                   gis_import, offline):
+                   gis_import, offline, calendar):
         app.register_blueprint(module.bp)
     serving.init_app(app)
     headers.init_app(app)

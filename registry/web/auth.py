@@ -347,3 +347,18 @@ def reset_account(username: str):
 
     one_time = reset_password(get_store(), current_actor(), username)
     return _accounts_page(one_time=(username, one_time))
+
+
+def token_actor() -> Actor | None:
+    """The actor of an API token on this request: ``Authorization: Bearer <token>``, or the token as the
+    password of Basic authentication (what calendar apps can send); None when no Authorization header came
+    or the token is unknown, revoked or expired. Used on the endpoints whose rights row allows tokens."""
+    from registry.services.tokens import actor_for_token
+
+    credentials = request.authorization
+    token = None
+    if credentials is not None and credentials.type == "bearer":
+        token = credentials.token
+    elif credentials is not None and credentials.type == "basic":
+        token = credentials.password
+    return actor_for_token(get_store(), token.strip()) if token else None

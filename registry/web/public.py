@@ -16,6 +16,7 @@ from registry.services.base import InvalidInput
 from registry.services.facilities import registry_has_demo
 from registry.services.features import features_by_name
 from registry.web.caching import conditional_page, per_version
+from registry.web.calendar import remembrance_context
 from registry.web.map_cache import shell
 from registry.web.redirects import safe_next, unsafe_reason
 
@@ -126,6 +127,7 @@ def _index_page():
         basemap_unavailable=basemap_unavailable,
         demo_notice=per_version("has_demo", lambda: registry_has_demo(get_read_store())),
         elements=MAP_ELEMENTS,
+        **remembrance_context(),
     )
 
 

@@ -31,6 +31,7 @@ from registry.services.public_tribute import (
 )
 from registry.services.relocations import relocation_story
 from registry.web.caching import conditional_page
+from registry.web.calendar import martyr_anniversary
 from registry.web.map_cache import shell
 from registry.web.public import category_labels, current_basemap, level_labels
 
@@ -124,6 +125,7 @@ def _grave_context(martyr_id: int) -> dict:
         "tribute": tribute_summary(get_read_store(), "martyr", martyr_id),
         "target_type": "martyr",
         "target_id": martyr_id,
+        **martyr_anniversary(martyr_id),
         **_common(),
     }
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import Flask, abort, current_app, redirect, request, url_for
+from flask import Flask, Response, abort, current_app, g, redirect, request, url_for
 from sqlalchemy import select
 
 from registry.extensions import db_session
@@ -28,14 +28,16 @@ class Right:
     county: str | None = None
     write: bool = False
     check: str = ""
+    tokens: bool = False  # an API token (Bearer, or Basic with the token as password) may stand for the user
 
 
 def anyone(check: str = "") -> Right:
     return Right(None, check=check)
 
 
-def staff(*roles: str, county: str | None = None, write: bool = False, check: str = "") -> Right:
-    return Right(tuple(roles), county, write, check)
+def staff(*roles: str, county: str | None = None, write: bool = False, check: str = "",
+          tokens: bool = False) -> Right:
+    return Right(tuple(roles), county, write, check, tokens)
 
 
 ALL_STAFF = ("manager", "planner", "reviewer")
@@ -170,6 +172,16 @@ RIGHTS: dict[str, Right] = {
     "gis_import.form": staff("manager", "planner"),
     "gis_import.preview": staff("manager", "planner", check="a manager's rows must be in their counties"),
     "gis_import.commit": staff("manager", "planner", write=True, check="a manager's rows must be in their counties"),
+    # the calendar of remembrance: facilities' own days, skipped dates of death, iCalendar feeds (web/calendar.py)
+    "calendar.days": staff(*MANAGE_READ, check=LISTS),
+    "calendar.add_day": staff(*MANAGER, write=True,
+                              check="the facility's county must be the manager's (services.calendar.add_day)"),
+    "calendar.retire_day": staff(*MANAGER, county="facility_day", write=True),
+    "calendar.bad_dates": staff(*MANAGE_READ,
+                                check="martyrs buried in the reader's counties; others to readers of all"),
+    "calendar.county_feed": staff(*MANAGE_READ, county="county", tokens=True,
+                                  check="a session, or an API token (Bearer, or Basic with the token as password)"),
+    "calendar.martyr_feed": anyone(),
 }
 
 
@@ -259,6 +271,12 @@ def _history(session, args):
     return found or tuple(history._parent_counties(session, kind, ident))
 
 
+def _facility_day(session, args):
+    from registry.models import FacilityDay
+
+    return _via_facility(FacilityDay, "day_id")(session, args)
+
+
 # name -> (session, the URL's arguments) -> the object's counties, or None when there is no such object
 # (the view then answers 404 as it would for anyone).
 COUNTY_OF: dict[str, Callable] = {
@@ -274,6 +292,7 @@ COUNTY_OF: dict[str, Callable] = {
     "photo": _photo,
     "batch": _batch,
     "history": _history,
+    "facility_day": _facility_day,
 }
 
 
@@ -317,7 +336,7 @@ def _message(right: Right | None, actor, counties) -> str:
 
 def check_request():
     """Enforce the table before the view runs: sign in, the role, then the object's county."""
-    from registry.web.auth import audit_forbidden, current_actor
+    from registry.web.auth import audit_forbidden, current_actor, token_actor
 
     endpoint = request.endpoint
     if endpoint is None:
@@ -325,7 +344,15 @@ def check_request():
     right = current_app.extensions["rights"].get(endpoint)
     if right is not None and right.roles is None:
         return None
-    actor = current_actor()
+    if right is not None and right.tokens and "Authorization" in request.headers:
+        # A calendar app or script sends its API token instead of a session cookie.
+        actor = g.token_actor = token_actor()
+        if actor is None:
+            return Response("the API token is unknown, revoked or expired (send Authorization: Bearer <token>, "
+                            "or the token as the Basic password)\n", 401, mimetype="text/plain",
+                            headers={"WWW-Authenticate": 'Basic realm="registry", charset="UTF-8"'})
+    else:
+        actor = current_actor()
     counties = None
     if right is not None and right.county and actor.roles and not actor.can("admin"):
         counties = object_counties(right, request.view_args or {})

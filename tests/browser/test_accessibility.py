@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -24,9 +25,11 @@ from registry.models import (
     PreservationPlan,
     Relocation,
 )
+from registry.services import calendar
 from registry.services.base import Actor
 from registry.services.demo import load_demo
 from registry.services.users import create_demo_users
+from registry.solar_terms import qingming
 from tests.browser.conftest import ALLOWED_HOST, CSP_WORDS
 from tests.conftest import make_app
 
@@ -63,6 +66,13 @@ def demo_site(tmp_path_factory, gpkg_template):
             "check": first(ConflictCheck.id),
             "event_facility": first(AuditEvent.entity_id, AuditEvent.entity_type == "facility"),
         }
+        code = session.scalar(select(Facility.code).where(Facility.id == ids["facility"]))
+    # The calendar's pages with something in them: a facility's own day and the orders for the next Qingming.
+    manager = Actor("calendar prepare", roles=("admin",))
+    calendar.add_day(store, manager, {"facility_code": code, "name": "开馆纪念日", "month": "6", "day": "18"})
+    upcoming = calendar.today_in_beijing()
+    upcoming = next(q for q in (qingming(upcoming.year), qingming(upcoming.year + 1)) if q > upcoming)
+    calendar.prepare(store, manager, today=upcoming - timedelta(days=10))
     store.dispose()
     app = make_app(url, BASEMAP="none")
     server = make_server(ALLOWED_HOST, 0, app, threaded=True)
@@ -114,6 +124,8 @@ def pages(ids) -> dict[str, tuple[str | None, list[str]]]:
         "history": ("reviewer", some(("/history", None),
                                      ("/history/facility/{event_facility}", "event_facility"))),
         "accounts": ("admin", ["/admin/accounts", "/account/password"]),
+        "calendar": ("manager", ["/manage/calendar", "/manage/calendar/dates", "/?county=350823",
+                                 "/?county=nowhere"]),
     }
 
 
@@ -183,7 +195,7 @@ def check_area(browser, base: str, who: str | None, urls: list[str]) -> list[str
 
 
 @pytest.mark.parametrize("area", ["public", "auth", "ogc", "manage", "relocations", "plan", "gis", "history",
-                                  "accounts"])
+                                  "accounts", "calendar"])
 def test_axe_finds_no_violation(area, demo_site, browser):
     base, ids = demo_site
     who, urls = pages(ids)[area]

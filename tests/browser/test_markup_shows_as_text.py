@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from shapely.geometry import LineString, Point, Polygon
 
 from registry.db import Store
 from registry.models import Martyr, Tomb
-from registry.services import Actor
+from registry.services import Actor, calendar
 from registry.services.base import unit_of_work
 from registry.services.conflicts import save_check
 from registry.services.facilities import create_facility
@@ -51,6 +51,7 @@ REPORT = marked("群众报告")
 CHECK = marked("建设项目")
 PLAN = marked("保护规划")
 MEASURES = marked("保护措施")
+DAY = marked("纪念日")
 
 
 def seed_markup(store: Store, folder) -> dict:
@@ -94,6 +95,11 @@ def seed_markup(store: Store, folder) -> dict:
                        note=marked("备注"))
     plan = create_plan(store, planner, {"title": PLAN, "measures": MEASURES, "scope": marked("范围"),
                                         "targets": marked("目标")})
+    # A facility's own day three days from now, and its work order: on the calendar page and the home page.
+    soon = calendar.today_in_beijing() + timedelta(days=3)
+    calendar.add_day(store, manager, {"facility_code": FACILITY_CODE, "name": DAY, "month": str(soon.month),
+                                      "day": str(soon.day)})
+    calendar.prepare(store, admin, today=soon - timedelta(days=3))
     return {"facility": site.id, "martyr": martyr_id, "relocation": relocation.id, "inspection": inspection.id,
             "task": task.id, "check": check.id, "plan": plan.id}
 
@@ -121,6 +127,7 @@ def staff_pages(ids: dict) -> list[tuple[str, list[str]]]:
         ("/ogc/collections/facilities/items?f=html", [FACILITY_NAME]),
         (f"/ogc/collections/facilities/items/{ids['facility']}?f=html", [FACILITY_NAME]),
         ("/ogc/collections/relocations/items?f=html", [RELOCATION]),
+        ("/manage/calendar", [DAY, FACILITY_NAME]),
         ("/history", [FACILITY_NAME]),
         (f"/history/facilities/{ids['facility']}", [FACILITY_NAME]),
     ]
@@ -133,6 +140,7 @@ def public_pages(ids: dict) -> list[tuple[str, list[str]]]:
         ("/martyrs?q=烈士", [MARTYR]),
         (f"/martyrs/{ids['martyr']}", [MARTYR, MESSAGE]),
         (f"/facilities/{ids['facility']}/report", [FACILITY_NAME]),
+        ("/?county=350823", [DAY]),
     ]
 
 

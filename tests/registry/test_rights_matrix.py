@@ -13,6 +13,7 @@ from werkzeug.security import generate_password_hash
 from registry.models import (
     Attachment,
     AuditEvent,
+    FacilityDay,
     ImportBatch,
     Inspection,
     MaintenanceTask,
@@ -78,12 +79,13 @@ def _seed(store, folder) -> dict:
                                   sha256="1" * 64, storage_path=str(scan), public=False, version=1)
             batch = ImportBatch(content_hash=f"hash-{county}", filename="台账.xlsx", crs="EPSG:4326",
                                 actor_name="admin", codes=[relocation.code], version=1)
-            s.add_all([photo, scan_row, batch])
+            day = FacilityDay(facility_id=f, name=f"开馆纪念日{county}", month=6, day=18, version=1)
+            s.add_all([photo, scan_row, batch, day])
             s.commit()
             ids[county] = {"facility_id": f, "inspection_id": inspection.id, "task_id": task.id,
                            "report_id": report.id, "tribute_id": tribute.id, "tomb_id": tomb.id,
                            "relocation_id": relocation.id, "photo": photo.id, "scan": scan_row.id,
-                           "batch_id": batch.id, "county": county}
+                           "batch_id": batch.id, "county": county, "day_id": day.id}
     return ids
 
 
