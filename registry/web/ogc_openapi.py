@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from registry.services import ogc as service
+from registry.services.ogc.collections import COLLECTIONS
+from registry.services.ogc.parameters import CRS, CRS84, DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
+from registry.services.ogc.tiles import tile_collections
 
 _EXCEPTION = {"$ref": "#/components/responses/Exception"}
 
@@ -28,8 +30,8 @@ def _op(op_id: str, summary: str, params: list, responses: dict, tags: list[str]
 
 def openapi_document(ogc_base: str, server: str) -> dict:
     """The document, with ``server`` as the one server and the collection ids as enums."""
-    ids = sorted(service.COLLECTIONS)
-    tiled = sorted(c.id for c in service.tile_collections())
+    ids = sorted(COLLECTIONS)
+    tiled = sorted(c.id for c in tile_collections())
     prefix = ogc_base[len(server):] if ogc_base.startswith(server) else "/ogc"
     parameters = {
         "f": _param("f", "query", {"type": "string", "enum": ["json", "html"]}, "Response format", style="form",
@@ -44,20 +46,20 @@ def openapi_document(ogc_base: str, server: str) -> dict:
         "bbox": _param("bbox", "query", {"type": "array", "minItems": 4, "maxItems": 6,
                                          "items": {"type": "number"}},
                        "minx,miny,maxx,maxy in bbox-crs (CRS84 by default)", style="form", explode=False),
-        "bbox-crs": _param("bbox-crs", "query", {"type": "string", "format": "uri", "enum": list(service.CRS)},
+        "bbox-crs": _param("bbox-crs", "query", {"type": "string", "format": "uri", "enum": list(CRS)},
                            "CRS of bbox"),
-        "crs": _param("crs", "query", {"type": "string", "format": "uri", "enum": list(service.CRS)},
+        "crs": _param("crs", "query", {"type": "string", "format": "uri", "enum": list(CRS)},
                       "CRS of the returned geometries"),
         "datetime": _param("datetime", "query", {"type": "string"},
                            "An RFC 3339 instant or interval (a/b, ../b, a/..)"),
-        "limit": _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": service.MAX_LIMIT,
-                                           "default": service.DEFAULT_LIMIT}, "Features per page"),
-        "offset": _param("offset", "query", {"type": "integer", "minimum": 0, "maximum": service.MAX_OFFSET,
+        "limit": _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
+                                           "default": DEFAULT_LIMIT}, "Features per page"),
+        "offset": _param("offset", "query", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET,
                                              "default": 0},
                          "Features to skip (follow the next link)"),
         "filter": _param("filter", "query", {"type": "string"}, "A CQL2-text filter (basic CQL2, LIKE, IN, BETWEEN)"),
         "filter-lang": _param("filter-lang", "query", {"type": "string", "enum": ["cql2-text"]}, "Filter language"),
-        "filter-crs": _param("filter-crs", "query", {"type": "string", "enum": [service.CRS84]}, "Filter CRS"),
+        "filter-crs": _param("filter-crs", "query", {"type": "string", "enum": [CRS84]}, "Filter CRS"),
         "z": _param("z", "path", {"type": "integer", "minimum": 0, "maximum": 22}, "Zoom"),
         "x": _param("x", "path", {"type": "integer", "minimum": 0}, "Column"),
         "y": _param("y", "path", {"type": "integer", "minimum": 0}, "Row"),
