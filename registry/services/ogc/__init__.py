@@ -6,8 +6,9 @@ The package's modules, from the bottom up:
 - ``collections``: the published collections (table, fields, rows) and who may read them;
 - ``cql2_sql``: a CQL2-text filter as an SQL condition;
 - ``parameters``: every query parameter checked into an ``ItemsQuery`` (a bad one is an InvalidInput naming it);
-- ``sql``: a collection's published SELECT and the box and time conditions;
+- ``sql``: a collection's published SELECT and the time condition;
 - ``features``: GeoJSON features of result rows, and a page of them;
+- ``backend``: what differs by store, implemented by ``_gpkg`` and ``_postgis``; ``stores.for_store`` picks one;
 - ``items``: the items of a query, one feature, the extent;
 - ``schema``: the JSON Schemas of features and queryables;
 - ``tiles``: Mapbox vector tiles of the public collections.
@@ -18,6 +19,7 @@ what the package offers; callers may also import them from the module where each
 
 from __future__ import annotations
 
+from registry.services.ogc._postgis import tile_sql
 from registry.services.ogc.collections import (
     COLLECTIONS,
     STAFF_ROLES,
@@ -57,7 +59,6 @@ from registry.services.ogc.tiles import (
     tile,
     tile_collections,
     tile_etag,
-    tile_sql,
 )
 
 __all__ = [

@@ -1,19 +1,14 @@
-"""The SQL of a collection: its published SELECT, and the box and time conditions of an items query."""
+"""The SQL of a collection shared by both stores: its published SELECT and the time condition of an items query."""
 
 from __future__ import annotations
 
 import functools
 from datetime import date, datetime
 
-import numpy as np
-import shapely
-from sqlalchemy import and_, column, func, not_, or_, select, table
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, select
 
-from registry.db import Store
 from registry.services.ogc.collections import COLLECTIONS, Collection
 from registry.services.ogc.kinds import as_datetime, column_kind
-from registry.spatial.base import box_geometry
 
 
 def _condition(col, op: str, value):
@@ -47,30 +42,6 @@ def build_select(collection: Collection, columns):
     for name, op, value in collection.conditions:
         stmt = stmt.where(_condition(t.c[name], op, value))
     return stmt
-
-
-def bbox_clause(session: Session, store: Store, collection: Collection, box):
-    """The condition of the rows whose geometry meets the lon/lat ``box``."""
-    t = collection.table
-    query = box_geometry(box)
-    if store.kind == "postgis":
-        return func.ST_Intersects(t.c.geom, func.ST_GeomFromText(query.wkt, 4326))
-    # GeoPackage: an R*Tree entry inside the box is an answer as it stands (its bounds are rounded
-    # outward, so the geometry is inside too); only the few entries crossing an edge are tested exactly.
-    rtree = table(f"rtree_{t.name}_geom", column("id"), column("minx"), column("maxx"), column("miny"),
-                  column("maxy"))
-    minx, miny, maxx, maxy = box
-    inside = and_(rtree.c.minx >= minx, rtree.c.maxx <= maxx, rtree.c.miny >= miny, rtree.c.maxy <= maxy)
-    overlap = and_(rtree.c.maxx >= minx, rtree.c.minx <= maxx, rtree.c.maxy >= miny, rtree.c.miny <= maxy)
-    edge_rows = session.execute(
-        select(t.c.id, t.c.geom).join(rtree, rtree.c.id == t.c.id).where(overlap, not_(inside))).all()
-    edge_ids = []
-    if edge_rows:
-        shapely.prepare(query)
-        hits = shapely.intersects(query, np.array([r.geom for r in edge_rows], dtype=object))
-        edge_ids = [r.id for r, hit in zip(edge_rows, hits, strict=True) if hit]
-    inside_ids = select(rtree.c.id).where(inside)
-    return or_(t.c.id.in_(inside_ids), t.c.id.in_(edge_ids)) if edge_ids else t.c.id.in_(inside_ids)
 
 
 def temporal_clause(collection: Collection, start, end, instant: bool):
