@@ -20,6 +20,7 @@ from registry.services.ogc.schema import schema as collection_schema
 from registry.services.ogc.tiles import tile_collections
 from registry.services.tokens import actor_for_token
 from registry.web.auth import current_user
+from registry.web.ogc_json import exception_response, json_response
 from registry.web.ogc_openapi import openapi_document
 
 bp = Blueprint("ogc", __name__, url_prefix="/ogc")
@@ -40,19 +41,6 @@ CONFORMANCE = (
 )
 GEOJSON = "application/geo+json"
 EXPORT_FORMATS = ("gpkg", "shp", "kml", "csv", "xlsx")
-_OGC_CODES = {400: "InvalidParameterValue", 401: "NotAuthorized", 403: "Forbidden", 404: "NotFound",
-              405: "MethodNotAllowed", 406: "NotAcceptable", 500: "ServerError"}
-
-
-def exception_response(status: int, message: str, field: str | None = None) -> Response:
-    """An OGC API exception document (JSON) with its HTTP status."""
-    body = {"code": _OGC_CODES.get(status, "Error"), "description": message}
-    if field:
-        body["parameter"] = field
-    response = _json(body, status=status, mimetype="application/problem+json")
-    if status == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="registry"'
-    return response
 
 
 @bp.errorhandler(ServiceError)
@@ -67,10 +55,6 @@ def _service_error(exc: ServiceError):
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException):
     return exception_response(exc.code or 500, exc.description or exc.name)
-
-
-def _json(body, status: int = 200, mimetype: str = "application/json") -> Response:
-    return Response(json.dumps(body, ensure_ascii=False, default=str), status=status, mimetype=mimetype)
 
 
 def base_url() -> str:
@@ -146,7 +130,7 @@ def landing():
     }
     if _format() == "html":
         return render_template("ogc/landing.html", body=body)
-    return _json(body)
+    return json_response(body)
 
 
 @bp.get("/conformance")
@@ -156,7 +140,7 @@ def conformance():
     body = {"conformsTo": list(CONFORMANCE)}
     if _format() == "html":
         return render_template("ogc/conformance.html", body=body)
-    return _json(body)
+    return json_response(body)
 
 
 @bp.get("/api")
@@ -166,7 +150,7 @@ def api():
     document = openapi_document(base_url(), request.host_url.rstrip("/"))
     if _format() == "html":
         return render_template("ogc/api.html", document=document)
-    return _json(document, mimetype="application/vnd.oai.openapi+json;version=3.0")
+    return json_response(document, mimetype="application/vnd.oai.openapi+json;version=3.0")
 
 
 def _collection_body(collection: Collection, session) -> dict:
@@ -216,7 +200,7 @@ def collections():
     }
     if _format() == "html":
         return render_template("ogc/collections.html", body=body)
-    return _json(body)
+    return json_response(body)
 
 
 @bp.get("/collections/<collection_id>")
@@ -227,7 +211,7 @@ def collection(collection_id: str):
     body = _collection_body(coll, db_session())
     if _format() == "html":
         return render_template("ogc/collection.html", body=body)
-    return _json(body)
+    return json_response(body)
 
 
 def _schema_response(collection_id: str, queryable_only: bool):
@@ -236,7 +220,7 @@ def _schema_response(collection_id: str, queryable_only: bool):
     body = collection_schema(coll, base_url(), queryable_only=queryable_only)
     if _format() == "html":
         return render_template("ogc/schema.html", body=body, collection_id=collection_id)
-    return _json(body, mimetype="application/schema+json")
+    return json_response(body, mimetype="application/schema+json")
 
 
 @bp.get("/collections/<collection_id>/queryables")
@@ -314,7 +298,7 @@ def items(collection_id: str):
         head = json.dumps(body, ensure_ascii=False, default=str)
         response = Response(f'{head[:-1]}, "features": {page.features_json}}}', mimetype=GEOJSON)
     else:
-        response = _json(body, mimetype=GEOJSON)
+        response = json_response(body, mimetype=GEOJSON)
     return _crs_header(response, page.crs)
 
 
@@ -336,5 +320,5 @@ def feature(collection_id: str, feature_id: str):
     if fmt == "html":
         response = Response(render_template("ogc/item.html", feature=body, collection=coll))
     else:
-        response = _json(body, mimetype=GEOJSON)
+        response = json_response(body, mimetype=GEOJSON)
     return _crs_header(response, crs)

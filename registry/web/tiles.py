@@ -10,7 +10,7 @@ from registry.services.ogc.items import extent
 from registry.services.ogc.parameters import check_params
 from registry.services.ogc.tiles import CLUSTER_BELOW_ZOOM, get_tile_collection, tile_etag
 from registry.services.ogc.tiles import tile as read_tile
-from registry.web.ogc import _json, exception_response
+from registry.web.ogc_json import exception_response, json_response
 
 bp = Blueprint("tiles", __name__, url_prefix="/tiles")
 
@@ -67,4 +67,4 @@ def tilejson(collection_id: str):
                            "description": f"points thinned to one per 64 px cell (with count) below zoom "
                                           f"{CLUSTER_BELOW_ZOOM}" if coll.geometry_type == "POINT" else ""}],
     }
-    return _json(body)
+    return json_response(body)
