@@ -42,7 +42,7 @@ from registry.services.base import (
     snapshot,
     unit_of_work,
 )
-from registry.services.facilities import EDITABLE, _check_fields
+from registry.services.facilities import EDITABLE, check_facility_fields
 from registry.services.relocations import plot_taken
 from registry.spatial import for_store
 
@@ -437,7 +437,7 @@ def _facilities(session, actor: Actor, rows: list, report: ImportReport) -> list
         if not _coerce(values, number, problems):
             continue
         try:
-            _check_fields(values, session)
+            check_facility_fields(values, session)
         except InvalidInput as exc:
             problems.append(Problem(number, exc.field, f"row {number}: {exc.message}", values.get(exc.field)))
             continue
