@@ -1,4 +1,10 @@
-"""The published collections: which table, fields and rows each publishes, and who may read it."""
+"""The published collections: which table, fields and rows each publishes, and who may read it.
+
+Public collections publish public fields only; staff collections need the roles of their pages
+(``web/rights.py``). Staff collections carry the county each row belongs to (an inspection's or work
+order's facility; a relocation's origin or destination), and ``get_collection`` hands a manager, or a
+manager's token, a copy limited to their counties, so ``/ogc`` keeps the same rights as the managers' pages.
+"""
 
 from __future__ import annotations
 
