@@ -76,32 +76,31 @@ def parse_crs(value: str | None, name: str = "crs") -> str:
     return value
 
 
-def parse_limit(value) -> int:
-    if value is None or value == "":
-        return DEFAULT_LIMIT
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise InvalidInput(f"limit {value!r} is not a whole number", field="limit") from None
-    if not 1 <= number <= MAX_LIMIT:
-        raise InvalidInput(f"limit {number} is outside 1..{MAX_LIMIT}", field="limit")
-    return number
-
-
 # Past any collection's end, and within what JSON numbers and the stores' 64-bit integers hold exactly.
 MAX_OFFSET = 2**53
 
 
-def parse_offset(value) -> int:
+def _whole_number(value, name: str, low: int, high: int, default: int) -> int:
+    """``value`` as a whole number within low..high (``default`` when absent), or InvalidInput naming ``name``."""
     if value is None or value == "":
-        return 0
+        return default
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise InvalidInput(f"offset {value!r} is not a whole number", field="offset") from None
-    if not 0 <= number <= MAX_OFFSET:
-        raise InvalidInput(f"offset {number} is outside 0..{MAX_OFFSET}", field="offset")
+        raise InvalidInput(f"{name} {value!r} is not a whole number", field=name) from None
+    if not low <= number <= high:
+        raise InvalidInput(f"{name} {number} is outside {low}..{high}", field=name)
     return number
+
+
+def parse_limit(value) -> int:
+    """The page size asked for (``limit``), DEFAULT_LIMIT when absent."""
+    return _whole_number(value, "limit", 1, MAX_LIMIT, DEFAULT_LIMIT)
+
+
+def parse_offset(value) -> int:
+    """The features to skip (``offset``), 0 when absent."""
+    return _whole_number(value, "offset", 0, MAX_OFFSET, 0)
 
 
 def parse_bbox(value: str, bbox_crs: str) -> tuple[float, float, float, float]:
