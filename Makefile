@@ -52,7 +52,9 @@ serve: setup
 	$(FLASK) db upgrade
 	$(BIN)/gunicorn -c deploy/gunicorn.conf.py 'registry:create_app()'
 
+# The import contracts first (pyproject.toml [tool.importlinter]): a broken arrow fails before the suite runs.
 test: setup-dev
+	$(BIN)/lint-imports --no-logo
 	$(BIN)/python -m pytest -q
 
 bench: setup-dev

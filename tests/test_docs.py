@@ -58,3 +58,16 @@ def test_every_config_key_the_code_reads_is_documented():
     assert keys, "the pattern found no keys at all"
     missing = sorted(k for k in keys if f"`{k}`" not in configuration)
     assert missing == []
+
+
+def test_make_test_checks_the_import_contracts_first():
+    import tomllib
+
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    recipe = makefile.split("\ntest:", 1)[1].split("\n\n", 1)[0]
+    assert "lint-imports" in recipe, "make test (what .ci/run runs) must run lint-imports"
+    assert recipe.index("lint-imports") < recipe.index("pytest")
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
+    architecture = (ROOT / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    for contract in contracts["contracts"]:
+        assert f"`{contract['id']}`" in architecture, f"contract {contract['id']} missing from docs/ARCHITECTURE.md"

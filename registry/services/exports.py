@@ -11,7 +11,10 @@ from sqlalchemy.orm import Session
 from geodata.exports import FORMATS, export
 from registry.db import Store
 from registry.services.base import InvalidInput
-from registry.services.ogc import CRS, Collection, ItemsQuery, _where, base_select
+from registry.services.ogc.collections import Collection
+from registry.services.ogc.items import where_clauses
+from registry.services.ogc.parameters import CRS, ItemsQuery
+from registry.services.ogc.sql import base_select
 
 # An export is one file built in memory: past this many rows (REGISTRY_EXPORT_MAX_ROWS), ask for a narrower
 # request instead (or a GeoPackage of the store).
@@ -25,7 +28,7 @@ def frame(store: Store, session: Session, collection: Collection, query: ItemsQu
     Without a ``limit`` the matching rows are counted first (ids only, stopping one past ``max_rows``), so an
     export that is too large is refused before any row is read or converted.
     """
-    clauses = _where(session, store, collection, query)
+    clauses = where_clauses(session, store, collection, query)
     stmt = base_select(collection).where(*clauses).order_by(collection.table.c.id).offset(query.offset)
     if query.limit is None:
         ids = (select(collection.table.c.id).where(*clauses).order_by(collection.table.c.id)

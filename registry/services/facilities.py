@@ -32,7 +32,8 @@ EDITABLE = (
 )
 
 
-def _check_fields(values: dict, store) -> None:
+def check_facility_fields(values: dict, store) -> None:
+    """Refuse a facility's field values that are not its own or not allowed (category, level, county, 六个一)."""
     if "category" in values and values["category"] not in CATEGORIES:
         raise InvalidInput(f"category {values['category']!r} is not one of {', '.join(CATEGORIES)}", field="category")
     if "level" in values and values["level"] not in LEVELS:
@@ -77,7 +78,7 @@ def create_facility(store: Store, actor: Actor, values: dict) -> Facility:
     for required in ("code", "name", "category", "county_code", "lon", "lat"):
         if values.get(required) in (None, ""):
             raise InvalidInput(f"{required} is required", field=required)
-    _check_fields(values, store)
+    check_facility_fields(values, store)
     _require_county(actor, values["county_code"])
     geom = _point(values.pop("lon"), values.pop("lat"))
     with unit_of_work(store) as session:
@@ -97,7 +98,7 @@ def update_facility(store: Store, actor: Actor, facility_id: int, version: int |
     values = dict(values)
     if "name" in values:
         raise InvalidInput("the name of record changes only by an approved renaming", field="name")
-    _check_fields(values, store)
+    check_facility_fields(values, store)
     with unit_of_work(store) as session:
         facility, before = _load_for_edit(session, actor, facility_id, version)
         if "county_code" in values:

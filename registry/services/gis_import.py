@@ -8,18 +8,12 @@ same file) is counted and skipped, so importing a file twice adds nothing.
 
 from __future__ import annotations
 
-import hashlib
 import math
-import shutil
-import tempfile
-import zipfile
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import NamedTuple
 
-import pandas as pd
 from shapely.geometry import Point
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -28,7 +22,7 @@ from geodata.checks import GeometryError, check_lonlat
 from geodata.crs import normalise_crs, to_wgs84
 from geodata.exports import shapefile_names
 from geodata.plots import bare, format_plot
-from geodata.sniff import DEFAULT_LIMITS, Limits, UploadRefused, check_file, extract_shapefile, gdal_layers, gdal_read
+from geodata.sniff import Limits
 from registry.db import Store
 from registry.models import Facility, FacilityName, Tomb
 from registry.models.vocab import TOMB_STATES
@@ -38,30 +32,22 @@ from registry.services.base import (
     Forbidden,
     InvalidInput,
     record_audit,
-    refused,
     snapshot,
     unit_of_work,
 )
-from registry.services.facilities import EDITABLE, _check_fields
+from registry.services.facilities import EDITABLE, check_facility_fields
+from registry.services.gis_files import FORMATS, MAX_ROWS, TABULAR, clean_value, file_sha256, read_rows
 from registry.services.relocations import plot_taken
 from registry.spatial import for_store
 
 KINDS = ("facilities", "tombs")
-FORMATS = ("gpkg", "geojson", "shp", "csv", "xlsx")
-# File name endings and the format each stands for (a zipped Shapefile travels as .zip).
-SUFFIXES = {".gpkg": "gpkg", ".geojson": "geojson", ".json": "geojson", ".zip": "shp", ".csv": "csv",
-            ".xlsx": "xlsx"}
 # Systems a file's lon/lat may be declared in; phone apps hand out GCJ-02, Baidu BD-09.
 CRS_CHOICES = ("EPSG:4326", "EPSG:4490", "GCJ-02", "BD-09")
 # Who may import: those who may edit facilities (a manager only in their own counties).
 IMPORTERS = ("admin", "planner", "manager")
-MAX_ROWS = 50_000
 _TOMB_FIELDS = ("facility_id", "facility_code", "martyr_id", "plot_area", "plot_row", "plot_number", "state")
 _FACILITY_FIELDS = ("code", "name", "position_approximate", *EDITABLE)
 REQUIRED = {"facilities": ("code", "name", "category", "county_code"), "tombs": ()}
-# Spreadsheet headers accepted for the point's columns.
-_LONLAT_ALIASES = {"longitude": "lon", "经度": "lon", "lng": "lon", "latitude": "lat", "纬度": "lat"}
-_TABULAR = ("csv", "xlsx")
 
 
 class Problem(NamedTuple):
@@ -98,156 +84,9 @@ class ImportReport:
         return not self.problems
 
 
-def format_for(filename: str) -> str:
-    """The import format a file name stands for, or InvalidInput naming the file."""
-    name = (filename or "").lower()
-    for suffix, fmt in SUFFIXES.items():
-        if name.endswith(suffix):
-            return fmt
-    raise InvalidInput(f"{filename or 'the upload'!r} is neither a GIS file nor a spreadsheet: upload GeoPackage "
-                       "(.gpkg), GeoJSON (.geojson), a zipped Shapefile (.zip), CSV (.csv) or Excel (.xlsx)",
-                       field="file")
-
-
 def may_import(actor: Actor) -> bool:
     return any(actor.can(role) for role in IMPORTERS) and (
         actor.can("admin") or actor.can("planner") or bool(actor.counties))
-
-
-def _clean(value):
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
-        return None
-    if hasattr(value, "item") and not isinstance(value, str):  # numpy scalars
-        value = value.item()
-    if isinstance(value, pd.Timestamp):
-        return value.date()
-    if isinstance(value, str):
-        value = value.strip()
-        return value or None
-    return value
-
-
-def _limits(limits: Limits | None) -> Limits:
-    # A GIS import takes up to MAX_ROWS points (an outline upload far fewer); the other limits are the settings'.
-    return replace(limits or DEFAULT_LIMITS, features=MAX_ROWS)
-
-
-def _sha256(data: bytes | Path) -> str:
-    if isinstance(data, (bytes, bytearray)):
-        return hashlib.sha256(data).hexdigest()
-    digest = hashlib.sha256()
-    with open(data, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _refused(exc: UploadRefused, fmt: str):
-    exc.reason = f"the file cannot be read as {fmt}: {exc.reason}"
-    return refused(exc)
-
-
-@contextmanager
-def _checked(data: bytes | Path, fmt: str, limits: Limits):
-    """The upload copied into a private folder and checked to be ``fmt``; yields the path readers open.
-
-    A zipped Shapefile yields its extracted .shp (only the Shapefile's own parts are extracted).
-    """
-    if isinstance(data, (bytes, bytearray)) and not data:
-        raise InvalidInput("the file is empty (0 bytes)", field="file")
-    with tempfile.TemporaryDirectory(prefix="registry-import-") as folder:
-        path = Path(folder) / f"upload.{'zip' if fmt == 'shp' else fmt}"
-        if isinstance(data, (bytes, bytearray)):
-            path.write_bytes(data)
-        else:
-            shutil.copyfile(data, path)  # a staged upload, never the registry's own file
-        try:
-            check_file(path, fmt, limits)
-            if fmt == "shp":
-                path = extract_shapefile(path, Path(folder) / "unzipped", limits)
-        except UploadRefused as exc:
-            raise _refused(exc, fmt) from None
-        yield path
-
-
-def layers(data: bytes | Path, fmt: str, limits: Limits | None = None) -> list[str]:
-    """The layers a GeoPackage holds (other formats hold one, so this is empty for them)."""
-    if fmt != "gpkg":
-        return []
-    with _checked(data, fmt, _limits(limits)) as path:
-        return _gpkg_layers(path)
-
-
-def _gpkg_layers(path: Path) -> list[str]:
-    try:
-        return gdal_layers(path, "gpkg")
-    except UploadRefused as exc:
-        raise _refused(exc, "gpkg") from None
-    except Exception as exc:  # noqa: BLE001 - GDAL's many errors become one message
-        raise InvalidInput(f"the file cannot be read as gpkg: {str(exc).splitlines()[0]}", field="file") from None
-
-
-def _read_table(path: Path, fmt: str) -> pd.DataFrame:
-    if fmt == "csv":
-        try:
-            frame = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
-        except UnicodeDecodeError:
-            # Excel in Chinese saves "CSV" in GBK; GB18030 reads it and every UTF-8-less Chinese file.
-            frame = pd.read_csv(path, encoding="gb18030", dtype=str, keep_default_na=False)
-    else:
-        with path.open("rb") as handle:
-            frame = pd.read_excel(handle, dtype=str, engine="openpyxl")
-    frame.columns = [str(c).strip() for c in frame.columns]
-    frame = frame.rename(columns={c: _LONLAT_ALIASES.get(c.lower(), c) for c in frame.columns})
-    frame = frame.replace({"": None})
-    if frame.empty and not len(frame.columns):
-        raise InvalidInput("the file holds no header row and no rows", field="file")
-    missing = [c for c in ("lon", "lat") if c not in frame.columns]
-    if missing:
-        raise InvalidInput(f"the file has no {' and no '.join(missing)} column: name the point's columns lon and lat "
-                           "(or longitude/latitude, 经度/纬度)", field=missing[0])
-    return frame
-
-
-def _read(data: bytes | Path, fmt: str, layer: str | None,
-          limits: Limits | None = None) -> tuple[pd.DataFrame, str | None, bool]:
-    """(rows with lon/lat columns, the layer read, whether the file named its own non-lon/lat CRS)."""
-    limits = _limits(limits)
-    with _checked(data, fmt, limits) as path:
-        try:
-            if fmt in _TABULAR:
-                return _read_table(path, fmt), None, False
-            if fmt == "gpkg":
-                names = _gpkg_layers(path)
-                if layer:
-                    if layer not in names:
-                        raise InvalidInput(f"layer {layer!r} is not in the file; its layers are: {', '.join(names)}",
-                                           field="layer", errors=names)
-                elif len(names) > 1:
-                    raise InvalidInput(f"the file holds {len(names)} layers ({', '.join(names)}); choose the one "
-                                       "to import", field="layer", errors=names)
-                elif not names:
-                    raise InvalidInput("the file holds no layer", field="file")
-                else:
-                    layer = names[0]
-            _info, gdf = gdal_read(path, fmt, layer if fmt == "gpkg" else None, limits)
-        except InvalidInput:
-            raise
-        except UploadRefused as exc:
-            raise _refused(exc, fmt) from None
-        except (ValueError, OSError, RuntimeError, KeyError, zipfile.BadZipFile) as exc:
-            # pyogrio's DataSourceError is a RuntimeError; openpyxl raises BadZipFile or KeyError on a non-XLSX.
-            reason = (str(exc).split(";")[0].splitlines() or [type(exc).__name__])[0]
-            raise InvalidInput(f"the file cannot be read as {fmt}: {reason}", field="file") from None
-    own_crs = gdf.crs is not None and gdf.crs.to_epsg() not in (4326, 4490)
-    if own_crs:
-        gdf = gdf.to_crs(4326)
-    frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
-    points = [g is not None and not g.is_empty and g.geom_type == "Point" for g in gdf.geometry]
-    frame["lon"] = [g.x if ok else None for g, ok in zip(gdf.geometry, points, strict=True)]
-    frame["lat"] = [g.y if ok else None for g, ok in zip(gdf.geometry, points, strict=True)]
-    frame["_geometry_type"] = [None if g is None else g.geom_type for g in gdf.geometry]
-    return frame, layer, own_crs
 
 
 def _point(row: dict, number: int, crs: str | None, tabular: bool, problems: list) -> Point | None:
@@ -284,6 +123,33 @@ def import_features(store: Store, actor: Actor, kind: str, data: bytes | Path, f
     file does not carry a projected system of its own (EPSG:4326 by default; GCJ-02 and BD-09 are converted).
     Each created row's audit event names the file and its SHA-256, the name its original is archived under.
     """
+    crs_name = _checked_request(actor, kind, fmt, crs)
+    report, records, declared = _file_records(kind, data, fmt, layer, crs_name, limits, dry_run)
+    if records is None:
+        return report
+    with unit_of_work(store) as session:
+        rows = []
+        for number, values in enumerate(records, start=1):
+            geom = _point(values, number, declared, fmt in TABULAR, report.problems)
+            values.pop("lon", None)
+            values.pop("lat", None)
+            rows.append((number, {k: v for k, v in values.items() if v is not None}, geom))
+        if kind == "facilities":
+            built = _facilities(session, actor, rows, report)
+        else:
+            built = _tombs(store, session, actor, rows, report)
+        report.new = len(built)
+        report.problems.sort(key=lambda problem: problem.row)  # in the order a reader goes through the file
+        if report.problems or dry_run:
+            session.rollback()
+            return report
+        _write(session, actor, built, rows, f"{filename or 'file'} sha256:{file_sha256(data)}")
+        report.created = len(built)
+    return report
+
+
+def _checked_request(actor: Actor, kind: str, fmt: str, crs: str | None) -> str:
+    """Refuse an unknown kind or format, or an actor who may not import; the declared CRS's name."""
     if kind not in KINDS:
         raise InvalidInput(f"kind {kind!r} is not one of {', '.join(KINDS)}", field="kind")
     if not may_import(actor):
@@ -291,10 +157,15 @@ def import_features(store: Store, actor: Actor, kind: str, data: bytes | Path, f
     if fmt not in FORMATS:
         raise InvalidInput(f"format {fmt!r} is not one of {', '.join(FORMATS)}", field="format")
     try:
-        crs_name = normalise_crs(crs or "EPSG:4326")
+        return normalise_crs(crs or "EPSG:4326")
     except ValueError as exc:
         raise InvalidInput(str(exc), field="crs") from None
-    frame, layer, own_crs = _read(data, fmt, layer, limits)
+
+
+def _file_records(kind: str, data: bytes | Path, fmt: str, layer: str | None, crs_name: str,
+                  limits: Limits | None, dry_run: bool) -> tuple[ImportReport, list | None, str | None]:
+    """(the report begun, each row's cleaned values or None when the columns are wrong, the declared CRS)."""
+    frame, layer, own_crs = read_rows(data, fmt, layer, limits)
     if len(frame) > MAX_ROWS:
         raise InvalidInput(f"the file has {len(frame)} rows; import at most {MAX_ROWS} at a time", field="file")
     if frame.empty:
@@ -310,46 +181,32 @@ def import_features(store: Store, actor: Actor, kind: str, data: bytes | Path, f
     extra = sorted(set(frame.columns) - allowed)
     if extra:
         report.problems.append(Problem(0, extra[0], f"unknown columns: {', '.join(extra)}", ", ".join(extra)))
-        return report
-    records = [{k: _clean(v) for k, v in row.items() if k not in ("id", "wkt")} for row in frame.to_dict("records")]
-    declared = None if own_crs else crs_name
-    with unit_of_work(store) as session:
-        rows = []
-        for number, values in enumerate(records, start=1):
-            geom = _point(values, number, declared, fmt in _TABULAR, report.problems)
-            values.pop("lon", None)
-            values.pop("lat", None)
-            rows.append((number, {k: v for k, v in values.items() if v is not None}, geom))
-        if kind == "facilities":
-            built = _facilities(session, actor, rows, report)
-        else:
-            built = _tombs(store, session, actor, rows, report)
-        report.new = len(built)
-        report.problems.sort(key=lambda problem: problem.row)  # in the order a reader goes through the file
-        if report.problems or dry_run:
-            session.rollback()
-            return report
-        # One batched INSERT for all rows gives every row its id; the names and the audit events follow in
-        # one more flush at commit (a flush per row made a 5,000-row import take 40 s instead of a few).
-        source = f"{filename or 'file'} sha256:{_sha256(data)}"
-        session.add_all(built)
-        try:
-            session.flush()
-        except IntegrityError as exc:
-            if not plot_taken(exc):
-                raise
-            # Another writer filled a plot after the check above (the store's index refused the second tomb).
-            session.rollback()
-            raise _plots_filled_meanwhile(session, rows) from None
-        for obj in built:
-            if isinstance(obj, Facility):
-                session.add(FacilityName(facility_id=obj.id, name=obj.name, valid_from=date.today(),
-                                         note="name at import"))
-            event = record_audit(session, actor, "import", entity_type=obj.__tablename__, entity_id=obj.id,
-                                 note=source)
-            event.after = snapshot(obj)
-        report.created = len(built)
-    return report
+        return report, None, None
+    records = [{k: clean_value(v) for k, v in row.items() if k not in ("id", "wkt")}
+               for row in frame.to_dict("records")]
+    return report, records, None if own_crs else crs_name
+
+
+def _write(session, actor: Actor, built: list, rows: list, source: str) -> None:
+    """Insert the checked rows, each with its audit event naming the file (``source``), and a facility's name."""
+    # One batched INSERT for all rows gives every row its id; the names and the audit events follow in
+    # one more flush at commit (a flush per row made a 5,000-row import take 40 s instead of a few).
+    session.add_all(built)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        if not plot_taken(exc):
+            raise
+        # Another writer filled a plot after the check above (the store's index refused the second tomb).
+        session.rollback()
+        raise _plots_filled_meanwhile(session, rows) from None
+    for obj in built:
+        if isinstance(obj, Facility):
+            session.add(FacilityName(facility_id=obj.id, name=obj.name, valid_from=date.today(),
+                                     note="name at import"))
+        event = record_audit(session, actor, "import", entity_type=obj.__tablename__, entity_id=obj.id,
+                             note=source)
+        event.after = snapshot(obj)
 
 
 def _plots_filled_meanwhile(session, rows: list) -> Conflict:
@@ -437,7 +294,7 @@ def _facilities(session, actor: Actor, rows: list, report: ImportReport) -> list
         if not _coerce(values, number, problems):
             continue
         try:
-            _check_fields(values, session)
+            check_facility_fields(values, session)
         except InvalidInput as exc:
             problems.append(Problem(number, exc.field, f"row {number}: {exc.message}", values.get(exc.field)))
             continue

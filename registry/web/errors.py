@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from registry.db import StoreError
 from registry.services.base import ServiceError
+from registry.web.ogc_json import exception_response
 
 # SQLite's words for a store that cannot take the request now but may later (another writer holds the
 # lock past busy_timeout, the disk is full or failing, the file is gone): the visitor should retry.
@@ -67,10 +68,8 @@ def _ogc_routing_error(exc: HTTPException):
     """An unmatched URL or a wrong method under /ogc or /tiles, as the OGC exception JSON.
 
     Routing fails before any blueprint is chosen, so the OGC blueprint's own handlers never see
-    these; the app-wide handler answers in the same format by reusing the blueprint's renderer.
+    these; the app-wide handler answers in the same format with the machine API's renderer (``ogc_json``).
     """
-    from registry.web.ogc import exception_response
-
     own = exc.description if exc.description != type(exc).description else ""
     if exc.code == 405:
         allowed = sorted(getattr(exc, "valid_methods", None) or ())
@@ -110,8 +109,6 @@ def _unavailable(status: int, message: str, page_message):
     g.current_user = None
     try:
         if _is_ogc_path():
-            from registry.web.ogc import exception_response
-
             response = exception_response(status, message)
         elif _wants_json():
             response = jsonify({"status": status, "message": message})

@@ -12,6 +12,7 @@ from registry import uploads as staging
 from registry.extensions import get_store
 from registry.services import gis_import as service
 from registry.services.base import InvalidInput
+from registry.services.gis_files import format_for
 from registry.web.auth import current_actor, role_required
 
 bp = Blueprint("gis_import", __name__, url_prefix="/gis/import")
@@ -37,7 +38,7 @@ def _save_upload() -> tuple[str, str]:
     if upload is None or not upload.filename:
         raise InvalidInput(_("请选择要导入的文件。"), field="file")
     filename = Path(upload.filename).name
-    service.format_for(filename)  # refuse an unknown kind of file before keeping it
+    format_for(filename)  # refuse an unknown kind of file before keeping it
     limit = staging.limits().max_bytes
     try:
         # Streamed to disk in chunks under the limit: the upload is never held in memory whole.
@@ -71,7 +72,7 @@ def _run(dry_run: bool):
             token, filename = _save_upload()
         staged = staging.gis_imports().path(token)
         report = service.import_features(get_store(), current_actor(), options["kind"], staged,
-                                         service.format_for(filename), dry_run=dry_run, layer=options["layer"],
+                                         format_for(filename), dry_run=dry_run, layer=options["layer"],
                                          crs=options["crs"], filename=filename, limits=staging.limits())
         if not dry_run and report.ok:
             # Committed: the original file is kept for good in instance/gis-imports/imported/<sha256>.

@@ -11,10 +11,16 @@ from werkzeug.exceptions import HTTPException
 from geodata import cql2
 from registry.extensions import db_session, get_store
 from registry.services import exports
-from registry.services import ogc as service
-from registry.services.base import Actor, ServiceError
+from registry.services.base import Actor, InvalidInput, ServiceError
+from registry.services.ogc.collections import Collection, Unauthorized, get_collection, readable_collections
+from registry.services.ogc.items import extent, item
+from registry.services.ogc.items import items as items_page
+from registry.services.ogc.parameters import CRS, CRS84, ITEM_PARAMS, check_params, parse_crs, parse_items_query
+from registry.services.ogc.schema import schema as collection_schema
+from registry.services.ogc.tiles import tile_collections
 from registry.services.tokens import actor_for_token
 from registry.web.auth import current_user
+from registry.web.ogc_json import exception_response, json_response
 from registry.web.ogc_openapi import openapi_document
 
 bp = Blueprint("ogc", __name__, url_prefix="/ogc")
@@ -35,19 +41,6 @@ CONFORMANCE = (
 )
 GEOJSON = "application/geo+json"
 EXPORT_FORMATS = ("gpkg", "shp", "kml", "csv", "xlsx")
-_OGC_CODES = {400: "InvalidParameterValue", 401: "NotAuthorized", 403: "Forbidden", 404: "NotFound",
-              405: "MethodNotAllowed", 406: "NotAcceptable", 500: "ServerError"}
-
-
-def exception_response(status: int, message: str, field: str | None = None) -> Response:
-    """An OGC API exception document (JSON) with its HTTP status."""
-    body = {"code": _OGC_CODES.get(status, "Error"), "description": message}
-    if field:
-        body["parameter"] = field
-    response = _json(body, status=status, mimetype="application/problem+json")
-    if status == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="registry"'
-    return response
 
 
 @bp.errorhandler(ServiceError)
@@ -64,10 +57,6 @@ def _http_error(exc: HTTPException):
     return exception_response(exc.code or 500, exc.description or exc.name)
 
 
-def _json(body, status: int = 200, mimetype: str = "application/json") -> Response:
-    return Response(json.dumps(body, ensure_ascii=False, default=str), status=status, mimetype=mimetype)
-
-
 def base_url() -> str:
     return url_for("ogc.landing", _external=True).rstrip("/")
 
@@ -78,10 +67,10 @@ def request_actor() -> Actor | None:
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise service.Unauthorized("Authorization must be 'Bearer <token>'", field="Authorization")
+            raise Unauthorized("Authorization must be 'Bearer <token>'", field="Authorization")
         actor = actor_for_token(get_store(), token.strip())
         if actor is None:
-            raise service.Unauthorized("the API token is unknown, revoked or expired", field="Authorization")
+            raise Unauthorized("the API token is unknown, revoked or expired", field="Authorization")
         return actor
     user = current_user()
     if user is None:
@@ -101,7 +90,7 @@ def _format(allowed: tuple[str, ...] = ("json", "html")) -> str:
     if fmt is not None:
         fmt = "json" if fmt == "geojson" else fmt
         if fmt not in allowed:
-            raise service.InvalidInput(f"f {fmt!r} is not offered here; use one of {', '.join(allowed)}", field="f")
+            raise InvalidInput(f"f {fmt!r} is not offered here; use one of {', '.join(allowed)}", field="f")
         return fmt
     best = request.accept_mimetypes.best_match(["application/json", GEOJSON, "text/html"])
     return "html" if best == "text/html" and "html" in allowed else "json"
@@ -126,7 +115,7 @@ def _self_links(endpoint: str, json_type: str = "application/json", **values) ->
 @bp.get("/")
 def landing():
     """The landing page."""
-    service.check_params(_args(), {"f", "lang"})
+    check_params(_args(), {"f", "lang"})
     base = base_url()
     body = {
         "title": "烈士纪念设施管理信息系统 Memorial Facility Registry",
@@ -141,30 +130,30 @@ def landing():
     }
     if _format() == "html":
         return render_template("ogc/landing.html", body=body)
-    return _json(body)
+    return json_response(body)
 
 
 @bp.get("/conformance")
 def conformance():
     """The conformance classes the server implements."""
-    service.check_params(_args(), {"f", "lang"})
+    check_params(_args(), {"f", "lang"})
     body = {"conformsTo": list(CONFORMANCE)}
     if _format() == "html":
         return render_template("ogc/conformance.html", body=body)
-    return _json(body)
+    return json_response(body)
 
 
 @bp.get("/api")
 def api():
     """The OpenAPI 3.0 document of the whole API."""
-    service.check_params(_args(), {"f", "lang"})
+    check_params(_args(), {"f", "lang"})
     document = openapi_document(base_url(), request.host_url.rstrip("/"))
     if _format() == "html":
         return render_template("ogc/api.html", document=document)
-    return _json(document, mimetype="application/vnd.oai.openapi+json;version=3.0")
+    return json_response(document, mimetype="application/vnd.oai.openapi+json;version=3.0")
 
 
-def _collection_body(collection: service.Collection, session) -> dict:
+def _collection_body(collection: Collection, session) -> dict:
     base = base_url()
     cid = collection.id
     links = [
@@ -179,7 +168,7 @@ def _collection_body(collection: service.Collection, session) -> dict:
     for fmt in EXPORT_FORMATS:
         links.append(_link(f"{base}/collections/{cid}/items?f={fmt}", "enclosure",
                            exports.FORMATS[fmt].media_type, f"Export: {exports.FORMATS[fmt].label}"))
-    if collection in service.tile_collections():
+    if collection in tile_collections():
         links.append(_link(url_for("tiles.tilejson", collection_id=cid, _external=True), "tiles",
                            "application/json", "TileJSON (Mapbox vector tiles)"))
     body = {
@@ -188,11 +177,11 @@ def _collection_body(collection: service.Collection, session) -> dict:
         "description": collection.description,
         "itemType": "feature",
         "links": links,
-        "extent": service.extent(session, get_store(), collection),
+        "extent": extent(session, get_store(), collection),
     }
     if collection.has_geometry:
-        body["crs"] = list(service.CRS)
-        body["storageCrs"] = service.CRS84
+        body["crs"] = list(CRS)
+        body["storageCrs"] = CRS84
     if not collection.public:
         body["access"] = "staff"
     return body
@@ -201,37 +190,37 @@ def _collection_body(collection: service.Collection, session) -> dict:
 @bp.get("/collections")
 def collections():
     """The collections the caller may read."""
-    service.check_params(_args(), {"f", "lang"})
+    check_params(_args(), {"f", "lang"})
     actor = request_actor()
     session = db_session()
     body = {
         "links": _self_links("ogc.collections"),
-        "collections": [_collection_body(c, session) for c in service.readable_collections(actor)],
-        "crs": list(service.CRS),
+        "collections": [_collection_body(c, session) for c in readable_collections(actor)],
+        "crs": list(CRS),
     }
     if _format() == "html":
         return render_template("ogc/collections.html", body=body)
-    return _json(body)
+    return json_response(body)
 
 
 @bp.get("/collections/<collection_id>")
 def collection(collection_id: str):
     """One collection's description."""
-    service.check_params(_args(), {"f", "lang"})
-    coll = service.get_collection(collection_id, request_actor())
+    check_params(_args(), {"f", "lang"})
+    coll = get_collection(collection_id, request_actor())
     body = _collection_body(coll, db_session())
     if _format() == "html":
         return render_template("ogc/collection.html", body=body)
-    return _json(body)
+    return json_response(body)
 
 
 def _schema_response(collection_id: str, queryable_only: bool):
-    service.check_params(_args(), {"f", "lang"})
-    coll = service.get_collection(collection_id, request_actor())
-    body = service.schema(coll, base_url(), queryable_only=queryable_only)
+    check_params(_args(), {"f", "lang"})
+    coll = get_collection(collection_id, request_actor())
+    body = collection_schema(coll, base_url(), queryable_only=queryable_only)
     if _format() == "html":
         return render_template("ogc/schema.html", body=body, collection_id=collection_id)
-    return _json(body, mimetype="application/schema+json")
+    return json_response(body, mimetype="application/schema+json")
 
 
 @bp.get("/collections/<collection_id>/queryables")
@@ -268,19 +257,19 @@ def _filter_limits() -> tuple[int, int]:
 @bp.get("/collections/<collection_id>/items")
 def items(collection_id: str):
     """Features of a collection: bbox, datetime, CQL2 filter, paging; GeoJSON, HTML or an export file."""
-    coll = service.get_collection(collection_id, request_actor())
+    coll = get_collection(collection_id, request_actor())
     fmt = _format(("json", "html") + EXPORT_FORMATS)
     session = db_session()
     limits = _filter_limits()
     if fmt in EXPORT_FORMATS:
-        query = service.parse_items_query(coll, _args(), unlimited=True, filter_limits=limits)
+        query = parse_items_query(coll, _args(), unlimited=True, filter_limits=limits)
         max_rows = int(float(current_app.config.get("EXPORT_MAX_ROWS") or exports.MAX_ROWS))
         data, filename, media_type = exports.export_collection(get_store(), session, coll, query, fmt, max_rows)
         response = Response(data, mimetype=media_type)
         response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
-    query = service.parse_items_query(coll, _args(), filter_limits=limits)
-    page = service.items(get_store(), session, coll, query, as_json=fmt == "json")
+    query = parse_items_query(coll, _args(), filter_limits=limits)
+    page = items_page(get_store(), session, coll, query, as_json=fmt == "json")
     links = [
         _link(_page_url(collection_id, page.offset, "json"), "self" if fmt == "json" else "alternate", GEOJSON),
         _link(_page_url(collection_id, page.offset, "html"), "self" if fmt == "html" else "alternate", "text/html"),
@@ -309,17 +298,17 @@ def items(collection_id: str):
         head = json.dumps(body, ensure_ascii=False, default=str)
         response = Response(f'{head[:-1]}, "features": {page.features_json}}}', mimetype=GEOJSON)
     else:
-        response = _json(body, mimetype=GEOJSON)
+        response = json_response(body, mimetype=GEOJSON)
     return _crs_header(response, page.crs)
 
 
 @bp.get("/collections/<collection_id>/items/<feature_id>")
 def feature(collection_id: str, feature_id: str):
     """One feature."""
-    coll = service.get_collection(collection_id, request_actor())
-    service.check_params(_args(), service.ITEM_PARAMS)
-    crs = service.parse_crs(request.args.get("crs"))
-    body = service.item(db_session(), coll, feature_id, crs)
+    coll = get_collection(collection_id, request_actor())
+    check_params(_args(), ITEM_PARAMS)
+    crs = parse_crs(request.args.get("crs"))
+    body = item(db_session(), coll, feature_id, crs)
     here = url_for("ogc.feature", collection_id=collection_id, feature_id=feature_id, _external=True)
     fmt = _format()
     body["links"] = [
@@ -331,5 +320,5 @@ def feature(collection_id: str, feature_id: str):
     if fmt == "html":
         response = Response(render_template("ogc/item.html", feature=body, collection=coll))
     else:
-        response = _json(body, mimetype=GEOJSON)
+        response = json_response(body, mimetype=GEOJSON)
     return _crs_header(response, crs)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from registry.services import ogc as service
+from registry.services.ogc.collections import COLLECTIONS
+from registry.services.ogc.parameters import CRS, CRS84, DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
+from registry.services.ogc.tiles import tile_collections
 
 _EXCEPTION = {"$ref": "#/components/responses/Exception"}
 
@@ -26,12 +28,11 @@ def _op(op_id: str, summary: str, params: list, responses: dict, tags: list[str]
                     "responses": {**responses, "400": _EXCEPTION, "404": _EXCEPTION, "500": _EXCEPTION}}}
 
 
-def openapi_document(ogc_base: str, server: str) -> dict:
-    """The document, with ``server`` as the one server and the collection ids as enums."""
-    ids = sorted(service.COLLECTIONS)
-    tiled = sorted(c.id for c in service.tile_collections())
-    prefix = ogc_base[len(server):] if ogc_base.startswith(server) else "/ogc"
-    parameters = {
+def _parameters() -> dict:
+    """The parameters the operations refer to, with the collection ids as enums."""
+    ids = sorted(COLLECTIONS)
+    tiled = sorted(c.id for c in tile_collections())
+    return {
         "f": _param("f", "query", {"type": "string", "enum": ["json", "html"]}, "Response format", style="form",
                     explode=False),
         "fItems": _param("f", "query", {"type": "string", "enum": ["json", "geojson", "html", "gpkg", "shp", "kml",
@@ -44,28 +45,32 @@ def openapi_document(ogc_base: str, server: str) -> dict:
         "bbox": _param("bbox", "query", {"type": "array", "minItems": 4, "maxItems": 6,
                                          "items": {"type": "number"}},
                        "minx,miny,maxx,maxy in bbox-crs (CRS84 by default)", style="form", explode=False),
-        "bbox-crs": _param("bbox-crs", "query", {"type": "string", "format": "uri", "enum": list(service.CRS)},
+        "bbox-crs": _param("bbox-crs", "query", {"type": "string", "format": "uri", "enum": list(CRS)},
                            "CRS of bbox"),
-        "crs": _param("crs", "query", {"type": "string", "format": "uri", "enum": list(service.CRS)},
+        "crs": _param("crs", "query", {"type": "string", "format": "uri", "enum": list(CRS)},
                       "CRS of the returned geometries"),
         "datetime": _param("datetime", "query", {"type": "string"},
                            "An RFC 3339 instant or interval (a/b, ../b, a/..)"),
-        "limit": _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": service.MAX_LIMIT,
-                                           "default": service.DEFAULT_LIMIT}, "Features per page"),
-        "offset": _param("offset", "query", {"type": "integer", "minimum": 0, "maximum": service.MAX_OFFSET,
+        "limit": _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
+                                           "default": DEFAULT_LIMIT}, "Features per page"),
+        "offset": _param("offset", "query", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET,
                                              "default": 0},
                          "Features to skip (follow the next link)"),
         "filter": _param("filter", "query", {"type": "string"}, "A CQL2-text filter (basic CQL2, LIKE, IN, BETWEEN)"),
         "filter-lang": _param("filter-lang", "query", {"type": "string", "enum": ["cql2-text"]}, "Filter language"),
-        "filter-crs": _param("filter-crs", "query", {"type": "string", "enum": [service.CRS84]}, "Filter CRS"),
+        "filter-crs": _param("filter-crs", "query", {"type": "string", "enum": [CRS84]}, "Filter CRS"),
         "z": _param("z", "path", {"type": "integer", "minimum": 0, "maximum": 22}, "Zoom"),
         "x": _param("x", "path", {"type": "integer", "minimum": 0}, "Column"),
         "y": _param("y", "path", {"type": "integer", "minimum": 0}, "Row"),
         "tileCollection": _param("collectionId", "path", {"type": "string", "enum": tiled}, "Tiled collection"),
     }
+
+
+def _ogc_paths(prefix: str) -> dict:
+    """The OGC API – Features operations under ``prefix``."""
     items_params = [_ref(n) for n in ("collectionId", "fItems", "lang", "bbox", "bbox-crs", "crs", "datetime",
                                       "limit", "offset", "filter", "filter-lang", "filter-crs")]
-    paths = {
+    return {
         f"{prefix}": _op("getLandingPage", "Landing page", [_ref("f"), _ref("lang")],
                          {"200": _json_response("Landing page")}, ["Capabilities"]),
         f"{prefix}/conformance": _op("getConformance", "Conformance classes", [_ref("f"), _ref("lang")],
@@ -97,6 +102,12 @@ def openapi_document(ogc_base: str, server: str) -> dict:
             {"200": {"description": "Feature", "content": {"application/geo+json": {"schema": {"type": "object"}},
                                                            "text/html": {"schema": {"type": "string"}}}},
              "401": _EXCEPTION, "403": _EXCEPTION}, ["Data"]),
+    }
+
+
+def _other_paths() -> dict:
+    """The vector tiles and the public map's JSON API."""
+    return {
         "/tiles/{collectionId}/{z}/{x}/{y}.mvt": _op(
             "getTile", "A Mapbox vector tile (points clustered below zoom 12)",
             [_ref("tileCollection"), _ref("z"), _ref("x"), _ref("y")],
@@ -119,6 +130,11 @@ def openapi_document(ogc_base: str, server: str) -> dict:
             {"200": {"description": "Features", "content": {"application/geo+json": {"schema": {"type": "object"}}}}},
             ["Map"]),
     }
+
+
+def openapi_document(ogc_base: str, server: str) -> dict:
+    """The document, with ``server`` as the one server and the collection ids as enums."""
+    prefix = ogc_base[len(server):] if ogc_base.startswith(server) else "/ogc"
     return {
         "openapi": "3.0.3",
         "info": {"title": "烈士纪念设施管理信息系统 Memorial Facility Registry API", "version": "1.0.0",
@@ -127,9 +143,9 @@ def openapi_document(ogc_base: str, server: str) -> dict:
                                 "Authorization: Bearer <API token>."},
         "servers": [{"url": server}],
         "tags": [{"name": n} for n in ("Capabilities", "Data", "Tiles", "Map")],
-        "paths": paths,
+        "paths": {**_ogc_paths(prefix), **_other_paths()},
         "components": {
-            "parameters": parameters,
+            "parameters": _parameters(),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
                 "Exception": {"type": "object", "required": ["code"],

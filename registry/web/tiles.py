@@ -5,9 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, Response, request, url_for
 
 from registry.extensions import db_session, get_store
-from registry.services import ogc as service
 from registry.services.base import ServiceError
-from registry.web.ogc import _json, exception_response
+from registry.services.ogc.items import extent
+from registry.services.ogc.parameters import check_params
+from registry.services.ogc.tiles import CLUSTER_BELOW_ZOOM, get_tile_collection, tile_etag
+from registry.services.ogc.tiles import tile as read_tile
+from registry.web.ogc_json import exception_response, json_response
 
 bp = Blueprint("tiles", __name__, url_prefix="/tiles")
 
@@ -24,10 +27,10 @@ def _service_error(exc: ServiceError):
 @bp.get("/<collection_id>/<z>/<x>/<y>.mvt")
 def tile(collection_id: str, z: str, x: str, y: str):
     """One vector tile; 204 when the tile is empty, 304 when the client's copy is current."""
-    service.check_params(request.args.to_dict(flat=False), set())
-    coll = service.get_tile_collection(collection_id)
-    data = service.tile(get_store(), db_session(), coll, z, x, y)
-    etag = service.tile_etag(data)
+    check_params(request.args.to_dict(flat=False), set())
+    coll = get_tile_collection(collection_id)
+    data = read_tile(get_store(), db_session(), coll, z, x, y)
+    etag = tile_etag(data)
     if etag in request.if_none_match:
         response = Response(status=304)
     elif not data:
@@ -43,9 +46,9 @@ def tile(collection_id: str, z: str, x: str, y: str):
 @bp.get("/<collection_id>/tilejson.json")
 def tilejson(collection_id: str):
     """The TileJSON 3.0.0 of a tiled collection."""
-    service.check_params(request.args.to_dict(flat=False), set())
-    coll = service.get_tile_collection(collection_id)
-    extent = service.extent(db_session(), get_store(), coll)["spatial"]["bbox"][0]
+    check_params(request.args.to_dict(flat=False), set())
+    coll = get_tile_collection(collection_id)
+    box = extent(db_session(), get_store(), coll)["spatial"]["bbox"][0]
     template = url_for("tiles.tile", collection_id=collection_id, z=0, x=0, y=0, _external=True)
     template = template.replace("/0/0/0.mvt", "/{z}/{x}/{y}.mvt")
     fields = {"id": "Number"}
@@ -58,10 +61,10 @@ def tilejson(collection_id: str):
         "tiles": [template],
         "minzoom": 0,
         "maxzoom": 22,
-        "bounds": extent,
-        "center": [(extent[0] + extent[2]) / 2, (extent[1] + extent[3]) / 2, 10],
+        "bounds": box,
+        "center": [(box[0] + box[2]) / 2, (box[1] + box[3]) / 2, 10],
         "vector_layers": [{"id": coll.id, "fields": fields, "minzoom": 0, "maxzoom": 22,
                            "description": f"points thinned to one per 64 px cell (with count) below zoom "
-                                          f"{service.CLUSTER_BELOW_ZOOM}" if coll.geometry_type == "POINT" else ""}],
+                                          f"{CLUSTER_BELOW_ZOOM}" if coll.geometry_type == "POINT" else ""}],
     }
-    return _json(body)
+    return json_response(body)

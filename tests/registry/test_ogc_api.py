@@ -23,7 +23,7 @@ from registry.models import (
     Tomb,
 )
 from registry.services import Actor
-from registry.services.ogc import CRS84, EPSG
+from registry.services.ogc.parameters import CRS84, EPSG
 from registry.services.tokens import create_token
 from registry.services.users import create_user
 from tests.conftest import make_app
