@@ -755,12 +755,6 @@ class _CityData:
             never[rng.choice(np.flatnonzero(self.fac_cat == _SCAT), 2, replace=False)] = True
         overdue = (rng.random(n) < 0.10) & ~never & ~real
         today, start = _days(TODAY), _days(INSPECTIONS_FROM)
-        if self.second:
-            # At demo scale chance may leave a county with nothing overdue: give each one overdue facility.
-            for ci in range(len(self.county_list)):
-                mine = np.flatnonzero((self.fac_county == ci) & ~never & ~real)
-                if mine.size and not overdue[mine].any():
-                    overdue[mine[-1]] = True
         self.insp_last = today - np.where(overdue, rng.integers(190, 420, n), rng.integers(3, 85, n))
         self.insp_step = rng.integers(75, 100, n)
         self.insp_count = np.where(never, 0, (self.insp_last - start) // self.insp_step + 1).astype(np.int64)
@@ -780,6 +774,17 @@ class _CityData:
         troubled = (self.fac_condition >= 2) | (std == 2).any(axis=1)
         self.task_count = np.where(never, 0, np.where(troubled, rng.integers(1, 3, n),
                                                       (rng.random(n) < 0.08).astype(int))).astype(np.int64)
+        if self.second:
+            # At demo scale chance may leave a county with nothing merely overdue (no work order open, so its
+            # due list shows it as overdue rather than as a problem): make one such facility per county.
+            for ci in range(len(self.county_list)):
+                calm = np.flatnonzero((self.fac_county == ci) & ~never & ~real & (self.task_count == 0))
+                if calm.size and not overdue[calm].any():
+                    f = calm[-1]
+                    overdue[f] = True
+                    self.insp_last[f] = today - 200
+            self.insp_count = np.where(never, 0, (self.insp_last - start) // self.insp_step + 1).astype(np.int64)
+            self.insp_offset = np.r_[0, np.cumsum(self.insp_count)[:-1]]
         self.task_offset = np.r_[0, np.cumsum(self.task_count)[:-1]]
 
     # -- rows: facilities, names, zones, heritage sites --------------------------------------------------

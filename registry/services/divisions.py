@@ -91,6 +91,17 @@ class Divisions:
             d = self.by_code.get(d.parent or "")
         return d.code if d else None
 
+    def home_city(self, counties) -> str | None:
+        """The one city all of ``counties`` lie in (None: no counties, or counties of several cities)."""
+        cities = {self.city_of(code) for code in counties or ()}
+        return cities.pop() if len(cities) == 1 else None
+
+    def check_city(self, city: str) -> tuple[str, ...]:
+        """The counties of a city's code, or InvalidInput naming it when it is not a known city."""
+        if city not in self.by_code or self.by_code[city].level != "city":
+            raise InvalidInput(f"city {city!r} is not a known city", field="city")
+        return self.expand([city])
+
     def resolve(self, text: str | None, level: str = "county") -> str | None:
         """The current code of a code, a name, a short name (the name without its 县/区/市) or a former name/code."""
         text = (text or "").strip()
@@ -237,6 +248,21 @@ def first_view(source) -> tuple[tuple[float, float], int]:
     span = max(x1 - x0, y1 - y0)
     zoom = next((z for limit, z in ((0.6, 10), (2.0, 9), (4.0, 8), (8.0, 7), (16.0, 6)) if span <= limit), 5)
     return (round((y0 + y1) / 2, 4), round((x0 + x1) / 2, 4)), zoom
+
+
+ALL_CITIES = "all"  # ?city=all: a report of the whole registry, also for a user whose counties lie in one city
+
+
+def report_city(source, actor: Actor | None, requested: str | None) -> str | None:
+    """The city a report covers: the one asked for (``all``: the whole registry), else the city all the
+    actor's counties lie in, so a city's (or a county's) staff see their own city's report by default."""
+    if requested == ALL_CITIES:
+        return None
+    if requested:
+        return requested
+    if actor is None or not actor.counties:
+        return None
+    return current(source).home_city(actor.counties)
 
 
 def counties(source) -> dict[str, tuple[str, float | None, float | None]]:

@@ -293,3 +293,50 @@ def test_a_geopackage_of_divisions_loads_with_its_boundaries(any_app, tmp_path):
     assert divisions.locate(110.2, 30.2) == "990101"
     name, lon, lat = divisions.counties()["990101"]
     assert name == "包县" and 110.1 < lon < 110.3 and 30.1 < lat < 30.3  # the seat taken inside the outline
+
+
+def test_each_city_has_its_own_funds_nominees_and_planned_work_and_city_staff_see_theirs_first(any_app):
+    from registry.services.dashboard import dashboard
+    from registry.services.plans import add_funding_line, approve_plan, create_plan, get_plan, submit_plan
+
+    store = any_app.extensions["registry_store"]
+    sites = {county: create_facility(store, SYSTEM, {
+        "code": f"{county}-P1", "name": f"规划测试{county}", "category": "monument", "level": "provincial",
+        "county_code": county, "lon": lon, "lat": lat})
+        for county, (lon, lat) in {"350823": (116.42, 25.05), "350423": (116.82, 26.18)}.items()}
+    # One plan for both cities; a second only for Sanming's, whose county-less funds belong to Sanming.
+    plan = create_plan(store, SYSTEM, {"title": "两市规划", "facility_codes": "350823-P1,350423-P1",
+                                       "nominated_codes": "350823-P1,350423-P1"})
+    for county, amount in (("350823", "100"), ("350423", "30")):
+        add_funding_line(store, SYSTEM, plan.id, {"source": "provincial", "county_code": county,
+                                                  "amount_allocated": amount})
+    only_sanming = create_plan(store, SYSTEM, {"title": "三明规划", "facility_codes": "350423-P1"})
+    add_funding_line(store, SYSTEM, only_sanming.id, {"source": "city", "amount_allocated": "7"})
+    plan = submit_plan(store, SYSTEM, plan.id, get_plan(store, plan.id)["plan"].version)
+    approve_plan(store, SYSTEM, plan.id, plan.version)
+
+    whole = dashboard(store)
+    assert whole["funds_total"]["allocated"] == 137
+    assert {n["code"] for n in whole["nominees"]} == {"350823-P1", "350423-P1"}
+    assert {u["code"] for u in whole["unconfirmed"]} == {"350823-P1", "350423-P1"}
+    sanming, longyan = dashboard(store, "350400"), dashboard(store, "350800")
+    assert sanming["funds_total"]["allocated"] == 37 and longyan["funds_total"]["allocated"] == 100
+    assert [n["code"] for n in sanming["nominees"]] == ["350423-P1"]
+    assert [n["code"] for n in longyan["nominees"]] == ["350823-P1"]
+    assert [u["code"] for u in sanming["unconfirmed"]] == ["350423-P1"]
+    assert [u["facility_id"] for u in longyan["unconfirmed"]] == [sites["350823"].id]
+
+    # A planner whose account names the city sees its report first, and may still ask for all or another.
+    runner = any_app.test_cli_runner()
+    made = runner.invoke(args=["users", "create", "smpl", "--role", "planner", "--county", "350400"],
+                         input="a-long-city-pass-9\na-long-city-pass-9\n")
+    assert made.exit_code == 0, made.output
+    client = any_app.test_client()
+    assert client.post("/login", data={"username": "smpl", "password": "a-long-city-pass-9"}).status_code == 302
+    page = client.get("/plan").get_data(as_text=True)
+    assert "规划测试350423" in page and "规划测试350823" not in page and "37.00" in page
+    assert "已达标 1 / 4 个县（市、区）" in page
+    everything = client.get("/plan?city=all").get_data(as_text=True)
+    assert "规划测试350823" in everything and "137.00" in everything
+    assert "规划测试350423" not in client.get("/plan?city=350800").get_data(as_text=True)
+    assert client.get("/plan?city=350423").status_code == 400
