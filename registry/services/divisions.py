@@ -46,6 +46,8 @@ class Divisions:
 
     by_code: dict[str, Div]
     aliases: dict[str, str] = field(default_factory=dict)  # former code or name -> current code
+    # former code or name -> (current code, 'former name (former code)', valid from, valid to)
+    former: dict[str, tuple[str, str, str | None, str | None]] = field(default_factory=dict)
 
     def __post_init__(self):
         self.children: dict[str, list[str]] = {}
@@ -186,12 +188,14 @@ def _read(runner) -> Divisions:
     by_code = {r["code"]: Div(r["code"], r["name"], r["level"], r["parent_code"], r["seat_lon"], r["seat_lat"],
                               r["valid_from"], r["valid_to"], bool(r["is_demo"]), r["boundary"],
                               r["relocation_target"]) for r in rows}
-    aliases = {}
+    aliases, former = {}, {}
     for r in runner.execute(select(DivisionAlias.__table__)).mappings():
+        label = " ".join(v for v in (r["former_name"], f"({r['former_code']})" if r["former_code"] else None) if v)
         for key in (r["former_code"], r["former_name"]):
             if key:
                 aliases[key] = r["code"]
-    return Divisions(by_code, aliases)
+                former[key] = (r["code"], label, r["valid_from"], r["valid_to"])
+    return Divisions(by_code, aliases, former)
 
 
 def current(source) -> Divisions:

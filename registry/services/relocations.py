@@ -13,6 +13,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
+from geodata import ledger as ledgers
 from geodata.checks import GeometryError, check_lonlat
 from geodata.images import DEFAULT_MAX_PIXELS, ImageError, check_image
 from geodata.origins import public_origin
@@ -71,9 +72,10 @@ def county_seats_wgs84(source) -> dict[str, tuple]:
     return divisions.current(source).ledger_counties()
 
 
-def county_aliases(source) -> dict[str, str]:
-    """Former county codes and names -> the current code, so old ledgers still match."""
-    return dict(divisions.current(source).aliases)
+def county_aliases(source) -> dict[str, ledgers.Alias]:
+    """Former county codes and names -> the current county and the dates the former one was in use, so old
+    ledgers still match (with a warning for a row dated outside those dates)."""
+    return {key: ledgers.Alias(*value) for key, value in divisions.current(source).former.items()}
 
 
 def facility_county(session, facility_id: int | None) -> str | None:

@@ -157,6 +157,23 @@ def test_an_old_ledger_with_the_former_name_and_code_still_matches(any_store):
     assert "unknown county 永订县; nearest is 永定区 (350803)" in unknown[0].why
 
 
+def test_a_former_name_matches_in_its_years_and_with_a_warning_outside_them(any_store):
+    # 永定县 (350822) was the name until 2014-12-13, when it became 永定区 (350803).
+    ledger = ("编号,县区,原址,经度,纬度,迁入地,调查日期,安葬日期\n"
+              "Y1,永定县,湖坑村,116.70,24.70,某陵园,2013-06-01,2013-09-01\n"  # dated while the name was in use
+              "Y2,350822,下洋村,116.72,24.71,某陵园,2021-03-01,2021-05-02\n"  # dated years after the renaming
+              "Y3,永定县,某村,116.72,24.71,某陵园,,\n"  # no date: nothing to compare
+              "Y4,永定区,某村,116.72,24.71,某陵园,2013-06-01,\n")  # the current name: never a warning
+    result = imports.preview(any_store, ledger.encode(), "old.csv")
+    assert {r.values["code"]: r.values["county_code"] for r in result.ledger.rows} == dict.fromkeys(
+        ("Y1", "Y2", "Y3", "Y4"), "350803")
+    assert not [i for i in result.errors if i.kind in ("county", "outside")]
+    warned = [i for i in result.warnings if i.kind == "alias"]
+    assert [(i.row, i.value) for i in warned] == [(3, "350822")]
+    assert warned[0].why == ("永定县 (350822) is a former name, in use … to 2014-12-13, read as 永定区 (350803); "
+                             "this row is dated 2021-03-01 (调查日期), outside those dates")
+
+
 def test_an_unknown_county_in_a_form_names_the_nearest(any_store):
     with pytest.raises(InvalidInput, match=r"county_code '350829' is not a known county; did you mean .*\(3508"):
         create_facility(any_store, SYSTEM, {"code": "X-1", "name": "某碑", "category": "monument",
