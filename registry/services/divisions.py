@@ -22,6 +22,9 @@ from registry.models.division import DIVISION_LEVELS
 from registry.services.base import Actor, InvalidInput, record_audit, unit_of_work
 
 CODE = re.compile(r"^\d{6}(\d{3}){0,2}$")  # GB/T 2260: six digits, nine or twelve for townships and villages
+# The length of a code by level: six to the county (GB/T 2260), nine for a township and twelve for a village,
+# each beginning with the code of the division above it.
+CODE_LENGTH = {"province": 6, "city": 6, "county": 6, "township": 9, "village": 12}
 FORMER = "former"  # the level of a row that names a former name/code of the division given as its parent
 
 
@@ -86,6 +89,15 @@ class Divisions:
                     else:
                         stack.append(child)
         return tuple(dict.fromkeys(out))
+
+    def descendants(self, code: str) -> list[str]:
+        """Every division under ``code``, at any depth."""
+        out, stack = [], [code]
+        while stack:
+            for child in self.children.get(stack.pop(), ()):
+                out.append(child)
+                stack.append(child)
+        return out
 
     def city_of(self, code: str | None) -> str | None:
         d = self.by_code.get(code or "")
@@ -155,6 +167,11 @@ class Divisions:
         if not xs:
             return None
         return min(xs), min(ys), max(xs), max(ys)
+
+    def townships(self, county: str | None) -> dict[str, str]:
+        """The current townships loaded under a county: code -> name (empty when none are loaded)."""
+        return {code: self.by_code[code].name for code in self.children.get(county or "", ())
+                if self.by_code[code].level == "township" and not self.by_code[code].valid_to}
 
     def ledger_counties(self) -> dict[str, tuple]:
         """County code -> (name, seat lon, seat lat, boundary or None) for the ledger reader."""
@@ -274,6 +291,22 @@ def counties(source) -> dict[str, tuple[str, float | None, float | None]]:
     return current(source).counties()
 
 
+def check_township(source, county: str | None, township: str | None) -> str | None:
+    """The township name to store for a facility: where the county's townships are loaded, a township's code
+    or name must be one of them (refused naming the nearest); elsewhere the text as given."""
+    text = (township or "").strip()
+    towns = current(source).townships(county)
+    if not text or not towns:
+        return township
+    if text in towns:
+        return towns[text]
+    if text in towns.values():
+        return text
+    near = difflib.get_close_matches(text, list(towns.values()), n=1, cutoff=0.3)
+    raise InvalidInput(f"township {text!r} is not a township of {label(county)}"
+                       + (f"; did you mean {near[0]}?" if near else ""), field="township")
+
+
 def check_county(source, code: str | None, field_name: str = "county_code") -> None:
     """Refuse a county code that is not a current county, naming it and the nearest match."""
     if code is None:
@@ -337,6 +370,9 @@ def check_rows(rows: list[dict], known: dict[str, Div]) -> tuple[list[dict], lis
             if level not in (*DIVISION_LEVELS, FORMER):
                 raise InvalidInput(f"row {n}: level {level!r} of {code} is not one of "
                                    f"{', '.join((*DIVISION_LEVELS, FORMER))}")
+            if level in CODE_LENGTH and len(code) != CODE_LENGTH[level]:
+                raise InvalidInput(f"row {n}: code {code} has {len(code)} digits, but a {level} code has "
+                                   f"{CODE_LENGTH[level]}")
             if parent is not None and not CODE.match(parent):
                 raise InvalidInput(f"row {n}: parent {parent!r} of {code} is not a GB/T 2260 code")
             try:
@@ -384,6 +420,9 @@ def check_rows(rows: list[dict], known: dict[str, Div]) -> tuple[list[dict], lis
         if d["parent_code"] is not None and d["parent_code"] not in codes:
             errors.append(f"row {d['row']}: parent {d['parent_code']} of {d['code']} does not exist "
                           "(neither in the file nor in the registry)")
+        elif d["level"] in ("township", "village") and not d["code"].startswith(d["parent_code"] or "-"):
+            errors.append(f"row {d['row']}: the {d['level']} code {d['code']} does not begin with the code of "
+                          f"its parent {d['parent_code'] or '(none given)'}")
     for a in aliases:
         if a["code"] is None or a["code"] not in codes:
             errors.append(f"row {a['row']}: former {a['former_code']} names {a['code']!r} as what it became, "

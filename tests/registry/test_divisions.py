@@ -73,6 +73,35 @@ def test_a_csv_loads_after_a_dry_run_that_writes_nothing(any_app, tmp_path):
     assert divisions.city_of("990101") == "990100"
 
 
+TOWNSHIPS = (HEADER + "990100,测试市,city,350000,100.5,30.5,,\n990101,测试县,county,990100,100.6,30.6,,\n"
+             "990101001,东乡镇,township,990101,100.61,30.61,,\n990101002,西乡镇,township,990101,100.59,30.6,,\n"
+             "990101001001,东村,village,990101001,100.62,30.62,,\n")
+
+
+def test_townships_and_villages_load_list_and_name_a_facility_township(any_app, tmp_path):
+    store = any_app.extensions["registry_store"]
+    assert load_cli(any_app, tmp_path, "t.csv", TOWNSHIPS).exit_code == 0
+    runner = any_app.test_cli_runner()
+    listed = runner.invoke(args=["divisions", "list", "--level", "township", "--parent", "990100"])
+    assert listed.exit_code == 0, listed.output
+    assert [line.split("\t")[:3] for line in listed.output.splitlines()] == [
+        ["990101001", "东乡镇", "测试县"], ["990101002", "西乡镇", "测试县"]]
+    villages = runner.invoke(args=["divisions", "list", "--level", "village"]).output
+    assert villages.startswith("990101001001\t东村\t东乡镇")
+    # Where a county's townships are loaded, a facility's township is one of them (given by name or code).
+    by_code = create_facility(store, SYSTEM, {"code": "T-1", "name": "乡碑", "category": "monument",
+                                              "county_code": "990101", "township": "990101002", "lon": 100.6,
+                                              "lat": 30.6})
+    assert by_code.township == "西乡镇"
+    with pytest.raises(InvalidInput, match=r"township '东相镇' is not a township of 测试县 \(990101\); did you mean"):
+        create_facility(store, SYSTEM, {"code": "T-2", "name": "乡碑二", "category": "monument",
+                                        "county_code": "990101", "township": "东相镇", "lon": 100.6, "lat": 30.6})
+    # Elsewhere (no townships loaded for the county) the township stays free text.
+    free = create_facility(store, SYSTEM, {"code": "T-3", "name": "县碑", "category": "monument",
+                                           "county_code": "350423", "township": "某某镇", "lon": 116.8, "lat": 26.2})
+    assert free.township == "某某镇"
+
+
 BAD = [
     ("bad code", HEADER + "99010,坏县,county,350800,116.5,25.0,,\n", "row 2: code '99010' is not a GB/T 2260 code"),
     ("unknown parent", HEADER + "990101,孤县,county,990100,116.5,25.0,,\n",
@@ -81,6 +110,12 @@ BAD = [
      "row 2: the seat of 990101 (500000, 2.8e+06) is not longitude/latitude: wrong CRS"),
     ("bad level", HEADER + "990101,某县,county-ish,350800,116.5,25.0,,\n", "row 2: level 'county-ish'"),
     ("bad date", HEADER + "990101,某县,county,350800,116.5,25.0,2014-13-45,\n", "row 2: valid_from '2014-13-45'"),
+    ("township code of another county", HEADER + "990101,甲县,county,350800,116.5,25.0,,\n"
+     "990102001,某镇,township,990101,116.5,25.0,,\n",
+     "row 3: the township code 990102001 does not begin with the code of its parent 990101"),
+    ("six-digit township",
+     HEADER + "990101,甲县,county,350800,116.5,25.0,,\n990109,某镇,township,990101,116.5,25.0,,\n",
+     "row 3: code 990109 has 6 digits, but a township code has 9"),
     ("second bad row", HEADER + "990101,好县,county,350800,116.5,25.0,,\n990102,坏县,county,990999,116.5,25.0,,\n",
      "row 3: parent 990999 of 990102 does not exist"),
 ]
