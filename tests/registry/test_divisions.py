@@ -392,3 +392,29 @@ def test_each_city_has_its_own_funds_nominees_and_planned_work_and_city_staff_se
     assert "规划测试350823" in everything and "137.00" in everything
     assert "规划测试350423" not in client.get("/plan?city=350800").get_data(as_text=True)
     assert client.get("/plan?city=350423").status_code == 400
+
+
+def test_the_due_list_the_map_and_the_ledgers_narrow_to_one_city(any_app):
+    store = any_app.extensions["registry_store"]
+    for n, (county, (lon, lat)) in enumerate({"350421": (117.20, 26.35), "350823": (116.42, 25.05)}.items()):
+        create_facility(store, SYSTEM, {"code": f"C-{n}", "name": f"城市碑{n}", "category": "monument",
+                                        "county_code": county, "lon": lon, "lat": lat})
+    reviewer = Actor(name="rv", roles=("reviewer",))
+    assert {d.code for d in statuses(store, reviewer, Cadence(), city="350400")} == {"C-0"}
+    assert {d.code for d in statuses(store, reviewer, Cadence())} == {"C-0", "C-1"}
+    with pytest.raises(InvalidInput, match="city '350421' is not a known city"):
+        statuses(store, reviewer, Cadence(), city="350421")
+    with store.write_session() as s:
+        s.add(User(username="rv", display_name="rv", roles=["reviewer"], counties=[],
+                   password_hash=generate_password_hash("rv-password", method="pbkdf2:sha256:1000")))
+        s.commit()
+    client = any_app.test_client()
+    assert client.post("/login", data={"username": "rv", "password": "rv-password"}).status_code == 302
+    page = client.get("/manage?city=350400").get_data(as_text=True)
+    assert "城市碑0" in page and "城市碑1" not in page and '<option value="350400" selected>' in page
+    mapped = client.get("/manage/map.geojson?city=350800").get_json()
+    assert [f["properties"]["code"] for f in mapped["features"]] == ["C-1"]
+    ledgers = client.get("/manage/ledgers?city=350400").get_data(as_text=True)
+    assert "明溪县" in ledgers and "上杭县" not in ledgers
+    assert "上杭县" in client.get("/manage/ledgers").get_data(as_text=True)
+    assert client.get("/manage?city=350823").status_code == 400
