@@ -205,9 +205,9 @@ def demo_aliases() -> list[dict]:
              "is_demo": True} for code, former, name, start, end in _ALIASES]
 
 
-# Relocation targets per county (迁移任务数). DEMO FIGURES, not official ones: chosen so that the demo
-# registry's 4,377 relocations are 144.3% of their sum (3,033), as Longyan reported by 2022-11, and spread
-# like the demo's relocations. Replace them with the bureau's own targets in a real deployment.
+# Relocation targets per county (迁移任务数). DEMO FIGURES, not official ones: chosen so that Longyan's 4,377
+# demo relocations are 144.3% of the sum of its counties' targets (3,033), as Longyan reported by 2022-11, and
+# spread like the demo's relocations. Replace them with the bureau's own targets in a real deployment.
 RELOCATION_TARGETS = {
     "350802": 394,
     "350803": 425,
