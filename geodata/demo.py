@@ -1,4 +1,4 @@
-"""Deterministic demo data: the Longyan demo registry and large synthetic sets, as plain dicts per table."""
+"""Deterministic demo data: the demo registry (Longyan, a second city) and large synthetic sets, as dicts per table."""
 
 from __future__ import annotations
 
@@ -123,12 +123,26 @@ _PROVINCE = ("350000", "福建省", 119.296, 26.100)
 _LONGYAN_CITY = ("350800", "龙岩市", 117.017, 25.075)
 # The second demo city: a few of Sanming's counties at demo scale, so one registry serves two cities.
 _SANMING_CITY = ("350400", "三明市", 117.639, 26.263)
+# adcode -> (name, seat lon, lat in WGS 84, approval abbreviation, townships); the first township is the seat's.
 _SANMING = {
-    "350404": ("三元区", 117.608, 26.234),
-    "350421": ("明溪县", 117.202, 26.356),
-    "350423": ("清流县", 116.817, 26.177),
-    "350424": ("宁化县", 116.654, 26.262),
+    "350404": ("三元区", 117.608, 26.234, "元", (
+        "城关街道", "列东街道", "列西街道", "徐碧街道", "白沙街道", "富兴堡街道", "荆西街道", "莘口镇", "洋溪镇",
+        "中村乡")),
+    "350421": ("明溪县", 117.202, 26.356, "明", (
+        "雪峰镇", "盖洋镇", "胡坊镇", "瀚仙镇", "城关乡", "沙溪乡", "夏阳乡", "枫溪乡", "夏坊乡")),
+    "350423": ("清流县", 116.817, 26.177, "清", (
+        "龙津镇", "嵩溪镇", "嵩口镇", "灵地镇", "长校镇", "林畲镇", "赖坊镇", "余朋乡", "田源乡", "沙芜乡",
+        "温郊乡", "李家乡")),
+    "350424": ("宁化县", 116.654, 26.262, "宁", (
+        "翠江镇", "泉上镇", "湖村镇", "石壁镇", "曹坊镇", "安远镇", "淮土镇", "安乐镇", "水茜镇", "城郊镇",
+        "城南镇", "济村乡", "方田乡", "中沙乡", "河龙乡")),
 }
+# The second city's demo records, at demo scale: a handful of facilities per county (its own template),
+# tombs, martyrs and a few relocations; its layout has random streams of its own, so Longyan's records
+# are the same with or without it.
+SECOND_CITY_TOMBS = 120
+SECOND_CITY_RELOCATIONS = 24
+SECOND_CITY_MARTYRS = 140
 # Former names and codes still met in old ledgers: (current code, former code, former name, from, to).
 # 永定县 became 永定区 by the State Council's approval of December 2014.
 _ALIASES = (
@@ -176,8 +190,8 @@ def demo_divisions(counties: list[County] | None = None) -> list[dict]:
         out.append(row(code, name, "city", _PROVINCE[0], lon, lat))
     for c in _longyan():
         out.append(row(c.code, c.name, "county", _LONGYAN_CITY[0], c.lon, c.lat))
-    for code, (name, lon, lat) in _SANMING.items():
-        out.append(row(code, name, "county", _SANMING_CITY[0], lon, lat))
+    for c in _sanming():
+        out.append(row(c.code, c.name, "county", _SANMING_CITY[0], c.lon, c.lat))
     known = {r["code"] for r in out}
     for c in extra:
         if c.code not in known:
@@ -191,9 +205,9 @@ def demo_aliases() -> list[dict]:
              "is_demo": True} for code, former, name, start, end in _ALIASES]
 
 
-# Relocation targets per county (迁移任务数). DEMO FIGURES, not official ones: chosen so that the demo
-# registry's 4,377 relocations are 144.3% of their sum (3,033), as Longyan reported by 2022-11, and spread
-# like the demo's relocations. Replace them with the bureau's own targets in a real deployment.
+# Relocation targets per county (迁移任务数). DEMO FIGURES, not official ones: chosen so that Longyan's 4,377
+# demo relocations are 144.3% of the sum of its counties' targets (3,033), as Longyan reported by 2022-11, and
+# spread like the demo's relocations. Replace them with the bureau's own targets in a real deployment.
 RELOCATION_TARGETS = {
     "350802": 394,
     "350803": 425,
@@ -202,6 +216,11 @@ RELOCATION_TARGETS = {
     "350824": 364,
     "350825": 364,
     "350881": 273,
+    # The second demo city: targets that its few demo relocations come near, so its report shows a share.
+    "350404": 6,
+    "350421": 6,
+    "350423": 6,
+    "350424": 6,
 }
 
 # Other prefectures of Fujian for the large synthetic sets: code, name, rough seat (WGS 84), spread in km.
@@ -354,6 +373,12 @@ def _longyan() -> tuple[County, ...]:
     return tuple(out)
 
 
+@functools.cache
+def _sanming() -> tuple[County, ...]:
+    return tuple(County(code, name, _SANMING_CITY[1], lon, lat, abbr, townships, False)
+                 for code, (name, lon, lat, abbr, townships) in _SANMING.items())
+
+
 def _offset(lon, lat, dx, dy):
     """Shift lon/lat by metres east/north with a local equirectangular scale.
 
@@ -418,45 +443,17 @@ def _multi(poly: Polygon) -> MultiPolygon:
 
 # ------------------------------------------------------------------------------------------- the data
 
-class DemoData:
-    """A deterministic demo registry: counts per table and chunks of plain row dicts.
+class _CityData:
+    """One city's laid-out demo records (the Longyan demo or a synthetic set, or the second demo city),
+    with ids from 1 per table; ``DemoData`` puts the cities one after the other."""
 
-    Everything is laid out once from ``seed`` (which facility, tomb, martyr and relocation goes
-    where, as numpy arrays); the rows of the big tables are then built chunk by chunk, each chunk
-    from its own random stream, so a million-tomb set never sits in memory as dicts and any chunk
-    is the same whichever order they are read in.
-
-    Rows carry explicit ``id`` values (1..n per table) and foreign keys between them, ``is_demo=True``
-    and ``status='active'``; geometries are shapely objects in WGS 84 longitude/latitude. Columns
-    a loader stamps itself (``version``, ``created_at``, ``updated_at``) are left out so the data stays
-    the same from run to run.
-
-    Parameters
-    ----------
-    scale : int, optional
-        ``None`` for the Longyan demo registry; N for a synthetic set of N tombs and N martyrs
-        with N/50 facilities over Longyan and the rest of Fujian.
-    seed : int, default 2022
-        Seed of every random stream.
-
-    Example
-    -------
-    >>> data = DemoData(seed=2022)
-    >>> data.counts["relocations"]
-    4377
-    >>> table, rows = next(data.chunks())
-    >>> table, rows[0]["is_demo"]
-    ('facilities', True)
-    """
-
-    def __init__(self, scale: int | None = None, seed: int = 2022):
-        if scale is not None and (isinstance(scale, bool) or int(scale) != scale or scale < 1):
-            raise ValueError(f"scale must be a positive whole number of tombs or None, not {scale!r}")
-        if int(seed) != seed or seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, not {seed!r}")
-        self.scale = None if scale is None else int(scale)
-        self.seed = int(seed)
-        rng = np.random.default_rng(self.seed)
+    def __init__(self, scale: int | None, seed: int, second: bool = False, used_names: set | None = None):
+        self.scale = scale
+        self.seed = seed
+        self.second = second
+        self._used_names = used_names if used_names is not None else set()
+        # The second city draws from streams of its own, so the first city's records do not move.
+        rng = np.random.default_rng([self.seed, 1] if second else self.seed)
         self._counties(rng)
         self._anchors(rng)
         self._plan_facilities(rng)
@@ -478,30 +475,7 @@ class DemoData:
             "maintenance_tasks": int(self.task_count.sum()),
         }
 
-    # -- public -------------------------------------------------------------------------------
-
     def rows(self, table: str) -> Iterator[list[dict]]:
-        """Yield the rows of one table in chunks of plain dicts (every dict of a table has the same keys).
-
-        Parameters
-        ----------
-        table : str
-            One of ``TABLES``.
-
-        Yields
-        ------
-        list of dict
-            Column name to value; geometries are shapely objects in WGS 84 lon/lat.
-
-        Example
-        -------
-        >>> data = DemoData(seed=2022)
-        >>> first = next(data.rows("relocations"))[0]
-        >>> first["stage"] in ("accepted", "in_progress"), first["geom"].geom_type
-        (True, 'LineString')
-        """
-        if table not in TABLES:
-            raise ValueError(f"unknown demo table {table!r}; the demo writes {', '.join(TABLES)}")
         if table in ("facilities", "facility_names", "facility_zones", "heritage_sites"):
             rows = {"facilities": self._facility_rows, "facility_names": self._name_rows,
                     "facility_zones": self._zone_rows, "heritage_sites": self._heritage_rows}[table]
@@ -528,28 +502,10 @@ class DemoData:
                 if chunk:
                     yield chunk
 
-    def chunks(self) -> Iterator[tuple[str, list[dict]]]:
-        """Yield ``(table, rows)`` for every table in write order (referenced tables first).
-
-        Yields
-        ------
-        tuple of (str, list of dict)
-            The table name and a chunk of at most a few thousand rows.
-
-        Example
-        -------
-        >>> data = DemoData(scale=200, seed=1)
-        >>> sum(len(rows) for table, rows in data.chunks() if table == "tombs")
-        200
-        """
-        for table in TABLES:
-            for rows in self.rows(table):
-                yield table, rows
-
     # -- layout: counties and townships -------------------------------------------------------------
 
     def _counties(self, rng) -> None:
-        counties = list(_longyan())
+        counties = list(_sanming() if self.second else _longyan())
         if self.scale is not None:
             wanted = min(len(counties) + 9 * len(_FUJIAN_PREFECTURES), max(len(counties), self.scale // 12_500))
             for code, name, lon, lat, spread_km in _FUJIAN_PREFECTURES:
@@ -625,7 +581,9 @@ class DemoData:
                 cat.append(_REAL_SITES[ri]["facility"][0])
                 level.append(_REAL_SITES[ri]["facility"][1])
                 real.append(ri)
-            if self.scale is None:
+            if self.second:
+                pairs = self._second_city_template(rng)
+            elif self.scale is None:
                 pairs = self._longyan_template(rng)
             else:
                 pairs = self._synthetic_template(rng, int(per_county[ci]))
@@ -666,6 +624,14 @@ class DemoData:
         return pairs
 
     @staticmethod
+    def _second_city_template(rng) -> list[tuple[int, int]]:
+        """One county of the second demo city: a county cemetery, a collective burial ground, a memorial
+        hall or monument and a few scattered graves (a handful of facilities at demo scale)."""
+        pairs = [(_CEM, _CNTY), (_COLL, _UNGR), (int(rng.choice((_HALL, _MON))), int(rng.choice((_CNTY, _CITY))))]
+        pairs += [(_SCAT, _UNGR) for _ in range(int(rng.integers(3, 6)))]
+        return pairs
+
+    @staticmethod
     def _synthetic_template(rng, n: int) -> list[tuple[int, int]]:
         """A synthetic county's facilities: a cemetery and a collective burial ground, the rest drawn."""
         cats = rng.choice(8, size=max(n - 2, 0), p=[0.06, 0.05, 0.12, 0.08, 0.06, 0.06, 0.12, 0.45])
@@ -679,7 +645,10 @@ class DemoData:
 
     def _plan_relocations(self, rng) -> None:
         n_counties = len(self.county_list)
-        if self.scale is None:
+        if self.second:
+            self.n_relocations = SECOND_CITY_RELOCATIONS
+            weights = np.ones(n_counties)
+        elif self.scale is None:
             self.n_relocations = DEFAULT_RELOCATIONS
             # 上杭 and 长汀, the old Central Soviet heartland, had the most scattered graves.
             weights = np.array([0.13, 0.14, 0.19, 0.21, 0.12, 0.12, 0.09])
@@ -722,8 +691,8 @@ class DemoData:
         self.batch_day = np.array(self.batch_day, np.int64)
         # A few gaps for reconciliation to find: relocations without recorded family consent, and
         # reburials not yet accepted.
-        n_no_consent = 9 if self.scale is None else max(1, self.n_relocations // 500)
-        n_open = 23 if self.scale is None else max(1, self.n_relocations // 200)
+        n_no_consent = 9 if self.scale is None and not self.second else max(1, self.n_relocations // 500)
+        n_open = 23 if self.scale is None and not self.second else max(1, self.n_relocations // 200)
         picks = rng.choice(self.n_relocations, size=min(self.n_relocations, n_no_consent + n_open), replace=False)
         self.rel_no_consent = np.zeros(self.n_relocations, bool)
         self.rel_not_accepted = np.zeros(self.n_relocations, bool)
@@ -731,7 +700,7 @@ class DemoData:
         self.rel_not_accepted[picks[n_no_consent:]] = True
 
     def _plan_tombs(self, rng) -> None:
-        n_tombs = DEFAULT_TOMBS if self.scale is None else self.scale
+        n_tombs = SECOND_CITY_TOMBS if self.second else DEFAULT_TOMBS if self.scale is None else self.scale
         scattered = np.flatnonzero(self.fac_cat == _SCAT)
         scattered = scattered[: max(0, n_tombs - self.n_relocations)]
         n_orig = n_tombs - self.n_relocations - len(scattered)
@@ -760,7 +729,7 @@ class DemoData:
         self.tomb_awaiting = (self.tomb_kind == 2) & (rng.random(n_tombs) < 0.3)
 
     def _plan_martyrs(self, rng) -> None:
-        n_martyrs = DEFAULT_MARTYRS if self.scale is None else self.scale
+        n_martyrs = SECOND_CITY_MARTYRS if self.second else DEFAULT_MARTYRS if self.scale is None else self.scale
         self.n_martyrs = n_martyrs
         perm = rng.permutation(n_martyrs)
         self.tomb_martyr = perm[: self.n_tombs]
@@ -805,6 +774,17 @@ class DemoData:
         troubled = (self.fac_condition >= 2) | (std == 2).any(axis=1)
         self.task_count = np.where(never, 0, np.where(troubled, rng.integers(1, 3, n),
                                                       (rng.random(n) < 0.08).astype(int))).astype(np.int64)
+        if self.second:
+            # At demo scale chance may leave a county with nothing merely overdue (no work order open, so its
+            # due list shows it as overdue rather than as a problem): make one such facility per county.
+            for ci in range(len(self.county_list)):
+                calm = np.flatnonzero((self.fac_county == ci) & ~never & ~real & (self.task_count == 0))
+                if calm.size and not overdue[calm].any():
+                    f = calm[-1]
+                    overdue[f] = True
+                    self.insp_last[f] = today - 200
+            self.insp_count = np.where(never, 0, (self.insp_last - start) // self.insp_step + 1).astype(np.int64)
+            self.insp_offset = np.r_[0, np.cumsum(self.insp_count)[:-1]]
         self.task_offset = np.r_[0, np.cumsum(self.task_count)[:-1]]
 
     # -- rows: facilities, names, zones, heritage sites --------------------------------------------------
@@ -838,7 +818,7 @@ class DemoData:
 
     def _build_facilities(self, rng) -> None:
         rows, names, zones = [], [], []
-        used: set[str] = set()
+        used = self._used_names
         seq_in_county: dict[int, int] = {}
         self.fac_code = []
         self.fac_name = []
@@ -968,7 +948,10 @@ class DemoData:
             seq[county_code] = seq.get(county_code, 0) + 1
             return f"{county_code}-H{seq[county_code]:03d}"
 
+        codes = {c.code for c in self.county_list}
         for ri, site in enumerate(_REAL_SITES):
+            if site["county"] not in codes:
+                continue
             fi = fac_of_real.get(ri)
             rows.append({
                 "code": code_for(site["county"]), "name": site["name"], "kind": site["kind"],
@@ -979,7 +962,7 @@ class DemoData:
                 "facility_id": None if fi is None else int(fi) + 1, "position_approximate": True,
                 "status": "active", "is_demo": True, "geom": Point(site["lon"], site["lat"]),
             })
-        n_per_county = 3
+        n_per_county = 1 if self.second else 3
         ci = np.repeat(np.arange(len(self.county_list)), n_per_county).astype(np.int32)
         ti = np.array([rng.integers(len(self.county_list[c].townships)) for c in ci], np.int32)
         lon, lat = self._place(rng, ci, ti, 2500.0, 6000.0)
@@ -1004,6 +987,8 @@ class DemoData:
     # -- rows: the big tables, chunk by chunk ---------------------------------------------------------
 
     def _rng(self, table: str, chunk: int):
+        if self.second:
+            return np.random.default_rng([self.seed, TABLES.index(table), chunk, 1])
         return np.random.default_rng([self.seed, TABLES.index(table), chunk])
 
     def _martyr_chunk(self, chunk: int, a: int, b: int) -> list[dict]:
@@ -1257,14 +1242,128 @@ class DemoData:
         return rows
 
 
+# Foreign keys of the demo's rows: the column and the table it points into (shifted with that table's ids).
+_REFERENCES = {"facility_id": "facilities", "dest_facility_id": "facilities", "martyr_id": "martyrs",
+               "tomb_id": "tombs", "inspection_id": "inspections"}
+
+
+class DemoData:
+    """A deterministic demo registry: counts per table and chunks of plain row dicts.
+
+    The demo registry holds two cities: Longyan (the figures of DOMAIN.md: 6,850 tombs, 4,377
+    relocations) and, at demo scale, four counties of Sanming (``SECOND_CITY_*``), so one registry
+    serves two cities. A synthetic set (``scale``) spreads over Longyan and the rest of Fujian.
+
+    Everything is laid out once from ``seed`` (which facility, tomb, martyr and relocation goes
+    where, as numpy arrays); the rows of the big tables are then built chunk by chunk, each chunk
+    from its own random stream, so a million-tomb set never sits in memory as dicts and any chunk
+    is the same whichever order they are read in.
+
+    Rows carry explicit ``id`` values (1..n per table, the second city's after the first's) and
+    foreign keys between them, ``is_demo=True`` and ``status='active'``; geometries are shapely
+    objects in WGS 84 longitude/latitude. Columns a loader stamps itself (``version``,
+    ``created_at``, ``updated_at``) are left out so the data stays the same from run to run.
+
+    Parameters
+    ----------
+    scale : int, optional
+        ``None`` for the demo registry; N for a synthetic set of N tombs and N martyrs
+        with N/50 facilities over Longyan and the rest of Fujian.
+    seed : int, default 2022
+        Seed of every random stream.
+
+    Example
+    -------
+    >>> data = DemoData(seed=2022)
+    >>> data.by_city["350800"]["relocations"], data.by_city["350400"]["relocations"]
+    (4377, 24)
+    >>> data.counts["relocations"]
+    4401
+    >>> table, rows = next(data.chunks())
+    >>> table, rows[0]["is_demo"]
+    ('facilities', True)
+    """
+
+    def __init__(self, scale: int | None = None, seed: int = 2022):
+        if scale is not None and (isinstance(scale, bool) or int(scale) != scale or scale < 1):
+            raise ValueError(f"scale must be a positive whole number of tombs or None, not {scale!r}")
+        if int(seed) != seed or seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, not {seed!r}")
+        self.scale = None if scale is None else int(scale)
+        self.seed = int(seed)
+        used: set[str] = set()  # facility names are unique across the cities
+        self._parts = [_CityData(self.scale, self.seed, used_names=used)]
+        if self.scale is None:
+            self._parts.append(_CityData(None, self.seed, second=True, used_names=used))
+        self.county_list = [c for part in self._parts for c in part.county_list]
+        self.counts = {t: sum(part.counts[t] for part in self._parts) for t in TABLES}
+        # The records of each demo city (the synthetic sets count as their first city's).
+        cities = (_LONGYAN_CITY[0], _SANMING_CITY[0])
+        self.by_city = {city: dict(part.counts) for city, part in zip(cities, self._parts, strict=False)}
+
+    def rows(self, table: str) -> Iterator[list[dict]]:
+        """Yield the rows of one table in chunks of plain dicts (every dict of a table has the same keys).
+
+        Parameters
+        ----------
+        table : str
+            One of ``TABLES``.
+
+        Yields
+        ------
+        list of dict
+            Column name to value; geometries are shapely objects in WGS 84 lon/lat.
+
+        Example
+        -------
+        >>> data = DemoData(seed=2022)
+        >>> first = next(data.rows("relocations"))[0]
+        >>> first["stage"] in ("accepted", "in_progress"), first["geom"].geom_type
+        (True, 'LineString')
+        """
+        if table not in TABLES:
+            raise ValueError(f"unknown demo table {table!r}; the demo writes {', '.join(TABLES)}")
+        offsets = dict.fromkeys(TABLES, 0)
+        for part in self._parts:
+            for chunk in part.rows(table):
+                if any(offsets.values()):
+                    for row in chunk:
+                        row["id"] += offsets[table]
+                        for column, target in _REFERENCES.items():
+                            if row.get(column) is not None:
+                                row[column] += offsets[target]
+                yield chunk
+            for t in TABLES:
+                offsets[t] += part.counts[t]
+
+    def chunks(self) -> Iterator[tuple[str, list[dict]]]:
+        """Yield ``(table, rows)`` for every table in write order (referenced tables first).
+
+        Yields
+        ------
+        tuple of (str, list of dict)
+            The table name and a chunk of at most a few thousand rows.
+
+        Example
+        -------
+        >>> data = DemoData(scale=200, seed=1)
+        >>> sum(len(rows) for table, rows in data.chunks() if table == "tombs")
+        200
+        """
+        for table in TABLES:
+            for rows in self.rows(table):
+                yield table, rows
+
+
 def generate(scale: int | None = None, seed: int = 2022) -> DemoData:
     """Lay out a deterministic demo registry (pure: no Flask, no database).
 
     Parameters
     ----------
     scale : int, optional
-        ``None`` for the Longyan demo (about 330 facilities, 6,850 tombs, 7,500 martyrs, 4,377
-        relocations, two years of inspections); N for a synthetic benchmark set of N tombs and N
+        ``None`` for the demo registry: Longyan (about 330 facilities, 6,850 tombs, 7,500 martyrs, 4,377
+        relocations, two years of inspections) and a second city at demo scale (``SECOND_CITY_*``);
+        N for a synthetic benchmark set of N tombs and N
         martyrs, N/50 facilities, relocations in Longyan's proportion.
     seed : int, default 2022
         The same seed gives the same registry, row for row.
@@ -1277,7 +1376,7 @@ def generate(scale: int | None = None, seed: int = 2022) -> DemoData:
     Example
     -------
     >>> data = generate()
-    >>> data.counts["tombs"], data.counts["relocations"]
+    >>> data.by_city["350800"]["tombs"], data.by_city["350800"]["relocations"]
     (6850, 4377)
     """
     return DemoData(scale=scale, seed=seed)

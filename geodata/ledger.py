@@ -27,6 +27,7 @@ from geodata.plots import bare
 from geodata.sniff import Limits, UploadRefused, check_zip, pointer_reason
 
 __all__ = [
+    "Alias",
     "Column",
     "DATE_FIELDS",
     "DEFAULT_MAPPING",
@@ -406,6 +407,33 @@ def _amount(value) -> float:
 # --- reading ----------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Alias:
+    """A county's former name or code, the county it is now, and when it was in use (ISO dates, either open).
+
+    Example
+    -------
+    >>> Alias("990102", "旧县 (990199)", None, "2014-12-13").in_use(date(2013, 5, 1))
+    True
+    """
+
+    code: str
+    label: str  # the former name and code, as messages name it
+    valid_from: str | None = None
+    valid_to: str | None = None  # the day it stopped being the name (the new name's first day)
+
+    def in_use(self, day: date) -> bool:
+        text = day.isoformat()
+        return (self.valid_from is None or self.valid_from <= text) and (self.valid_to is None or text < self.valid_to)
+
+    def span(self) -> str:
+        return f"{self.valid_from or '…'} to {self.valid_to or '…'}"
+
+
+def _alias_code(value) -> str | None:
+    return value.code if isinstance(value, Alias) else value
+
+
 class _Counties(dict):
     """County code -> (name, seat lon, lat[, boundary]), with the former names and codes beside them."""
 
@@ -418,14 +446,15 @@ def _resolve_county(text: str, counties: Mapping) -> str | None:
     for code, (name, *_rest) in counties.items():
         if text == name or (len(text) >= 2 and name.startswith(text) and len(name) - len(text) == 1):
             return code
-    former = getattr(counties, "aliases", {}).get(text)
+    former = _alias_code(getattr(counties, "aliases", {}).get(text))
     return former if former in counties else None
 
 
 def _nearest_county(text: str, counties: Mapping) -> str:
     names = {name: code for code, (name, *_rest) in counties.items()}
     names.update({code: code for code in counties})
-    names.update({old: code for old, code in getattr(counties, "aliases", {}).items() if code in counties})
+    names.update({old: _alias_code(code) for old, code in getattr(counties, "aliases", {}).items()
+                  if _alias_code(code) in counties})
     found = difflib.get_close_matches(text, list(names), n=1, cutoff=0.3)
     if not found:
         return ""
@@ -500,7 +529,10 @@ def read_ledger(
         County code -> (name, seat lon, seat lat in WGS 84[, boundary]); a point outside its county's
         boundary (or, without one, far from its seat) is an error naming the county it falls in.
     aliases : Mapping, optional
-        Former county code or name -> current code, so old ledgers still match.
+        Former county code or name -> current code (or an :class:`Alias` with the dates it was in use),
+        so old ledgers still match. A row naming a former name is matched whatever its date; when the
+        row's first dated step lies outside the dates the name was in use, a warning (kind ``alias``)
+        names the former name, its dates and the county it is now.
     max_bytes : int
         Larger files are refused before parsing.
     progress : callable, optional
@@ -912,6 +944,8 @@ def _check_county(ledger: Ledger, number: int, values: dict, columns, counties: 
                          column=header, value=text, kind="county")
             return False
     values["county_code"] = code
+    if text and code is not None:
+        _check_alias_dates(ledger, number, values, header, text, code, counties)
     lon, lat = values.get("origin_lon"), values.get("origin_lat")
     if lon is None or lat is None:
         if code is None:
@@ -943,6 +977,24 @@ def _check_county(ledger: Ledger, number: int, values: dict, columns, counties: 
                      column=_header_for(columns, "origin_lon"), value=f"{lon:.5f}, {lat:.5f}", kind="outside")
         return False
     return True
+
+
+def _check_alias_dates(ledger: Ledger, number: int, values: dict, header, text: str, code: str,
+                       counties: Mapping) -> None:
+    # A former name is matched whatever the row's date; a row dated when the name was no longer (or not yet)
+    # in use is still imported, with a warning: the ledger may be old, or the county mistyped.
+    alias = getattr(counties, "aliases", {}).get(text)
+    if not isinstance(alias, Alias) or alias.code != code or text in counties:
+        return
+    dated = [(values[f], f) for f in DATE_FIELDS if isinstance(values.get(f), date)]
+    if not dated:
+        return
+    day, step = min(dated)
+    if alias.in_use(day):
+        return
+    ledger.warn(f"{alias.label} is a former name, in use {alias.span()}, read as {counties[code][0]} ({code}); "
+                f"this row is dated {day.isoformat()} ({FIELDS[step][0]}), outside those dates", row=number,
+                column=header, value=text, kind="alias")
 
 
 def _check_boundary(ledger: Ledger, number: int, values: dict, columns, counties: Mapping, code: str | None,

@@ -41,11 +41,19 @@ def divisions_load(path, dry_run):
 
 
 @divisions_cli.command("list")
-def divisions_list():
-    """Print the current counties (code, name, city) the registry serves."""
+@click.option("--level", type=click.Choice(["province", "city", "county", "township", "village"]), default="county",
+              show_default=True, help="Which divisions to list.")
+@click.option("--parent", default=None, help="Only those under this division (a code: a city, a county…).")
+def divisions_list(level, parent):
+    """Print the current divisions of a level (code, name, parent, seat lon, lat); counties by default."""
     from registry.services.divisions import current
 
     divisions = current(get_store())
-    for code, (name, lon, lat) in divisions.counties().items():
-        city = divisions.city_of(code)
-        click.echo(f"{code}\t{name}\t{divisions.name(city, '') if city else ''}\t{lon}\t{lat}")
+    under = set(divisions.descendants(parent)) if parent else None
+    if parent and parent not in divisions.by_code:
+        raise click.ClickException(f"parent {parent!r} is not a known division")
+    for d in divisions.current(level):
+        if under is not None and d.code not in under:
+            continue
+        above = divisions.city_of(d.code) if level == "county" else d.parent
+        click.echo(f"{d.code}\t{d.name}\t{divisions.name(above, '') if above else ''}\t{d.lon}\t{d.lat}")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, exists, func, or_, select
 
 from registry.db import Store
 from registry.models import Facility, FundingLine, Inspection, PlanZone, PreservationPlan
 from registry.models.vocab import FUNDING_SOURCES, LEVELS
 from registry.services import divisions
-from registry.services.base import InvalidInput
 
 # The facility plan 2021–2030 the dashboard measures: at least one provincial-level facility in every county,
 # and two to three facilities put forward for national level.
@@ -17,18 +16,14 @@ PROVINCIAL_OR_ABOVE = ("national", "provincial")
 
 
 def dashboard(store: Store, city: str | None = None) -> dict:
-    """Every indicator of the dashboard, read in one session; with ``city``, the county indicator of that
-    city's counties alone (each city's report on its own)."""
+    """Every indicator of the dashboard, read in one session; with ``city``, that city's report on its own:
+    its counties, the nominees and the planned work at its facilities, and the funds of its counties (a line
+    without a county counts for the city when its plan has a zone at one of the city's facilities)."""
     with store.session() as session:
         known = divisions.current(session)
         COUNTIES = known.counties()  # noqa: N806 - read once, used like the constant it replaces
-        if city:
-            if city not in known.by_code or known.by_code[city].level != "city":
-                raise InvalidInput(f"city {city!r} is not a known city", field="city")
-            in_city = set(known.expand([city]))
-            shown = {code: value for code, value in COUNTIES.items() if code in in_city}
-        else:
-            shown = COUNTIES
+        in_city = set(known.check_city(city)) if city else None
+        shown = {code: value for code, value in COUNTIES.items() if in_city is None or code in in_city}
         live = Facility.status != "retired"
         graded = dict(session.execute(
             select(Facility.county_code, func.count(Facility.id))
@@ -47,15 +42,25 @@ def dashboard(store: Store, city: str | None = None) -> dict:
                     nominated.add(target["nominate_national"])
         nominees = []
         if nominated:
-            nominees = session.execute(select(Facility.code, Facility.name, Facility.level, Facility.county_code)
-                                       .where(Facility.code.in_(sorted(nominated))).order_by(Facility.code)).all()
+            query = select(Facility.code, Facility.name, Facility.level, Facility.county_code).where(
+                Facility.code.in_(sorted(nominated)))
+            if in_city is not None:
+                query = query.where(Facility.county_code.in_(sorted(in_city)))
+            nominees = session.execute(query.order_by(Facility.code)).all()
         low, high = NATIONAL_NOMINATIONS
 
+        fund_filter = [FundingLine.status == "active", PreservationPlan.status != "retired"]
+        if in_city is not None:
+            plan_in_city = exists(select(PlanZone.id).join(Facility, Facility.id == PlanZone.facility_id).where(
+                PlanZone.plan_id == FundingLine.plan_id, PlanZone.status == "active",
+                Facility.county_code.in_(sorted(in_city))))
+            fund_filter.append(or_(FundingLine.county_code.in_(sorted(in_city)),
+                                   and_(FundingLine.county_code.is_(None), plan_in_city)))
         funds = session.execute(
             select(FundingLine.source, FundingLine.county_code, func.sum(FundingLine.amount_allocated),
                    func.sum(FundingLine.amount_spent))
             .join(PreservationPlan, PreservationPlan.id == FundingLine.plan_id)
-            .where(FundingLine.status == "active", PreservationPlan.status != "retired")
+            .where(*fund_filter)
             .group_by(FundingLine.source, FundingLine.county_code)
             .order_by(FundingLine.source, FundingLine.county_code)).all()
         fund_rows = [{"source": source, "source_label": FUNDING_SOURCES.get(source, (source,))[0],
@@ -74,7 +79,8 @@ def dashboard(store: Store, city: str | None = None) -> dict:
             .join(PreservationPlan, PreservationPlan.id == PlanZone.plan_id)
             .outerjoin(latest, latest.c.facility_id == Facility.id)
             .where(PlanZone.status == "active", PreservationPlan.state == "approved",
-                   PreservationPlan.status != "retired")
+                   PreservationPlan.status != "retired",
+                   *([Facility.county_code.in_(sorted(in_city))] if in_city is not None else []))
             .order_by(Facility.code)).all()
     waiting = [{"facility_id": fid, "code": code, "name": name,
                 "county": COUNTIES.get(county, (county,))[0], "plan_id": pid, "plan_code": pcode,

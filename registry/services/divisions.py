@@ -22,6 +22,9 @@ from registry.models.division import DIVISION_LEVELS
 from registry.services.base import Actor, InvalidInput, record_audit, unit_of_work
 
 CODE = re.compile(r"^\d{6}(\d{3}){0,2}$")  # GB/T 2260: six digits, nine or twelve for townships and villages
+# The length of a code by level: six to the county (GB/T 2260), nine for a township and twelve for a village,
+# each beginning with the code of the division above it.
+CODE_LENGTH = {"province": 6, "city": 6, "county": 6, "township": 9, "village": 12}
 FORMER = "former"  # the level of a row that names a former name/code of the division given as its parent
 
 
@@ -46,6 +49,8 @@ class Divisions:
 
     by_code: dict[str, Div]
     aliases: dict[str, str] = field(default_factory=dict)  # former code or name -> current code
+    # former code or name -> (current code, 'former name (former code)', valid from, valid to)
+    former: dict[str, tuple[str, str, str | None, str | None]] = field(default_factory=dict)
 
     def __post_init__(self):
         self.children: dict[str, list[str]] = {}
@@ -85,11 +90,31 @@ class Divisions:
                         stack.append(child)
         return tuple(dict.fromkeys(out))
 
+    def descendants(self, code: str) -> list[str]:
+        """Every division under ``code``, at any depth."""
+        out, stack = [], [code]
+        while stack:
+            for child in self.children.get(stack.pop(), ()):
+                out.append(child)
+                stack.append(child)
+        return out
+
     def city_of(self, code: str | None) -> str | None:
         d = self.by_code.get(code or "")
         while d is not None and d.level != "city":
             d = self.by_code.get(d.parent or "")
         return d.code if d else None
+
+    def home_city(self, counties) -> str | None:
+        """The one city all of ``counties`` lie in (None: no counties, or counties of several cities)."""
+        cities = {self.city_of(code) for code in counties or ()}
+        return cities.pop() if len(cities) == 1 else None
+
+    def check_city(self, city: str) -> tuple[str, ...]:
+        """The counties of a city's code, or InvalidInput naming it when it is not a known city."""
+        if city not in self.by_code or self.by_code[city].level != "city":
+            raise InvalidInput(f"city {city!r} is not a known city", field="city")
+        return self.expand([city])
 
     def resolve(self, text: str | None, level: str = "county") -> str | None:
         """The current code of a code, a name, a short name (the name without its 县/区/市) or a former name/code."""
@@ -143,6 +168,11 @@ class Divisions:
             return None
         return min(xs), min(ys), max(xs), max(ys)
 
+    def townships(self, county: str | None) -> dict[str, str]:
+        """The current townships loaded under a county: code -> name (empty when none are loaded)."""
+        return {code: self.by_code[code].name for code in self.children.get(county or "", ())
+                if self.by_code[code].level == "township" and not self.by_code[code].valid_to}
+
     def ledger_counties(self) -> dict[str, tuple]:
         """County code -> (name, seat lon, seat lat, boundary or None) for the ledger reader."""
         return {d.code: (d.name, d.lon, d.lat, d.boundary) for d in self.current("county")}
@@ -175,12 +205,14 @@ def _read(runner) -> Divisions:
     by_code = {r["code"]: Div(r["code"], r["name"], r["level"], r["parent_code"], r["seat_lon"], r["seat_lat"],
                               r["valid_from"], r["valid_to"], bool(r["is_demo"]), r["boundary"],
                               r["relocation_target"]) for r in rows}
-    aliases = {}
+    aliases, former = {}, {}
     for r in runner.execute(select(DivisionAlias.__table__)).mappings():
+        label = " ".join(v for v in (r["former_name"], f"({r['former_code']})" if r["former_code"] else None) if v)
         for key in (r["former_code"], r["former_name"]):
             if key:
                 aliases[key] = r["code"]
-    return Divisions(by_code, aliases)
+                former[key] = (r["code"], label, r["valid_from"], r["valid_to"])
+    return Divisions(by_code, aliases, former)
 
 
 def current(source) -> Divisions:
@@ -239,9 +271,40 @@ def first_view(source) -> tuple[tuple[float, float], int]:
     return (round((y0 + y1) / 2, 4), round((x0 + x1) / 2, 4)), zoom
 
 
+ALL_CITIES = "all"  # ?city=all: a report of the whole registry, also for a user whose counties lie in one city
+
+
+def report_city(source, actor: Actor | None, requested: str | None) -> str | None:
+    """The city a report covers: the one asked for (``all``: the whole registry), else the city all the
+    actor's counties lie in, so a city's (or a county's) staff see their own city's report by default."""
+    if requested == ALL_CITIES:
+        return None
+    if requested:
+        return requested
+    if actor is None or not actor.counties:
+        return None
+    return current(source).home_city(actor.counties)
+
+
 def counties(source) -> dict[str, tuple[str, float | None, float | None]]:
     """County code -> (name, seat lon, seat lat) of the store's current counties."""
     return current(source).counties()
+
+
+def check_township(source, county: str | None, township: str | None) -> str | None:
+    """The township name to store for a facility: where the county's townships are loaded, a township's code
+    or name must be one of them (refused naming the nearest); elsewhere the text as given."""
+    text = (township or "").strip()
+    towns = current(source).townships(county)
+    if not text or not towns:
+        return township
+    if text in towns:
+        return towns[text]
+    if text in towns.values():
+        return text
+    near = difflib.get_close_matches(text, list(towns.values()), n=1, cutoff=0.3)
+    raise InvalidInput(f"township {text!r} is not a township of {label(county)}"
+                       + (f"; did you mean {near[0]}?" if near else ""), field="township")
 
 
 def check_county(source, code: str | None, field_name: str = "county_code") -> None:
@@ -307,6 +370,9 @@ def check_rows(rows: list[dict], known: dict[str, Div]) -> tuple[list[dict], lis
             if level not in (*DIVISION_LEVELS, FORMER):
                 raise InvalidInput(f"row {n}: level {level!r} of {code} is not one of "
                                    f"{', '.join((*DIVISION_LEVELS, FORMER))}")
+            if level in CODE_LENGTH and len(code) != CODE_LENGTH[level]:
+                raise InvalidInput(f"row {n}: code {code} has {len(code)} digits, but a {level} code has "
+                                   f"{CODE_LENGTH[level]}")
             if parent is not None and not CODE.match(parent):
                 raise InvalidInput(f"row {n}: parent {parent!r} of {code} is not a GB/T 2260 code")
             try:
@@ -354,6 +420,9 @@ def check_rows(rows: list[dict], known: dict[str, Div]) -> tuple[list[dict], lis
         if d["parent_code"] is not None and d["parent_code"] not in codes:
             errors.append(f"row {d['row']}: parent {d['parent_code']} of {d['code']} does not exist "
                           "(neither in the file nor in the registry)")
+        elif d["level"] in ("township", "village") and not d["code"].startswith(d["parent_code"] or "-"):
+            errors.append(f"row {d['row']}: the {d['level']} code {d['code']} does not begin with the code of "
+                          f"its parent {d['parent_code'] or '(none given)'}")
     for a in aliases:
         if a["code"] is None or a["code"] not in codes:
             errors.append(f"row {a['row']}: former {a['former_code']} names {a['code']!r} as what it became, "

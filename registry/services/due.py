@@ -147,7 +147,7 @@ def trend_for(conditions: list[str]) -> str | None:
 
 def statuses(store: Store, actor: Actor, cadence: Cadence, *, county: str | None = None,
              level: str | None = None, category: str | None = None, status: str | None = None,
-             ids: list[int] | None = None, now: datetime | None = None) -> list[FacilityDue]:
+             ids: list[int] | None = None, now: datetime | None = None, city: str | None = None) -> list[FacilityDue]:
     """Every active facility the actor may read (optionally filtered) with its due status, most urgent first.
 
     One statement: per facility the last active inspection of each tier, the latest condition and the
@@ -157,6 +157,7 @@ def statuses(store: Store, actor: Actor, cadence: Cadence, *, county: str | None
     now = now or datetime.now(UTC)
     if county:
         divisions.check_county(store, county, "county")
+    in_city = divisions.current(store).check_city(city) if city else None
     if level and level not in LEVELS:
         raise InvalidInput(f"level {level!r} is not one of {', '.join(LEVELS)}", field="level")
     if category and category not in CATEGORIES:
@@ -174,6 +175,8 @@ def statuses(store: Store, actor: Actor, cadence: Cadence, *, county: str | None
         conditions.append(facilities.county_code == county)
     elif allowed is not None:
         conditions.append(facilities.county_code.in_(allowed))
+    if in_city is not None:  # one city's facilities (within the actor's counties)
+        conditions.append(facilities.county_code.in_(in_city))
     if level:
         conditions.append(facilities.level == level)
     if category:

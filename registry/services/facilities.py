@@ -80,6 +80,8 @@ def create_facility(store: Store, actor: Actor, values: dict) -> Facility:
             raise InvalidInput(f"{required} is required", field=required)
     check_facility_fields(values, store)
     _require_county(actor, values["county_code"])
+    if values.get("township"):
+        values["township"] = divisions.check_township(store, values["county_code"], values["township"])
     geom = _point(values.pop("lon"), values.pop("lat"))
     with unit_of_work(store) as session:
         if session.scalar(select(Facility.id).where(Facility.code == values["code"])) is not None:
@@ -103,6 +105,9 @@ def update_facility(store: Store, actor: Actor, facility_id: int, version: int |
         facility, before = _load_for_edit(session, actor, facility_id, version)
         if "county_code" in values:
             _require_county(actor, values["county_code"])
+        if values.get("township"):
+            values["township"] = divisions.check_township(session, values.get("county_code", facility.county_code),
+                                                          values["township"])
         if "lon" in values or "lat" in values:
             facility.geom = _point(values.pop("lon", facility.geom.x), values.pop("lat", facility.geom.y))
         for key, value in values.items():

@@ -18,7 +18,7 @@ from registry.models import Facility, Martyr, Relocation, Tomb
 from registry.models.vocab import RELOCATION_STEPS
 from registry.services import divisions
 from registry.services.access import readable_counties, require_counties
-from registry.services.base import Actor, InvalidInput
+from registry.services.base import Actor
 from registry.services.relocations import missing_consent_or_approval
 
 COLUMNS = ("target", "relocated", "accepted", "steps_missing", "without_martyr", "without_consent")
@@ -227,10 +227,7 @@ def reconcile(store: Store, county: str | None = None, graves_limit: int | None 
     # No actor: a command or a test working for the whole registry.
     scope = readable_counties(actor, planners=True) if actor is not None else None
     if city:
-        known = divisions.current(store)
-        if city not in known.by_code or known.by_code[city].level != "city":
-            raise InvalidInput(f"city {city!r} is not a known city", field="city")
-        in_city = known.expand([city])
+        in_city = divisions.current(store).check_city(city)
         scope = in_city if scope is None else tuple(c for c in scope if c in in_city)
     if county:
         if actor is not None:

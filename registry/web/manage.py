@@ -79,7 +79,8 @@ def helpers():
         "label": label, "local": local, "STATUS_LABELS": STATUS_LABELS, "STATUS_COLOURS": STATUS_COLOURS,
         "TREND_COLOURS": TREND_COLOURS, "PRIORITIES": PRIORITIES, "TRENDS": TRENDS, "TIER_LABELS": TIER_LABELS,
         "CONDITION_LABELS": CONDITION_LABELS, "CHECK_LABELS": CHECK_LABELS, "SIX_ONES": SIX_ONES_VOCAB,
-        "COUNTIES": _counties(), "LEVELS": LEVELS, "CATEGORIES": CATEGORIES, "STATE_LABELS": STATE_LABELS,
+        "COUNTIES": _counties(), "CITIES": {d.code: d.name for d in divisions.current(get_store()).current("city")},
+        "LEVELS": LEVELS, "CATEGORIES": CATEGORIES, "STATE_LABELS": STATE_LABELS,
         "TASK_PRIORITIES": TASK_PRIORITIES, "FUNDING_SOURCES": FUNDING_SOURCES, "CONDITIONS": CONDITIONS,
         "CHECK_STATES": CHECK_STATES,
     }
@@ -90,7 +91,7 @@ def cadence() -> Cadence:
 
 
 def _filters() -> dict:
-    return {key: request.args.get(key) or None for key in ("county", "level", "category", "status")}
+    return {key: request.args.get(key) or None for key in ("county", "city", "level", "category", "status")}
 
 
 def _counties_for(actor) -> list[str]:
@@ -228,8 +229,11 @@ def edit_facility(facility_id: int):
 def ledgers():
     """The county ledgers and township books to download."""
     actor = current_actor()
-    books = [(county, townships(get_store(), actor, county)) for county in _counties_for(actor)]
-    return render_template("manage/ledgers.html", books=books)
+    city = divisions.report_city(get_store(), actor, request.args.get("city") or None)
+    in_city = divisions.current(get_store()).check_city(city) if city else None
+    books = [(county, townships(get_store(), actor, county)) for county in _counties_for(actor)
+             if in_city is None or county in in_city]
+    return render_template("manage/ledgers.html", books=books, city=city)
 
 
 @bp.get("/ledgers/<county>.xlsx")

@@ -78,7 +78,7 @@ def _plan_labels():
 @role_required(*STAFF)
 def index():
     """The dashboard: the plan's targets as indicators, funds, and planned work awaiting an inspection."""
-    city = request.args.get("city") or None
+    city = divisions.report_city(get_store(), current_actor(), request.args.get("city") or None)
     cities = {d.code: d.name for d in divisions.current(get_store()).current("city")}
     return render_template("plan/index.html", board=dashboard.dashboard(get_store(), city),
                            counties=_counties(), cities=cities, city=city)

@@ -283,7 +283,8 @@ def reconciliation():
     county = request.args.get("county") or None
     if county and county not in _counties():
         raise InvalidInput(f"county {county!r} is not a known county", field="county")
-    city = request.args.get("city") or None
+    # A city's staff see their city's reconciliation unless they ask for another (or ?city=all).
+    city = None if county else divisions.report_city(get_store(), current_actor(), request.args.get("city") or None)
     xlsx = request.args.get("format") == "xlsx"
     # The page shows the first GRAVES_ON_PAGE martyrs with more than one grave; the XLSX lists them all.
     result = recon.reconcile(get_store(), county, graves_limit=None if xlsx else recon.GRAVES_ON_PAGE,

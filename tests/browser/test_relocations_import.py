@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from geodata.demo import SECOND_CITY_RELOCATIONS
 from registry.db import Store
 from registry.services import Actor
 from registry.services.demo import load_demo
@@ -116,9 +117,9 @@ def test_demo_reconciliation_totals_4377(gpkg_url, live_server, watched_page):
     base = live_server(BASEMAP="none")
     page = watched_page.page
     sign_in(page, base, "reviewer", "demo-reviewer-pass")
-    page.goto(base + "/relocations/reconciliation")
+    page.goto(base + "/relocations/reconciliation?city=350800")  # Longyan's report on its own
     assert page.locator("[data-total=relocated]").inner_text() == "4377"
     assert "144.3%" in page.locator("#by-county tfoot").inner_text()
-    page.goto(base + "/relocations/map")
-    page.wait_for_selector("#journey-status[data-journeys='4377']", timeout=60_000)
+    page.goto(base + "/relocations/map")  # every journey of the registry: Longyan's and the second city's
+    page.wait_for_selector(f"#journey-status[data-journeys='{4377 + SECOND_CITY_RELOCATIONS}']", timeout=60_000)
     assert watched_page.problems() == CLEAN

@@ -1,4 +1,4 @@
-"""The demo generator: deterministic, honest about what is demo, placed in Longyan, consistent between tables."""
+"""The demo generator: deterministic, honest about what is demo, placed in its two cities, consistent between tables."""
 
 from __future__ import annotations
 
@@ -19,8 +19,12 @@ from registry.models import vocab
 
 # Longyan's counties as the demo data gives them: code -> (name, seat lon, lat in GCJ-02).
 LONGYAN = {code: values[:3] for code, values in demo._LONGYAN.items()}
+# The second demo city's counties (seats in WGS 84).
+SANMING = {code: values[:3] for code, values in demo._SANMING.items()}
 
 LONGYAN_BOX = (115.8, 24.4, 117.8, 26.1)
+SANMING_BOX = (116.3, 25.9, 117.9, 26.6)
+BOX_OF = {**dict.fromkeys(LONGYAN, LONGYAN_BOX), **dict.fromkeys(SANMING, SANMING_BOX)}
 FUJIAN_BOX = (115.5, 23.4, 121.0, 28.5)
 # Real people of the period and place who must never appear as generated records.
 REAL_PEOPLE = ("瞿秋白", "毛泽东", "朱德", "陈毅", "邓子恢", "张鼎丞", "郭滴人", "傅柏翠", "罗明", "谭震林",
@@ -55,12 +59,18 @@ def test_same_seed_gives_the_same_records_and_another_seed_does_not():
     assert next(first.rows("facilities"))[10]["geom"] != next(other.rows("facilities"))[10]["geom"]
 
 
-def test_counts_match_the_longyan_figures(rows):
+def test_counts_match_the_longyan_figures_and_the_second_city_is_small(rows):
     data = demo.generate()
     assert data.counts == {table: len(rows[table]) for table in demo.TABLES}
-    assert len(rows["relocations"]) == 4377
-    assert abs(len(rows["tombs"]) - 6850) <= 0.02 * 6850
-    assert 7000 <= len(rows["martyrs"]) <= 8000
+    longyan, sanming = data.by_city["350800"], data.by_city["350400"]
+    assert {t: longyan[t] + sanming[t] for t in demo.TABLES} == data.counts
+    assert longyan["relocations"] == 4377
+    assert abs(longyan["tombs"] - 6850) <= 0.02 * 6850
+    assert 7000 <= longyan["martyrs"] <= 8000
+    # The second city at demo scale: a few dozen of each, tens of times fewer than Longyan.
+    assert 0 < sanming["relocations"] < 50 and 0 < sanming["tombs"] < 200 and 0 < sanming["facilities"] < 50
+    moved = [r for r in rows["relocations"] if r["origin_county_code"] in SANMING]
+    assert len(moved) == sanming["relocations"] and {r["origin_county_code"] for r in moved} == set(SANMING)
     assert len(rows["martyrs"]) > len(rows["tombs"])  # some martyrs have no known grave
     unknown = sum(m["is_unknown"] for m in rows["martyrs"])
     assert 0.02 <= unknown / len(rows["martyrs"]) <= 0.04
@@ -73,7 +83,12 @@ def test_every_category_and_level_in_every_county(rows):
     by_county = defaultdict(list)
     for f in rows["facilities"]:
         by_county[f["county_code"]].append(f)
-    assert set(by_county) == set(LONGYAN)
+    assert set(by_county) == set(LONGYAN) | set(SANMING)
+    for code in SANMING:  # a handful each: a county cemetery, a collective burial ground, scattered graves
+        facilities = by_county.pop(code)
+        assert 4 <= len(facilities) <= 10, code
+        assert {"cemetery", "collective_burial", "scattered_tomb"} <= {f["category"] for f in facilities}, code
+        assert re.fullmatch(rf"{code}-F\d{{4}}", facilities[0]["code"])
     for code, facilities in by_county.items():
         generated = [f for f in facilities if not f["position_approximate"]]
         assert 40 <= len(generated) <= 60, code
@@ -108,19 +123,24 @@ def test_seats_are_converted_from_gcj02(rows):
         assert abs(county.lon - glon) > 0.003
 
 
-def test_every_point_lies_in_longyan(rows):
+def test_every_point_lies_in_its_city(rows):
+    facilities = {f["id"]: f["county_code"] for f in rows["facilities"]}
+    tombs = {t["id"]: facilities[t["facility_id"]] for t in rows["tombs"]}
+    county_of = {"facilities": lambda r: r["county_code"], "heritage_sites": lambda r: r["county_code"],
+                 "relocations": lambda r: r["origin_county_code"], "tombs": lambda r: tombs[r["id"]]}
     for table, records in rows.items():
-        geoms = np.array([r["geom"] for r in records if r.get("geom") is not None], dtype=object)
-        if len(geoms) == 0:
-            continue
-        xmin, ymin, xmax, ymax = shapely.total_bounds(geoms)
-        assert in_box(xmin, ymin, LONGYAN_BOX) and in_box(xmax, ymax, LONGYAN_BOX), table
+        for r in records:
+            if r.get("geom") is None:
+                continue
+            county = county_of[table](r) if table in county_of else facilities[r["facility_id"]]
+            x0, y0, x1, y1 = r["geom"].bounds
+            assert in_box(x0, y0, BOX_OF[county]) and in_box(x1, y1, BOX_OF[county]), (table, r["id"])
     for r in rows["relocations"]:
-        assert in_box(r["origin_lon"], r["origin_lat"], LONGYAN_BOX)
+        assert in_box(r["origin_lon"], r["origin_lat"], BOX_OF[r["origin_county_code"]])
 
 
 def test_generated_places_stay_near_their_county_seat(rows):
-    seats = {c.code: c for c in demo.longyan_counties()}
+    seats = {c.code: c for c in demo.generate().county_list}
     for f in rows["facilities"]:
         if f["position_approximate"]:
             continue
@@ -290,8 +310,9 @@ def test_martyrs_lived_and_died_plausibly(rows):
     assert any(1950 <= year <= 1959 for year in deaths)
     for m in known:
         assert m["sex"] in ("男", "女")
-        assert m["native_county_code"] in LONGYAN
-        assert m["native_place"].startswith("福建省龙岩市")
+        city = "福建省龙岩市" if m["native_county_code"] in LONGYAN else "福建省三明市"
+        assert m["native_county_code"] in LONGYAN or m["native_county_code"] in SANMING
+        assert m["native_place"].startswith(city)
         assert 14 <= m["death_year"] - m["birth_year"] <= 50
         if m["enlisted_year"]:
             assert m["birth_year"] < m["enlisted_year"] <= m["death_year"]

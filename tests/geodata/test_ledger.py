@@ -9,7 +9,7 @@ import pytest
 from openpyxl import Workbook
 
 from geodata.crs import gcj02_to_wgs84, wgs84_to_bd09, wgs84_to_gcj02
-from geodata.ledger import MAX_BYTES, LedgerError, crs_check, read_ledger, sniff
+from geodata.ledger import MAX_BYTES, Alias, LedgerError, crs_check, read_ledger, sniff
 from tests.registry.test_relocations_ledger_gen import FIXED_MAPPING, write_clean_csv, write_messy_ledger
 
 # County seats in WGS 84, as the registry passes them (here rounded; only distances of tens of km matter).
@@ -272,3 +272,20 @@ def test_longitude_cells_read_alike_however_written(tmp_path, cell, expected):
     ledger = read(path)
     assert ledger.rows[0].values["origin_lon"] == pytest.approx(expected)
     assert not ledger.errors
+
+
+def test_a_former_name_is_matched_and_a_row_dated_outside_its_years_is_warned():
+    counties = {"990101": ("新县", 116.42, 25.05)}
+    aliases = {"旧县": Alias("990101", "旧县 (990199)", "2001-01-01", "2010-07-01")}
+    text = ("编号,县区,原址,经度,纬度,迁入地,起灵日期\n"
+            "A1,旧县,某村,116.42,25.05,某陵园,2005-04-01\n"
+            "A2,旧县,某村,116.42,25.05,某陵园,1999-04-01\n"
+            "A3,旧县,某村,116.42,25.05,某陵园,2010-07-01\n")
+    read = read_ledger(text.encode(), "t.csv", counties=counties, aliases=aliases)
+    assert [r.values["county_code"] for r in read.rows] == ["990101"] * 3 and not read.errors
+    warned = {i.row: i.why for i in read.warnings if i.kind == "alias"}
+    assert set(warned) == {3, 4}
+    assert "in use 2001-01-01 to 2010-07-01" in warned[3] and "dated 1999-04-01 (起灵日期)" in warned[3]
+    # A plain mapping of former names (no dates) still matches, without warnings.
+    plain = read_ledger(text.encode(), "t.csv", counties=counties, aliases={"旧县": "990101"})
+    assert len(plain.rows) == 3 and not [i for i in plain.warnings if i.kind == "alias"]

@@ -37,8 +37,11 @@ def test_the_demo_loads_and_a_second_load_is_refused(any_store):
     calls = []
     counts = load_demo(any_store, progress=lambda table, done, total: calls.append((table, done, total)))
 
-    assert counts == table_counts(any_store)
-    assert counts["relocations"] == 4377 and counts["tombs"] == 6850 and counts["martyrs"] == 7500
+    assert counts == table_counts(any_store) == demo_data.generate().counts
+    # Longyan's figures, and the second city's few records beside them.
+    assert counts["relocations"] == 4377 + demo_data.SECOND_CITY_RELOCATIONS
+    assert counts["tombs"] == 6850 + demo_data.SECOND_CITY_TOMBS
+    assert counts["martyrs"] == 7500 + demo_data.SECOND_CITY_MARTYRS
     # Progress arrives table by table, in write order, and ends at each table's total.
     assert [t for t in dict.fromkeys(t for t, _, _ in calls)] == [t for t in demo_data.TABLES if counts[t]]
     finals = {table: (done, total) for table, done, total in calls}
@@ -51,7 +54,7 @@ def test_the_demo_loads_and_a_second_load_is_refused(any_store):
                                 .where(model.__table__.c.is_demo.is_(False))) == 0, table
         event = s.scalars(select(AuditEvent)).one()
         assert (event.action, event.actor_name, event.entity_type) == ("demo_load", "demo loader", "registry")
-        assert "4377" in event.note and "seed 2022" in event.note
+        assert f"relocations {counts['relocations']}" in event.note and "seed 2022" in event.note
         gutian = s.scalars(select(Facility).where(Facility.name == "古田会议会址")).one()
         assert gutian.version == 1 and gutian.is_demo and gutian.position_approximate
         assert (gutian.geom.x, gutian.geom.y) == (116.818, 25.225)
@@ -82,12 +85,13 @@ def test_geopackage_extents_cover_the_demo(store):
         indexed = con.execute("SELECT count(*) FROM rtree_tombs_geom").fetchone()[0]
     finally:
         con.close()
-    assert indexed == 6850
+    assert indexed == 6850 + demo_data.SECOND_CITY_TOMBS
     written = [model.__tablename__ for model, _i, _d in FEATURE_TABLES if model.__tablename__ in MODELS]
     assert set(written) == {"facilities", "facility_zones", "heritage_sites", "tombs", "relocations", "inspections"}
     for table in written:
         min_x, min_y, max_x, max_y = extents[table]
-        assert 115.8 <= min_x < max_x <= 117.8 and 24.4 <= min_y < max_y <= 26.1, table
+        # Longyan (24.4-26.1 N) and the second city to its north (to 26.6 N).
+        assert 115.8 <= min_x < max_x <= 117.8 and 24.4 <= min_y < max_y <= 26.6, table
 
 
 @pytest.mark.parametrize("store_kind", ["postgis"])

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
+from geodata.demo import SECOND_CITY_RELOCATIONS
 from registry.models import AuditEvent, Division, DivisionAlias, Relocation, User
 from registry.services import Actor, InvalidInput
 from registry.services import divisions as service
@@ -72,6 +73,35 @@ def test_a_csv_loads_after_a_dry_run_that_writes_nothing(any_app, tmp_path):
     assert divisions.city_of("990101") == "990100"
 
 
+TOWNSHIPS = (HEADER + "990100,测试市,city,350000,100.5,30.5,,\n990101,测试县,county,990100,100.6,30.6,,\n"
+             "990101001,东乡镇,township,990101,100.61,30.61,,\n990101002,西乡镇,township,990101,100.59,30.6,,\n"
+             "990101001001,东村,village,990101001,100.62,30.62,,\n")
+
+
+def test_townships_and_villages_load_list_and_name_a_facility_township(any_app, tmp_path):
+    store = any_app.extensions["registry_store"]
+    assert load_cli(any_app, tmp_path, "t.csv", TOWNSHIPS).exit_code == 0
+    runner = any_app.test_cli_runner()
+    listed = runner.invoke(args=["divisions", "list", "--level", "township", "--parent", "990100"])
+    assert listed.exit_code == 0, listed.output
+    assert [line.split("\t")[:3] for line in listed.output.splitlines()] == [
+        ["990101001", "东乡镇", "测试县"], ["990101002", "西乡镇", "测试县"]]
+    villages = runner.invoke(args=["divisions", "list", "--level", "village"]).output
+    assert villages.startswith("990101001001\t东村\t东乡镇")
+    # Where a county's townships are loaded, a facility's township is one of them (given by name or code).
+    by_code = create_facility(store, SYSTEM, {"code": "T-1", "name": "乡碑", "category": "monument",
+                                              "county_code": "990101", "township": "990101002", "lon": 100.6,
+                                              "lat": 30.6})
+    assert by_code.township == "西乡镇"
+    with pytest.raises(InvalidInput, match=r"township '东相镇' is not a township of 测试县 \(990101\); did you mean"):
+        create_facility(store, SYSTEM, {"code": "T-2", "name": "乡碑二", "category": "monument",
+                                        "county_code": "990101", "township": "东相镇", "lon": 100.6, "lat": 30.6})
+    # Elsewhere (no townships loaded for the county) the township stays free text.
+    free = create_facility(store, SYSTEM, {"code": "T-3", "name": "县碑", "category": "monument",
+                                           "county_code": "350423", "township": "某某镇", "lon": 116.8, "lat": 26.2})
+    assert free.township == "某某镇"
+
+
 BAD = [
     ("bad code", HEADER + "99010,坏县,county,350800,116.5,25.0,,\n", "row 2: code '99010' is not a GB/T 2260 code"),
     ("unknown parent", HEADER + "990101,孤县,county,990100,116.5,25.0,,\n",
@@ -80,6 +110,12 @@ BAD = [
      "row 2: the seat of 990101 (500000, 2.8e+06) is not longitude/latitude: wrong CRS"),
     ("bad level", HEADER + "990101,某县,county-ish,350800,116.5,25.0,,\n", "row 2: level 'county-ish'"),
     ("bad date", HEADER + "990101,某县,county,350800,116.5,25.0,2014-13-45,\n", "row 2: valid_from '2014-13-45'"),
+    ("township code of another county", HEADER + "990101,甲县,county,350800,116.5,25.0,,\n"
+     "990102001,某镇,township,990101,116.5,25.0,,\n",
+     "row 3: the township code 990102001 does not begin with the code of its parent 990101"),
+    ("six-digit township",
+     HEADER + "990101,甲县,county,350800,116.5,25.0,,\n990109,某镇,township,990101,116.5,25.0,,\n",
+     "row 3: code 990109 has 6 digits, but a township code has 9"),
     ("second bad row", HEADER + "990101,好县,county,350800,116.5,25.0,,\n990102,坏县,county,990999,116.5,25.0,,\n",
      "row 3: parent 990999 of 990102 does not exist"),
 ]
@@ -154,6 +190,23 @@ def test_an_old_ledger_with_the_former_name_and_code_still_matches(any_store):
     unknown = [i for i in result.errors if i.kind == "county"]
     assert len(unknown) == 1 and unknown[0].row == 4
     assert "unknown county 永订县; nearest is 永定区 (350803)" in unknown[0].why
+
+
+def test_a_former_name_matches_in_its_years_and_with_a_warning_outside_them(any_store):
+    # 永定县 (350822) was the name until 2014-12-13, when it became 永定区 (350803).
+    ledger = ("编号,县区,原址,经度,纬度,迁入地,调查日期,安葬日期\n"
+              "Y1,永定县,湖坑村,116.70,24.70,某陵园,2013-06-01,2013-09-01\n"  # dated while the name was in use
+              "Y2,350822,下洋村,116.72,24.71,某陵园,2021-03-01,2021-05-02\n"  # dated years after the renaming
+              "Y3,永定县,某村,116.72,24.71,某陵园,,\n"  # no date: nothing to compare
+              "Y4,永定区,某村,116.72,24.71,某陵园,2013-06-01,\n")  # the current name: never a warning
+    result = imports.preview(any_store, ledger.encode(), "old.csv")
+    assert {r.values["code"]: r.values["county_code"] for r in result.ledger.rows} == dict.fromkeys(
+        ("Y1", "Y2", "Y3", "Y4"), "350803")
+    assert not [i for i in result.errors if i.kind in ("county", "outside")]
+    warned = [i for i in result.warnings if i.kind == "alias"]
+    assert [(i.row, i.value) for i in warned] == [(3, "350822")]
+    assert warned[0].why == ("永定县 (350822) is a former name, in use … to 2014-12-13, read as 永定区 (350803); "
+                             "this row is dated 2021-03-01 (调查日期), outside those dates")
 
 
 def test_an_unknown_county_in_a_form_names_the_nearest(any_store):
@@ -231,7 +284,7 @@ def test_each_city_reconciles_on_its_own_and_the_demo_loads_both_cities(any_app)
     assert {line.county for line in longyan.counties} == LONGYAN_COUNTIES
     assert longyan.total.relocated == 4377
     assert {line.county for line in sanming.counties} == SANMING_COUNTIES
-    assert sanming.total.relocated == 0
+    assert sanming.total.relocated == SECOND_CITY_RELOCATIONS
     with pytest.raises(InvalidInput, match="city '350823' is not a known city"):
         reconcile(store, city="350823")
     client = any_app.test_client()
@@ -292,3 +345,76 @@ def test_a_geopackage_of_divisions_loads_with_its_boundaries(any_app, tmp_path):
     assert divisions.locate(110.2, 30.2) == "990101"
     name, lon, lat = divisions.counties()["990101"]
     assert name == "包县" and 110.1 < lon < 110.3 and 30.1 < lat < 30.3  # the seat taken inside the outline
+
+
+def test_each_city_has_its_own_funds_nominees_and_planned_work_and_city_staff_see_theirs_first(any_app):
+    from registry.services.dashboard import dashboard
+    from registry.services.plans import add_funding_line, approve_plan, create_plan, get_plan, submit_plan
+
+    store = any_app.extensions["registry_store"]
+    sites = {county: create_facility(store, SYSTEM, {
+        "code": f"{county}-P1", "name": f"规划测试{county}", "category": "monument", "level": "provincial",
+        "county_code": county, "lon": lon, "lat": lat})
+        for county, (lon, lat) in {"350823": (116.42, 25.05), "350423": (116.82, 26.18)}.items()}
+    # One plan for both cities; a second only for Sanming's, whose county-less funds belong to Sanming.
+    plan = create_plan(store, SYSTEM, {"title": "两市规划", "facility_codes": "350823-P1,350423-P1",
+                                       "nominated_codes": "350823-P1,350423-P1"})
+    for county, amount in (("350823", "100"), ("350423", "30")):
+        add_funding_line(store, SYSTEM, plan.id, {"source": "provincial", "county_code": county,
+                                                  "amount_allocated": amount})
+    only_sanming = create_plan(store, SYSTEM, {"title": "三明规划", "facility_codes": "350423-P1"})
+    add_funding_line(store, SYSTEM, only_sanming.id, {"source": "city", "amount_allocated": "7"})
+    plan = submit_plan(store, SYSTEM, plan.id, get_plan(store, plan.id)["plan"].version)
+    approve_plan(store, SYSTEM, plan.id, plan.version)
+
+    whole = dashboard(store)
+    assert whole["funds_total"]["allocated"] == 137
+    assert {n["code"] for n in whole["nominees"]} == {"350823-P1", "350423-P1"}
+    assert {u["code"] for u in whole["unconfirmed"]} == {"350823-P1", "350423-P1"}
+    sanming, longyan = dashboard(store, "350400"), dashboard(store, "350800")
+    assert sanming["funds_total"]["allocated"] == 37 and longyan["funds_total"]["allocated"] == 100
+    assert [n["code"] for n in sanming["nominees"]] == ["350423-P1"]
+    assert [n["code"] for n in longyan["nominees"]] == ["350823-P1"]
+    assert [u["code"] for u in sanming["unconfirmed"]] == ["350423-P1"]
+    assert [u["facility_id"] for u in longyan["unconfirmed"]] == [sites["350823"].id]
+
+    # A planner whose account names the city sees its report first, and may still ask for all or another.
+    runner = any_app.test_cli_runner()
+    made = runner.invoke(args=["users", "create", "smpl", "--role", "planner", "--county", "350400"],
+                         input="a-long-city-pass-9\na-long-city-pass-9\n")
+    assert made.exit_code == 0, made.output
+    client = any_app.test_client()
+    assert client.post("/login", data={"username": "smpl", "password": "a-long-city-pass-9"}).status_code == 302
+    page = client.get("/plan").get_data(as_text=True)
+    assert "规划测试350423" in page and "规划测试350823" not in page and "37.00" in page
+    assert "已达标 1 / 4 个县（市、区）" in page
+    everything = client.get("/plan?city=all").get_data(as_text=True)
+    assert "规划测试350823" in everything and "137.00" in everything
+    assert "规划测试350423" not in client.get("/plan?city=350800").get_data(as_text=True)
+    assert client.get("/plan?city=350423").status_code == 400
+
+
+def test_the_due_list_the_map_and_the_ledgers_narrow_to_one_city(any_app):
+    store = any_app.extensions["registry_store"]
+    for n, (county, (lon, lat)) in enumerate({"350421": (117.20, 26.35), "350823": (116.42, 25.05)}.items()):
+        create_facility(store, SYSTEM, {"code": f"C-{n}", "name": f"城市碑{n}", "category": "monument",
+                                        "county_code": county, "lon": lon, "lat": lat})
+    reviewer = Actor(name="rv", roles=("reviewer",))
+    assert {d.code for d in statuses(store, reviewer, Cadence(), city="350400")} == {"C-0"}
+    assert {d.code for d in statuses(store, reviewer, Cadence())} == {"C-0", "C-1"}
+    with pytest.raises(InvalidInput, match="city '350421' is not a known city"):
+        statuses(store, reviewer, Cadence(), city="350421")
+    with store.write_session() as s:
+        s.add(User(username="rv", display_name="rv", roles=["reviewer"], counties=[],
+                   password_hash=generate_password_hash("rv-password", method="pbkdf2:sha256:1000")))
+        s.commit()
+    client = any_app.test_client()
+    assert client.post("/login", data={"username": "rv", "password": "rv-password"}).status_code == 302
+    page = client.get("/manage?city=350400").get_data(as_text=True)
+    assert "城市碑0" in page and "城市碑1" not in page and '<option value="350400" selected>' in page
+    mapped = client.get("/manage/map.geojson?city=350800").get_json()
+    assert [f["properties"]["code"] for f in mapped["features"]] == ["C-1"]
+    ledgers = client.get("/manage/ledgers?city=350400").get_data(as_text=True)
+    assert "明溪县" in ledgers and "上杭县" not in ledgers
+    assert "上杭县" in client.get("/manage/ledgers").get_data(as_text=True)
+    assert client.get("/manage?city=350823").status_code == 400

@@ -10,6 +10,7 @@ import pytest
 from shapely.geometry import Point
 from sqlalchemy import func, select
 
+from geodata.demo import SECOND_CITY_RELOCATIONS, SECOND_CITY_TOMBS
 from registry.models import AuditEvent, Martyr, Relocation, Tomb
 from registry.services import Actor, unit_of_work
 from registry.services import ledger_import as imports
@@ -227,8 +228,9 @@ def test_the_demo_keeps_every_grave_and_still_reconciles_to_4377(any_store):
     report = service.link_missing_tombs(any_store, ADMIN, dry_run=False)
     assert (report.originals_retired, report.changed) == (0, 0)  # no demo martyr lies in two graves
     with any_store.session() as s:
-        assert s.scalar(select(func.count(Tomb.id)).where(Tomb.status == "active")) == 6850
-    assert reconcile(any_store).total.relocated == 4377
+        assert s.scalar(select(func.count(Tomb.id)).where(Tomb.status == "active")) == 6850 + SECOND_CITY_TOMBS
+    assert reconcile(any_store, city="350800").total.relocated == 4377
+    assert reconcile(any_store).total.relocated == 4377 + SECOND_CITY_RELOCATIONS
 
 
 # --- the dry run says which original graves the import would retire ------------------------------------------

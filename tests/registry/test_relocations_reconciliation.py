@@ -1,4 +1,5 @@
-"""Reconciliation: the demo registry reconciles to 4,377 relocations on both stores, as a page and as XLSX."""
+"""Reconciliation: the demo's Longyan reconciles to 4,377 relocations on both stores, as a page and as XLSX; its
+second city on its own; the registry as the sum of both."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from openpyxl import load_workbook
 from shapely.geometry import Point
 from sqlalchemy import select
 
-from geodata.demo import RELOCATION_TARGETS
+from geodata.demo import SECOND_CITY_RELOCATIONS
 from registry.models import Martyr, Tomb
 from registry.services import Actor, unit_of_work
 from registry.services import relocations as service
@@ -30,15 +31,23 @@ def demo_store(any_store):
 
 
 def test_demo_reconciles_to_4377(demo_store):
-    result = reconcile(demo_store)
+    result = reconcile(demo_store, city="350800")
     total = result.total
     assert total.relocated == 4377
     assert sum(line.relocated for line in result.batches) == 4377
-    assert total.target == sum(RELOCATION_TARGETS.values()) == 3033
+    assert total.target == sum(line.target for line in result.counties) == 3033
     assert f"{total.share:.1%}" == "144.3%"
     # The demo's deliberate gaps: 9 without consent (their consent step is missing), 23 not yet accepted.
     assert (total.without_consent, total.steps_missing, total.accepted, total.without_martyr) == (9, 9, 4354, 0)
+    # The second city on its own: its few relocations, one without consent and one not yet accepted.
+    second = reconcile(demo_store, city="350400").total
+    assert second.relocated == SECOND_CITY_RELOCATIONS and second.target
+    assert (second.without_consent, second.accepted) == (1, SECOND_CITY_RELOCATIONS - 1)
+    # The whole registry is the sum of its cities.
+    result = reconcile(demo_store)
     assert [line.county for line in result.counties] == list(store_counties(demo_store))
+    assert result.total.relocated == total.relocated + second.relocated
+    assert result.total.target == total.target + second.target
     # Every demo reburial retired the scattered grave it left and no demo grave lies in a cemetery before its
     # martyr's move, so no known martyr has two active tombs (counted here tomb by tomb, as a check of the query).
     with demo_store.session() as s:
@@ -56,13 +65,15 @@ def test_reconciliation_page_and_xlsx_for_the_demo(app, store):
     create_demo_users(store, Actor.system("test"))
     client = app.test_client()
     client.post("/login", data={"username": "reviewer", "password": "demo-reviewer-pass"})
-    page = client.get("/relocations/reconciliation")
+    whole = client.get("/relocations/reconciliation").get_data(as_text=True)
+    assert re.search(rf'data-total="relocated">{4377 + SECOND_CITY_RELOCATIONS}<', whole)
+    page = client.get("/relocations/reconciliation?city=350800")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert re.search(r'data-total="relocated">4377<', html)
     assert re.search(r'data-total="multi-graves">0<', html) and "data-martyr=" not in html
     assert "144.3%" in html and "演示数值" in html
-    workbook = client.get("/relocations/reconciliation?format=xlsx")
+    workbook = client.get("/relocations/reconciliation?format=xlsx&city=350800")
     assert workbook.mimetype.endswith("spreadsheetml.sheet")
     ws = load_workbook(io.BytesIO(workbook.data)).worksheets[0]
     rows = list(ws.values)
@@ -72,9 +83,9 @@ def test_reconciliation_page_and_xlsx_for_the_demo(app, store):
     assert list(graves.values) == [("烈士编号", "烈士", "墓位编号", "设施", "墓位", "墓位状态", "迁入该墓位的迁移记录")]
     # The journeys endpoint serves every demo relocation with a line.
     data = client.get("/relocations/journeys.geojson").get_json()
-    assert data["journeys"] == 4377
+    assert data["journeys"] == 4377 + SECOND_CITY_RELOCATIONS
     assert sum(f["properties"]["received"] for f in data["features"] if f["properties"]["kind"] == "destination") \
-        == 4377
+        == 4377 + SECOND_CITY_RELOCATIONS
 
 
 def test_xlsx_in_english(demo_store):

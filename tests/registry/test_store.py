@@ -191,17 +191,20 @@ def test_healthz_names_the_store_and_revision(any_app):
 
 
 def test_demo_load_command_builds_a_registry_gdal_reads(tmp_path):
-    """`flask demo load` on a fresh path: a valid GeoPackage whose relocations layer holds 4,377 journeys."""
+    """`flask demo load` on a fresh path: a valid GeoPackage whose relocations layer holds every journey."""
+    from geodata.demo import generate
+
+    journeys = generate().counts["relocations"]  # Longyan's 4,377 and the second city's few
     path = tmp_path / "instance" / "registry.gpkg"
     app = make_app(f"sqlite:///{path}")
     result = app.test_cli_runner().invoke(args=["demo", "load"])
     assert result.exit_code == 0, result.output
-    assert "relocations 4377" in result.output
+    assert f"relocations {journeys}" in result.output
     again = app.test_cli_runner().invoke(args=["demo", "load", "--if-empty"])
     assert again.exit_code == 0 and "already holds data" in again.output
     app.extensions["registry_store"].dispose()
     out = ogrinfo("-ro", "-so", "-oo", "LIST_ALL_TABLES=NO", str(path), "relocations")
-    assert "Feature Count: 4377" in out
+    assert f"Feature Count: {journeys}" in out
     result = validate(path)
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -7,6 +7,7 @@ from datetime import date
 from shapely.geometry import LineString
 from sqlalchemy import or_, select
 
+from geodata import ledger as ledgers
 from geodata.checks import GeometryError, check_lonlat
 from geodata.origins import public_origin
 from geodata.plots import bare
@@ -46,9 +47,10 @@ def county_seats_wgs84(source) -> dict[str, tuple]:
     return divisions.current(source).ledger_counties()
 
 
-def county_aliases(source) -> dict[str, str]:
-    """Former county codes and names -> the current code, so old ledgers still match."""
-    return dict(divisions.current(source).aliases)
+def county_aliases(source) -> dict[str, ledgers.Alias]:
+    """Former county codes and names -> the current county and the dates the former one was in use, so old
+    ledgers still match (with a warning for a row dated outside those dates)."""
+    return {key: ledgers.Alias(*value) for key, value in divisions.current(source).former.items()}
 
 
 def facility_county(session, facility_id: int | None) -> str | None:
