@@ -23,7 +23,7 @@ from bench.public import EXTENT, load_tombs
 from bench.pygeoapi_compare import PygeoapiUnavailable, compare
 from bench.stores import fresh_store, postgis_available
 from registry import create_app
-from registry.services import ogc
+from registry.services.gis import ogc
 
 COUNTY_DEGREES = 0.1  # a box holding a little over a thousand tombs at a million
 

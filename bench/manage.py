@@ -16,8 +16,8 @@ from bench.harness import Row, Table, median
 from bench.stores import fresh_store, postgis_available
 from registry.models import Attachment, Facility, Inspection, User
 from registry.services import Actor
-from registry.services.due import Cadence, statuses
-from registry.services.inspections import submit_inspection
+from registry.services.manage.due import Cadence, statuses
+from registry.services.manage.inspections import submit_inspection
 
 COUNTY = "350823"
 SIX = ("marker", "deeds", "headstone", "boundary", "rules", "road")

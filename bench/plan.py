@@ -15,7 +15,7 @@ from bench.stores import fresh_store, postgis_available
 from geodata import gpkg as blobs
 from geodata.crs import from_metric, to_metric
 from registry.models import FacilityZone
-from registry.services.conflicts import run_check
+from registry.services.plan.conflicts import run_check
 
 ROAD_KM = 50
 CORRIDOR_M = 20.0

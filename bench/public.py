@@ -17,9 +17,9 @@ from bench.harness import Row, Table, median, p95, paired_times
 from bench.stores import fresh_store, postgis_available
 from geodata import gpkg as blobs
 from registry import create_app, spatial
-from registry.services.features import features_in_bbox
-from registry.services.name_grams import rebuild_name_grams
-from registry.services.public_roll import RollQuery, search_martyrs
+from registry.services.public.features import features_in_bbox
+from registry.services.public.name_grams import rebuild_name_grams
+from registry.services.public.roll import RollQuery, search_martyrs
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 EXTENT = (116.0, 24.5, 117.5, 26.0)  # Longyan, roughly

@@ -78,7 +78,7 @@ _CHILD = textwrap.dedent("""
     import json, resource, sys, time
     from registry.db import Store
     from registry.services import Actor
-    from registry.services.ledger_import import run_import
+    from registry.services.relocations.ledger import run_import
     store = Store(sys.argv[1])
     started, cpu = time.perf_counter(), time.process_time()
     result = run_import(store, Actor.system("bench"), sys.argv[2], "bench.csv")

@@ -198,7 +198,7 @@ def _token_fail(exc: ServiceError) -> None:
 @click.option("--label", default=None, help="Which system or person the token is for, shown in 'tokens list'.")
 def tokens_create(username, role, expires_days, label):
     """Issue an API token; the secret is printed once and only its hash is kept."""
-    from registry.services.tokens import create_token
+    from registry.services.gis.tokens import create_token
 
     try:
         info, secret = create_token(get_store(), Actor.system("cli"), username, role, expires_days, label)
@@ -215,7 +215,7 @@ def tokens_create(username, role, expires_days, label):
 @tokens_cli.command("list")
 def tokens_list():
     """List API tokens: id, first characters, user, role, state and expiry (never the secrets)."""
-    from registry.services.tokens import list_tokens
+    from registry.services.gis.tokens import list_tokens
 
     try:
         rows = list_tokens(get_store())
@@ -235,7 +235,7 @@ def tokens_list():
 @click.argument("token_id", metavar="ID", type=int)
 def tokens_revoke(token_id):
     """Revoke an API token: it stops working at once; its record and history stay."""
-    from registry.services.tokens import revoke_token
+    from registry.services.gis.tokens import revoke_token
 
     try:
         info = revoke_token(get_store(), Actor.system("cli"), token_id)
@@ -249,18 +249,18 @@ def tokens_revoke(token_id):
 def init_app(app: Flask) -> None:
     for group in (db_cli, demo_cli, users_cli, tokens_cli):
         app.cli.add_command(group)
-    from registry.cli_import import import_cli
+    from registry.commands.imports import import_cli
     app.cli.add_command(import_cli)
-    from registry.cli_relocations import relocations_cli
+    from registry.commands.relocations import relocations_cli
     app.cli.add_command(relocations_cli)
-    from registry.cli_divisions import divisions_cli
+    from registry.commands.divisions import divisions_cli
     app.cli.add_command(divisions_cli)
-    from registry.cli_uploads import uploads_cli
+    from registry.commands.uploads import uploads_cli
     app.cli.add_command(uploads_cli)
-    from registry.cli_serving import ratelimits_cli
+    from registry.commands.serving import ratelimits_cli
     app.cli.add_command(ratelimits_cli)
-    from registry.cli_calendar import calendar_cli
+    from registry.commands.calendar import calendar_cli
     app.cli.add_command(calendar_cli)
-    from registry.cli_backup import backup_command, restore_command
+    from registry.commands.backup import backup_command, restore_command
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)

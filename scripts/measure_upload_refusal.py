@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from geodata.sniff import Limits  # noqa: E402 - after the path is set
 from registry.services.base import ServiceError  # noqa: E402
-from registry.services.gis_import import _read  # noqa: E402
+from registry.services.gis.imports import _read  # noqa: E402
 
 POINTS = 2_000_000
 

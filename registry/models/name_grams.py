@@ -13,7 +13,7 @@ every martyr who has it.
 
 Both are derived application tables (never GeoPackage feature tables, never audited): they can always be
 rebuilt from ``martyrs``. ORM writes of a martyr keep them current through the mapper hooks below; bulk
-loaders call ``registry.services.name_grams`` themselves.
+loaders call ``registry.services.public.name_grams`` themselves.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from registry.models import (
 from registry.models.types import Geometry, JSONText, utcnow
 from registry.services.base import Actor, Conflict, InvalidInput, record_audit
 from registry.services.divisions import check_rows, current, demo_rows, write_rows
-from registry.services.name_grams import rebuild_name_grams
+from registry.services.public.name_grams import rebuild_name_grams
 
 MODELS = {
     "facilities": Facility,

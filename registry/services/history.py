@@ -75,7 +75,7 @@ def _facility_county(session: Session, facility_id) -> str | None:
 
 def _counties(session: Session, event: AuditEvent) -> tuple:
     """The counties a changed record belongs to, from its snapshots (and the rows they name)."""
-    from registry.services.tasks import _tribute_counties
+    from registry.services.manage.tasks import _tribute_counties
 
     snap = {**(event.before or {}), **(event.after or {})}
     kind = event.entity_type

@@ -10,8 +10,8 @@ from registry.db import Store
 from registry.models import RateBucket
 from registry.models.types import utcnow
 from registry.services.base import unit_of_work
-from registry.services.public_reports import REPORT_RATE
-from registry.services.public_tribute import TRIBUTE_RATE
+from registry.services.public.reports import REPORT_RATE
+from registry.services.public.tribute import TRIBUTE_RATE
 
 # Every kind of bucket by key prefix, with its (capacity, seconds per token). A bucket left alone for
 # capacity x seconds is full whatever it held, and a full bucket is the same as no row: the next take

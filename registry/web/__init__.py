@@ -6,26 +6,18 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from registry.web import (
-        api,
-        assets,
-        auth,
-        calendar,
-        gis_import,
-        headers,
-        history,
-        manage,
-        offline,
-        ogc,
-        plan,
-        public,
-        public_pages,
-        relocations,
-        rights,
-        serving,
-        system,
-        tiles,
-    )
+    from registry.web import headers, rights
+    from registry.web.gis import imports as gis_import
+    from registry.web.gis import ogc, tiles
+    from registry.web.manage import calendar, offline
+    from registry.web.manage import pages as manage
+    from registry.web.plan import pages as plan
+    from registry.web.public import api
+    from registry.web.public import map as public
+    from registry.web.public import pages as public_pages
+    from registry.web.relocations import pages as relocations
+    from registry.web.system import assets, auth, history, serving
+    from registry.web.system import health as system
 
     for module in (assets, system, auth, public, public_pages, api, history, manage, relocations, plan, ogc, tiles,
                    gis_import, offline, calendar):

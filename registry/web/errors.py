@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from registry.db import StoreError
 from registry.services.base import ServiceError
-from registry.web.ogc_json import exception_response
+from registry.web.gis.ogc_json import exception_response
 
 # SQLite's words for a store that cannot take the request now but may later (another writer holds the
 # lock past busy_timeout, the disk is full or failing, the file is gone): the visitor should retry.
@@ -153,7 +153,7 @@ def init_app(app: Flask) -> None:
     def service_error(exc: ServiceError):
         if exc.status == 403:
             # A service refusing a county or a record: kept in the audit trail, as the rights table's refusals are.
-            from registry.web.auth import audit_forbidden
+            from registry.web.system.auth import audit_forbidden
 
             audit_forbidden(exc.message)
         return _respond(exc.status, exc.message, exc.field)

@@ -230,7 +230,7 @@ def _county(session, args):
 
 def _tribute(session, args):
     from registry.models import Tribute
-    from registry.services.tasks import _tribute_counties
+    from registry.services.manage.tasks import _tribute_counties
 
     tribute = session.get(Tribute, args["tribute_id"])
     return None if tribute is None else tuple(_tribute_counties(session, tribute.target_type, tribute.target_id))
@@ -336,7 +336,7 @@ def _message(right: Right | None, actor, counties) -> str:
 
 def check_request():
     """Enforce the table before the view runs: sign in, the role, then the object's county."""
-    from registry.web.auth import audit_forbidden, current_actor, token_actor
+    from registry.web.system.auth import audit_forbidden, current_actor, token_actor
 
     endpoint = request.endpoint
     if endpoint is None:

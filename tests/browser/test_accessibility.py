@@ -25,9 +25,9 @@ from registry.models import (
     PreservationPlan,
     Relocation,
 )
-from registry.services import calendar
 from registry.services.base import Actor
 from registry.services.demo import load_demo
+from registry.services.manage import calendar
 from registry.services.users import create_demo_users
 from registry.solar_terms import qingming
 from tests.browser.conftest import ALLOWED_HOST, CSP_WORDS

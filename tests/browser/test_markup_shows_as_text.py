@@ -9,18 +9,19 @@ from shapely.geometry import LineString, Point, Polygon
 
 from registry.db import Store
 from registry.models import Martyr, Tomb
-from registry.services import Actor, calendar
+from registry.services import Actor
 from registry.services.base import unit_of_work
-from registry.services.conflicts import save_check
 from registry.services.facilities import create_facility
-from registry.services.inspections import submit_inspection
-from registry.services.plans import create_plan
-from registry.services.public_reports import submit_report
-from registry.services.public_tribute import leave_message, moderate_tribute
+from registry.services.manage import calendar
+from registry.services.manage.inspections import submit_inspection
+from registry.services.manage.tasks import create_task
+from registry.services.plan.conflicts import save_check
+from registry.services.plan.plans import create_plan
+from registry.services.plan.zones import save_zone
+from registry.services.public.reports import submit_report
+from registry.services.public.tribute import leave_message, moderate_tribute
 from registry.services.relocations import create_relocation
-from registry.services.tasks import create_task
 from registry.services.users import as_actor, create_user
-from registry.services.zones import save_zone
 from tests.registry.test_manage_helpers import form
 
 pytestmark = pytest.mark.browser

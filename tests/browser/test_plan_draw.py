@@ -13,8 +13,8 @@ from geodata.crs import wgs84_to_gcj02
 from registry.db import Store
 from registry.services import Actor
 from registry.services.facilities import create_facility
+from registry.services.plan.zones import buffer_control_zone, save_zone
 from registry.services.users import create_user
-from registry.services.zones import buffer_control_zone, save_zone
 from tests.browser.test_plan_review import sign_in
 
 pytestmark = pytest.mark.browser

@@ -10,8 +10,8 @@ from shapely.geometry import LineString, Polygon
 from registry.db import Store
 from registry.services import Actor
 from registry.services.facilities import create_facility
+from registry.services.plan.zones import buffer_control_zone, save_zone
 from registry.services.users import create_user
-from registry.services.zones import buffer_control_zone, save_zone
 
 pytestmark = pytest.mark.browser
 

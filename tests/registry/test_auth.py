@@ -118,8 +118,8 @@ def test_bad_accounts_are_refused(store, username, password, roles, counties, fi
 
 
 def test_a_wrong_role_gets_403_and_leaves_an_audit_event(gpkg_url):
-    from registry.web.auth import role_required
     from registry.web.rights import staff
+    from registry.web.system.auth import role_required
 
     app = make_app(gpkg_url)
     app.add_url_rule("/reviewers-only", "reviewers_only", role_required("reviewer")(lambda: "reviewed"))

@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from registry import backup as backups
 from registry.models import Relocation, Tribute
 from registry.services import Actor
-from registry.services.inspections import submit_inspection
-from registry.services.public_tribute import lay_flower
+from registry.services.manage.inspections import submit_inspection
+from registry.services.public.tribute import lay_flower
 from registry.services.relocations import attach_scan
 from tests.conftest import make_app, new_store_url
 from tests.faults.disk import fill, small_disk

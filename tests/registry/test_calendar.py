@@ -11,8 +11,8 @@ from sqlalchemy.exc import IntegrityError
 
 from registry.models import CalendarOrder, Inspection, MaintenanceTask, Martyr
 from registry.services import Forbidden, InvalidInput
-from registry.services import calendar as cal
-from registry.services.tasks import task_queue
+from registry.services.manage import calendar as cal
+from registry.services.manage.tasks import task_queue
 from tests.registry.public_factories import add_martyr, add_tomb
 from tests.registry.test_manage_helpers import CHANGTING, SHANGHANG, SYSTEM, facility, people
 

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import func, select, text
 
 from registry.models import FacilityDay
-from registry.services import calendar as cal
-from registry.services.tokens import create_token
+from registry.services.gis.tokens import create_token
+from registry.services.manage import calendar as cal
 from registry.solar_terms import qingming
 from tests.registry.public_factories import add_martyr, add_tomb
 from tests.registry.test_manage_helpers import CHANGTING, SHANGHANG, SYSTEM, facility, people

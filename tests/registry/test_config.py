@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from registry import config
-from registry.services.due import Cadence
-from registry.services.inspections import FieldRules
+from registry.services.manage.due import Cadence
+from registry.services.manage.inspections import FieldRules
 from registry.services.photos import PhotoLimits
 
 

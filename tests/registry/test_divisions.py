@@ -12,11 +12,11 @@ from geodata.demo import SECOND_CITY_RELOCATIONS
 from registry.models import AuditEvent, Division, DivisionAlias, Relocation, User
 from registry.services import Actor, InvalidInput
 from registry.services import divisions as service
-from registry.services import ledger_import as imports
 from registry.services.access import readable_counties
-from registry.services.due import Cadence, statuses
 from registry.services.facilities import create_facility
-from registry.services.inspections import submit_inspection
+from registry.services.manage.due import Cadence, statuses
+from registry.services.manage.inspections import submit_inspection
+from registry.services.relocations import ledger as imports
 from registry.services.users import as_actor
 from tests.registry.test_manage_helpers import backdate, form
 
@@ -274,7 +274,7 @@ def test_a_manager_of_the_second_city_works_through_the_due_list_and_imports_a_l
 
 def test_each_city_reconciles_on_its_own_and_the_demo_loads_both_cities(any_app):
     from registry.services.demo import load_demo
-    from registry.services.reconciliation import reconcile
+    from registry.services.relocations.reconciliation import reconcile
     from registry.services.users import create_demo_users
 
     store = any_app.extensions["registry_store"]
@@ -295,7 +295,7 @@ def test_each_city_reconciles_on_its_own_and_the_demo_loads_both_cities(any_app)
 
 
 def test_the_plan_dashboard_reports_city_by_city(any_app):
-    from registry.services.dashboard import dashboard
+    from registry.services.plan.dashboard import dashboard
 
     store = any_app.extensions["registry_store"]
     assert {c["code"] for c in dashboard(store)["counties"]} == SANMING_COUNTIES | LONGYAN_COUNTIES
@@ -348,8 +348,8 @@ def test_a_geopackage_of_divisions_loads_with_its_boundaries(any_app, tmp_path):
 
 
 def test_each_city_has_its_own_funds_nominees_and_planned_work_and_city_staff_see_theirs_first(any_app):
-    from registry.services.dashboard import dashboard
-    from registry.services.plans import add_funding_line, approve_plan, create_plan, get_plan, submit_plan
+    from registry.services.plan.dashboard import dashboard
+    from registry.services.plan.plans import add_funding_line, approve_plan, create_plan, get_plan, submit_plan
 
     store = any_app.extensions["registry_store"]
     sites = {county: create_facility(store, SYSTEM, {

@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 from shapely import Point
 
 from geodata.exports import export
-from registry.services.reconciliation import reconcile, to_xlsx
+from registry.services.relocations.reconciliation import reconcile, to_xlsx
 from tests.registry.test_manage_helpers import facility, people
 from tests.registry.test_ogc_api import N_TOMBS, seed
 from tests.registry.test_relocations_reconciliation import add_martyr, add_tomb

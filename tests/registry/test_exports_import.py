@@ -11,7 +11,7 @@ from geodata.exports import export
 from registry.models import AuditEvent, Facility, Tomb
 from registry.services import Actor
 from registry.services.base import Forbidden, InvalidInput
-from registry.services.gis_import import import_features
+from registry.services.gis.imports import import_features
 
 ADMIN = Actor.system("admin")
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from geodata.ledger import propose, read_ledger
 from registry.models import ColumnMapping, ImportBatch, Relocation
 from registry.services import Actor, InvalidInput
-from registry.services import ledger_import as imports
+from registry.services.relocations import ledger as imports
 from registry.services.users import create_user
 from tests.conftest import make_app
 from tests.registry.test_relocations_ledger_gen import make_destinations

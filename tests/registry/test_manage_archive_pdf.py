@@ -10,9 +10,9 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from registry.models import AuditEvent
-from registry.services.archive import PdfFontMissing, pdf_font
-from registry.services.inspections import submit_inspection
-from registry.services.tasks import create_task
+from registry.services.manage.archive import PdfFontMissing, pdf_font
+from registry.services.manage.inspections import submit_inspection
+from registry.services.manage.tasks import create_task
 from tests.conftest import make_app
 from tests.registry.test_manage_helpers import backdate, facility, form, jpeg, people
 

@@ -11,7 +11,7 @@ from sqlalchemy import insert, select
 
 from registry.models import Facility, Inspection, MaintenanceTask
 from registry.services.access import readable_counties
-from registry.services.due import (
+from registry.services.manage.due import (
     ACTIVE_TASK_STATES,
     STATUSES,
     Cadence,
@@ -138,7 +138,7 @@ def test_the_one_statement_path_matches_the_plain_computation(varied):
 def test_the_cycle_collector_is_on_again_after_the_list(varied, monkeypatch):
     import gc
 
-    from registry.services import due
+    from registry.services.manage import due
 
     store, actors, now = varied
     statuses(store, actors["mgr"], Cadence(), now=now)

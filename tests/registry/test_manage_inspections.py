@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from geodata.images import check_image
 from registry.models import Attachment, AuditEvent, Facility, Inspection
 from registry.services import Forbidden, InvalidInput
-from registry.services.inspections import FieldRules, submit_inspection
+from registry.services.manage.inspections import FieldRules, submit_inspection
 from tests.registry.test_manage_helpers import CHANGTING, facility, form, jpeg, people, pixel_bomb, png
 
 

@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from werkzeug.test import EnvironBuilder
 
 from registry.models import AuditEvent, Facility, Inspection
-from registry.services.inspections import submit_inspection
-from registry.services.tasks import create_task
+from registry.services.manage.inspections import submit_inspection
+from registry.services.manage.tasks import create_task
 from tests.conftest import make_app
 from tests.registry.test_manage_helpers import backdate, facility, form, jpeg, people, pixel_bomb
 
@@ -316,7 +316,7 @@ def test_the_pages_in_english(app, store, site):
 
 def test_public_reports_land_in_the_work_order_queue(app, store, site, tmp_path):
     from registry.models import ProblemReport
-    from registry.services.public_reports import Photo, submit_report
+    from registry.services.public.reports import Photo, submit_report
 
     made = submit_report(store, site["facility"], "围栏被风吹倒了，请尽快修理", photo=Photo("r.jpg", jpeg()),
                          client="visitor", idempotency_key="report-key-000001", instance_path=app.instance_path)
@@ -342,7 +342,7 @@ def test_public_reports_land_in_the_work_order_queue(app, store, site, tmp_path)
 
 def test_a_public_report_can_be_declined(app, store, site):
     from registry.models import ProblemReport
-    from registry.services.public_reports import submit_report
+    from registry.services.public.reports import submit_report
 
     submit_report(store, site["facility"], "这里有人乱丢垃圾", client="visitor", idempotency_key="report-key-000002",
                   instance_path=app.instance_path)
@@ -362,7 +362,7 @@ def test_a_public_report_can_be_declined(app, store, site):
 
 def test_managers_moderate_messages_of_their_counties(app, store, site):
     from registry.models import Tribute
-    from registry.services.public_tribute import leave_message
+    from registry.services.public.tribute import leave_message
 
     leave_message(store, "facility", site["facility"], "先烈精神永垂不朽", "一位游客", client="c1",
                   idempotency_key="tribute-key-0001")

@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from registry.models import AuditEvent, MaintenanceTask
 from registry.services import Conflict, Forbidden, InvalidInput
-from registry.services.archive import facility_archive, ledger_xlsx
-from registry.services.due import Cadence, priority_for, statuses, trend_for
-from registry.services.inspections import submit_inspection
-from registry.services.tasks import complete_task, create_task, start_task, update_task, verify_task
+from registry.services.manage.archive import facility_archive, ledger_xlsx
+from registry.services.manage.due import Cadence, priority_for, statuses, trend_for
+from registry.services.manage.inspections import submit_inspection
+from registry.services.manage.tasks import complete_task, create_task, start_task, update_task, verify_task
 from tests.registry.test_manage_helpers import CHANGTING, backdate, facility, form, jpeg, people
 
 

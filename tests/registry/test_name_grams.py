@@ -25,8 +25,8 @@ from registry.models.name_grams import (
     martyr_simplified_names,
     simplified_form,
 )
-from registry.services.name_grams import rebuild_name_grams, refresh_name_grams
-from registry.services.public_roll import RollQuery, name_condition, search_martyrs, to_simplified
+from registry.services.public.name_grams import rebuild_name_grams, refresh_name_grams
+from registry.services.public.roll import RollQuery, name_condition, search_martyrs, to_simplified
 from tests.conftest import throwaway_database
 from tests.registry.public_factories import add_martyr
 

@@ -23,8 +23,8 @@ from registry.models import (
     Tomb,
 )
 from registry.services import Actor
-from registry.services.ogc.parameters import CRS84, EPSG
-from registry.services.tokens import create_token
+from registry.services.gis.ogc.parameters import CRS84, EPSG
+from registry.services.gis.tokens import create_token
 from registry.services.users import create_user
 from tests.conftest import make_app
 
@@ -379,7 +379,7 @@ def _flat(coordinates) -> list[float]:
 @pytest.mark.parametrize("crs", [CRS84, EPSG.format(4326), EPSG.format(3857)])
 def test_geojson_items_equal_the_html_features(seeded, crs):
     """The GeoJSON page (written by the database on PostGIS) carries what the HTML page shows, value for value."""
-    from registry.services import ogc
+    from registry.services.gis import ogc
 
     app, client, _ids = seeded
     login(client, "manager1", "manager-pass-123")  # staff collections too: they have date-times and JSON

@@ -12,10 +12,10 @@ from sqlalchemy import func, select
 from geodata.crs import area_m2, from_metric, to_metric
 from registry.models import AuditEvent, ConflictCheck, FacilityZone, Inspection, PlanVersion
 from registry.services import Actor, Conflict, Forbidden, InvalidInput
-from registry.services.conflicts import check_geojson, run_check, save_check, save_check_upload
-from registry.services.dashboard import dashboard
 from registry.services.facilities import create_facility
-from registry.services.plans import (
+from registry.services.plan.conflicts import check_geojson, run_check, save_check, save_check_upload
+from registry.services.plan.dashboard import dashboard
+from registry.services.plan.plans import (
     add_funding_line,
     approve_plan,
     compare_versions,
@@ -25,7 +25,7 @@ from registry.services.plans import (
     submit_plan,
     update_plan,
 )
-from registry.services.zones import buffer_control_zone, save_zone, upload_zone, zones_of
+from registry.services.plan.zones import buffer_control_zone, save_zone, upload_zone, zones_of
 
 ADMIN = Actor(name="admin", roles=("admin",))
 PLANNER = Actor(name="planner", id=None, roles=("planner",))
@@ -350,7 +350,7 @@ def test_registry_with_checks_and_plans_stays_a_valid_geopackage(store):
 
 
 def test_spending_is_recorded_from_the_version_seen(any_store):
-    from registry.services.plans import record_spending
+    from registry.services.plan.plans import record_spending
 
     plan = create_plan(any_store, PLANNER, {"title": "资金计划"})
     line = add_funding_line(any_store, PLANNER, plan.id, {"source": "central", "amount_allocated": "1000"})

@@ -11,8 +11,8 @@ from shapely.geometry import LineString, Polygon
 
 from registry.services import Actor
 from registry.services.facilities import create_facility
+from registry.services.plan.zones import buffer_control_zone, save_zone
 from registry.services.users import create_user
-from registry.services.zones import buffer_control_zone, save_zone
 
 ADMIN = Actor(name="admin", roles=("admin",))
 ROAD = LineString([(116.80, 25.225), (116.84, 25.225)])
@@ -133,7 +133,7 @@ def test_plan_review_round_trip_and_compare(client, site):
 
 
 def test_self_approval_is_refused_on_the_page(client, site, store):
-    from registry.services.plans import get_plan
+    from registry.services.plan.plans import get_plan
 
     login(client, "both1")
     response = client.post("/plan/plans/new", data={"title": "自审"})

@@ -178,7 +178,7 @@ def test_xss_in_martyr_name_is_text(any_app):
 def test_only_published_photos_are_served_and_only_their_display_copy(seeded, tmp_path):
     from registry.models import Attachment
     from registry.services import NotFound
-    from registry.services.public_roll import public_photo
+    from registry.services.public.roll import public_photo
 
     app, ids = seeded
     store = app.extensions["registry_store"]

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from registry.services.public_tribute import lay_flower
+from registry.services.public.tribute import lay_flower
 from tests.registry.public_factories import demo_like
 
 YEAR = "max-age=31536000"
@@ -111,7 +111,7 @@ def test_vendor_assets_are_fingerprinted_and_kept_a_year(seeded):
 
 
 def test_letters_that_are_initials_or_pinyin_find_both_in_pinyin_order_page_by_page(any_store):
-    from registry.services.public_roll import RollQuery, search_martyrs
+    from registry.services.public.roll import RollQuery, search_martyrs
     from tests.registry.public_factories import add_martyr
 
     with any_store.write_session() as session:

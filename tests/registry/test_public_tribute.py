@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from registry.models import Attachment, AuditEvent, ProblemReport, Tribute
 from registry.services import Actor, Conflict, Forbidden, InvalidInput, NotFound
-from registry.services.public_reports import Photo, lookup_report, set_report_state, submit_report
-from registry.services.public_tribute import (
+from registry.services.public.reports import Photo, lookup_report, set_report_state, submit_report
+from registry.services.public.tribute import (
     RateLimited,
     lay_flower,
     leave_message,

@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 from geodata.demo import SECOND_CITY_RELOCATIONS, SECOND_CITY_TOMBS
 from registry.models import AuditEvent, Martyr, Relocation, Tomb
 from registry.services import Actor, unit_of_work
-from registry.services import ledger_import as imports
 from registry.services import relocations as service
 from registry.services.facilities import create_facility
-from registry.services.reconciliation import reconcile
+from registry.services.relocations import ledger as imports
+from registry.services.relocations.reconciliation import reconcile
 from registry.services.users import create_user
 from tests.registry.test_relocations_ledger_gen import DESTINATIONS, make_destinations
 

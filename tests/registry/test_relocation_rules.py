@@ -19,7 +19,7 @@ from registry.models import AuditEvent, Relocation, Tomb
 from registry.services import Actor, Conflict, Forbidden, InvalidInput, unit_of_work
 from registry.services import relocations as service
 from registry.services.divisions import load_demo_divisions
-from registry.services.reconciliation import reconcile, to_xlsx
+from registry.services.relocations.reconciliation import reconcile, to_xlsx
 from registry.services.users import create_demo_users
 from tests.conftest import throwaway_database
 from tests.registry.test_relocations_ledger_gen import make_destinations
@@ -178,7 +178,7 @@ def test_a_journey_ends_at_the_tombs_own_point(any_app, any_store, dests):
 
 
 def test_a_ledger_journey_ends_at_the_plot_point_the_ledger_gives(any_store, dests, tmp_path):
-    from registry.services import ledger_import as imports
+    from registry.services.relocations import ledger as imports
 
     path = tmp_path / "p.csv"
     path.write_text("编号,县区,原址,经度,纬度,迁入地,迁入地经度,迁入地纬度,墓号\n"

@@ -12,7 +12,7 @@ from geodata.demo import SECOND_CITY_RELOCATIONS
 from registry.models import AuditEvent, Martyr, Relocation, Tomb
 from registry.services import Actor, Conflict, Forbidden, InvalidInput, unit_of_work
 from registry.services import relocations as service
-from registry.services.reconciliation import reconcile
+from registry.services.relocations.reconciliation import reconcile
 from tests.registry.test_relocations_ledger_gen import DESTINATIONS, make_destinations
 
 ADMIN = Actor(name="tester", roles=("admin",))

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from registry.models import AuditEvent, ImportBatch, Martyr, Relocation, Tomb
 from registry.services import Actor, Forbidden, InvalidInput, unit_of_work
-from registry.services import ledger_import as imports
+from registry.services.relocations import ledger as imports
 from tests.conftest import make_app
 from tests.registry.test_relocations_ledger_gen import (
     FIXED_MAPPING,

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from registry.models import AuditEvent, Martyr, Relocation, Tomb
 from registry.services import Actor, unit_of_work
-from registry.services import ledger_import as imports
+from registry.services.relocations import ledger as imports
 from registry.spatial import for_store
 from tests.registry.test_relocations_ledger_gen import FIXED_MAPPING, make_destinations, write_messy_ledger
 

@@ -14,7 +14,7 @@ from registry.models import AuditEvent, Martyr, Relocation, Tomb
 from registry.services import Actor, Forbidden, unit_of_work
 from registry.services import relocations as service
 from registry.services.facilities import create_facility
-from registry.services.reconciliation import reconcile
+from registry.services.relocations.reconciliation import reconcile
 from tests.registry.test_rights_matrix import USERS, A, B, _seed
 
 ADMIN = Actor(name="admin", roles=("admin",))

@@ -236,7 +236,7 @@ def test_the_seed_is_what_the_matrix_assumes(world):
 
 def test_ogc_staff_collections_give_each_role_what_its_pages_give():
     """Each staff collection is read by exactly the roles of its page, county-scoped where the page is."""
-    from registry.services.ogc import COLLECTIONS
+    from registry.services.gis.ogc import COLLECTIONS
 
     pages = {"inspections": "manage.inspection", "maintenance_tasks": "manage.task",
              "preservation_plans": "plan.plan_detail", "relocation_records": "relocations.scan"}

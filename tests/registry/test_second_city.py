@@ -14,8 +14,8 @@ from geodata import demo as demo_data
 from registry.models import Facility, Relocation, User
 from registry.services import Actor
 from registry.services.demo import load_demo
-from registry.services.due import STATUSES, Cadence, statuses
-from registry.services.reconciliation import reconcile
+from registry.services.manage.due import STATUSES, Cadence, statuses
+from registry.services.relocations.reconciliation import reconcile
 from registry.services.users import as_actor, create_demo_users
 from tests.registry.test_manage_helpers import form
 

@@ -9,9 +9,9 @@ from registry.models import AuditEvent, Facility, MaintenanceTask
 from registry.services import Actor, NotFound
 from registry.services.base import load
 from registry.services.facilities import create_facility, retire_facility
-from registry.services.inspections import facility_for_form
-from registry.services.plans import get_plan
-from registry.services.tasks import create_task, get_task
+from registry.services.manage.inspections import facility_for_form
+from registry.services.manage.tasks import create_task, get_task
+from registry.services.plan.plans import get_plan
 
 ADMIN = Actor(name="tester", roles=("admin",))
 

@@ -12,7 +12,7 @@ from registry import ConfigError
 from registry.models import RateBucket
 from registry.models.types import utcnow
 from registry.services import Actor
-from registry.services.public_tribute import TRIBUTE_RATE
+from registry.services.public.tribute import TRIBUTE_RATE
 from registry.services.users import create_user
 from tests.conftest import make_app
 from tests.registry.public_factories import demo_like

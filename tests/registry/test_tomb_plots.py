@@ -20,9 +20,10 @@ from geodata.plots import bare, parse_plot
 from registry.db import Store, StoreError
 from registry.migrate import current_revision, head_revision, upgrade
 from registry.models import AuditEvent, ImportBatch, Martyr, Relocation, Tomb
-from registry.services import Actor, Conflict, InvalidInput, gis_import
-from registry.services import ledger_import as imports
+from registry.services import Actor, Conflict, InvalidInput
 from registry.services import relocations as service
+from registry.services.gis import imports as gis_import
+from registry.services.relocations import ledger as imports
 from tests.conftest import make_app, new_store_url, throwaway_database
 from tests.registry.test_relocation_tombs import add_martyr
 from tests.registry.test_relocations_ledger_gen import make_destinations

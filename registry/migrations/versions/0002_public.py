@@ -84,7 +84,7 @@ def upgrade() -> None:
     )
     op.create_index(op.f('ix_problem_reports_facility_id'), 'problem_reports', ['facility_id'], unique=False)
     # The few retired tombs, so that map clusters can leave them out without reading every tomb row
-    # (registry.services.features counts clusters from the spatial index alone).
+    # (registry.services.public.features counts clusters from the spatial index alone).
     retired = sa.text("status = 'retired'")
     op.create_index('ix_tombs_retired', 'tombs', ['id'], unique=False, sqlite_where=retired,
                     postgresql_where=retired)

@@ -7,7 +7,8 @@
 - ``scans``: scans of the papers;
 - ``reading``: one relocation, lists, the journeys map, the public grave story.
 
-The ledger import (``services.ledger_import``) and the reconciliation build on these.
+Beside them, not re-exported here: ``ledger`` (the ledger import) and ``reconciliation`` (the county
+reconciliation), which build on these.
 """
 
 from registry.services.relocations.graves import (

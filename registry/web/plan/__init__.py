@@ -1,0 +1,4 @@
+"""The planning area (``/plan``): dashboard, protection ranges, conflict checks, plans with review, planning map.
+
+- ``pages``: blueprint ``plan``.
+"""

@@ -1,0 +1,4 @@
+"""The relocations area (``/relocations``): records, ledger import, journeys map, reconciliation.
+
+- ``pages``: blueprint ``relocations``.
+"""

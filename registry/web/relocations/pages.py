@@ -1,0 +1,509 @@
+"""The tomb relocation registry: records and steps, ledger import, the journey map and the reconciliation."""
+
+from __future__ import annotations
+
+import json
+import queue
+import re
+import threading
+from datetime import date
+from pathlib import Path
+from urllib.parse import urlencode
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+
+from geodata.crs import wgs84_to_gcj02
+from geodata.ledger import FIELDS, MAX_BYTES, LedgerError, sniff
+from geodata.plots import format_plot
+from maps.basemaps import BasemapConfigError, basemap_from_settings
+from maps.journeys import build_journey_map
+from registry import uploads as staging
+from registry.extensions import get_store
+from registry.models.vocab import FUNDING_SOURCES, RELOCATION_STEPS
+from registry.services import Forbidden, InvalidInput, ServiceError, divisions
+from registry.services import relocations as service
+from registry.services.access import readable_counties
+from registry.services.relocations import ledger as imports
+from registry.services.relocations import reconciliation as recon
+from registry.web.map_cache import render_map
+from registry.web.system.auth import audit_forbidden, current_actor, role_required
+
+bp = Blueprint("relocations", __name__, url_prefix="/relocations")
+
+
+def _counties() -> dict[str, tuple]:
+    """The registry's current counties (code -> name, seat lon, lat), read from its divisions."""
+    return divisions.counties(get_store())
+
+
+def _readable_counties() -> dict[str, tuple]:
+    """The counties whose records the signed-in user reads, for the county menus."""
+    allowed = readable_counties(current_actor(), planners=True)
+    return {c: v for c, v in _counties().items() if allowed is None or c in allowed}
+
+
+def _cities() -> dict[str, str]:
+    """The registry's current cities (code -> name), for a province's reports city by city."""
+    return {d.code: d.name for d in divisions.current(get_store()).current("city")}
+
+# Planners read relocations (without the family's consent) for planning; reviewers read every county;
+# only a county's managers (and administrators) write them or import ledgers (services/access.py).
+READERS = ("manager", "reviewer", "planner")
+WRITERS = ("manager",)
+CRS_CHOICES = (("EPSG:4326", "WGS 84"), ("EPSG:4490", "CGCS2000"), ("GCJ-02", "GCJ-02"), ("BD-09", "BD-09"))
+TEXT_FIELDS = ("origin_place", "origin_township", "origin_village", "dest_plot_area", "dest_plot_row",
+               "dest_plot_number", "consent_by", "consent_relation", "approval_number", "approval_body", "batch",
+               "project", "note")
+
+
+def _english() -> bool:
+    return str(get_locale() or "") == "en"
+
+
+@bp.app_template_filter("plot")
+def plot_filter(parts) -> str:
+    """A plot as signed on every page (``A区 4排 20号``; in English ``Area A, row 4, no. 20``).
+
+    Takes (area, row, number) or a mapping with those keys; any part may carry its unit or not.
+    """
+    if not parts:
+        return ""
+    if isinstance(parts, dict):
+        parts = (parts.get("area"), parts.get("row"), parts.get("number"))
+    return format_plot(*parts, english=_english())
+
+
+def _files_dir() -> Path:
+    """Where uploaded ledgers and step scans are kept: RELOCATION_FILES_DIR, else the instance folder."""
+    return Path(current_app.config.get("RELOCATION_FILES_DIR") or current_app.instance_path)
+
+
+# --- records ------------------------------------------------------------------------------------------
+
+
+@bp.get("")
+@role_required(*READERS)
+def index():
+    """The list of relocations, filtered by county, batch, year and stage."""
+    filters = service.parse_filters(request.args, get_store())
+    page = max(request.args.get("page", 1, type=int), 1)
+    rows, total = service.list_relocations(get_store(), filters, page, actor=current_actor())
+    return render_template("relocations/list.html", rows=rows, total=total, page=page, filters=filters,
+                           choices=service.filter_choices(get_store()), counties=_counties(),
+                           query={k: v for k, v in request.args.items() if k != "page"})
+
+
+def _form_values(form) -> dict:
+    values: dict = {}
+    for key in TEXT_FIELDS:
+        if key in form:
+            values[key] = form.get(key, "").strip() or None
+    if "origin_county_code" in form:
+        values["origin_county_code"] = form.get("origin_county_code") or None
+    if "origin_point_method" in form:
+        values["origin_point_method"] = form.get("origin_point_method") or None
+    if "funding_source" in form:
+        values["funding_source"] = form.get("funding_source") or None
+    for key in ("dest_facility_id", "martyr_id"):
+        if key in form:
+            text = form.get(key, "").strip()
+            if text and not text.isdigit():
+                raise InvalidInput(f"{key} {text!r} is not a record number", field=key)
+            values[key] = int(text) if text else None
+    for key in ("origin_lon", "origin_lat", "funding_amount"):
+        if key in form:
+            text = form.get(key, "").strip()
+            try:
+                values[key] = float(text) if text else None
+            except ValueError:
+                raise InvalidInput(f"{key} {text!r} is not a number", field=key) from None
+    for key in RELOCATION_STEPS:
+        if key in form:
+            text = form.get(key, "").strip()
+            try:
+                values[key] = date.fromisoformat(text) if text else None
+            except ValueError:
+                raise InvalidInput(f"{key} {text!r} is not a date (YYYY-MM-DD)", field=key) from None
+    if "family_consent" in form or "consent_present" in form:
+        values["family_consent"] = form.get("family_consent") in ("1", "on", "true")
+    if "effects" in form:
+        effects = [e.strip() for e in re.split(r"[\n、,，;；]", form.get("effects", "")) if e.strip()]
+        values["effects"] = effects or None
+    return values
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@role_required(*WRITERS)
+def new():
+    """Record a relocation."""
+    error = None
+    if request.method == "POST":
+        try:
+            relocation = service.create_relocation(get_store(), current_actor(), _form_values(request.form))
+        except ServiceError as exc:
+            if isinstance(exc, Forbidden):
+                audit_forbidden(exc.message)
+            error = exc
+        else:
+            flash(_("迁移记录已保存。"))
+            return redirect(url_for(".detail", relocation_id=relocation.id))
+    return render_template("relocations/form.html", error=error, form=request.form,
+                           destinations=service.destinations(get_store()), counties=_counties(),
+                           funding=FUNDING_SOURCES, methods=service.POINT_METHODS), error.status if error else 200
+
+
+@bp.get("/<int:relocation_id>")
+@role_required(*READERS)
+def detail(relocation_id: int):
+    """One relocation: origin, destination, consent, approval, the dated steps and their scans."""
+    view = service.get_relocation(get_store(), relocation_id, current_actor())
+    return render_template("relocations/detail.html", view=view, r=view.relocation, steps=service.STEP_LABELS,
+                           counties=_counties(), funding=FUNDING_SOURCES, error=None,
+                           english=_english(), destinations=service.destinations(get_store()))
+
+
+@bp.post("/<int:relocation_id>/edit")
+@role_required(*WRITERS)
+def edit(relocation_id: int):
+    """Record steps, consent or approval from the version the user saw."""
+    try:
+        service.update_relocation(get_store(), current_actor(), relocation_id, request.form.get("version", type=int),
+                                  _form_values(request.form))
+    except ServiceError as exc:
+        if isinstance(exc, Forbidden):
+            raise
+        view = service.get_relocation(get_store(), relocation_id, current_actor())
+        return render_template("relocations/detail.html", view=view, r=view.relocation, steps=service.STEP_LABELS,
+                               counties=_counties(), funding=FUNDING_SOURCES, error=exc, english=_english(),
+                               destinations=service.destinations(get_store()), form=request.form), exc.status
+    flash(_("已保存。"))
+    return redirect(url_for(".detail", relocation_id=relocation_id))
+
+
+@bp.post("/<int:relocation_id>/cancel")
+@role_required(*WRITERS)
+def cancel(relocation_id: int):
+    """Cancel a relocation that will not happen (the record stays, with the reason)."""
+    service.cancel_relocation(get_store(), current_actor(), relocation_id, request.form.get("version", type=int),
+                              request.form.get("reason", ""))
+    flash(_("迁移已取消。"))
+    return redirect(url_for(".detail", relocation_id=relocation_id))
+
+
+@bp.post("/<int:relocation_id>/scans")
+@role_required(*WRITERS)
+def attach(relocation_id: int):
+    """Attach a scan (PDF, PNG, JPEG) to a step."""
+    limits = staging.limits(max_mb=staging.scan_max_mb())
+    # Streamed to a temporary file and checked (signature, pointers) before the service reads its header.
+    with staging.receive("file", max_bytes=limits.max_bytes, fmt="scan", check=limits) as received:
+        if received is None:
+            raise InvalidInput(_("请选择要上传的扫描件。"), field="file")
+        service.attach_scan(get_store(), current_actor(), relocation_id, request.form.get("step", ""),
+                            received.filename, received.path, _files_dir() / "attachments",
+                            max_bytes=limits.max_bytes, max_pixels=limits.pixels)
+    flash(_("扫描件已上传。"))
+    return redirect(url_for(".detail", relocation_id=relocation_id))
+
+
+@bp.get("/<int:relocation_id>/scans/<int:attachment_id>")
+@role_required("manager", "reviewer")  # consent scans name the family: not for planners
+def scan(relocation_id: int, attachment_id: int):
+    """Download a step's scan."""
+    att = service.get_attachment(get_store(), current_actor(), relocation_id, attachment_id)
+    return send_file(att.storage_path, mimetype=att.content_type, download_name=att.filename)
+
+
+# --- journeys -----------------------------------------------------------------------------------------
+
+
+@bp.get("/map")
+@role_required(*READERS)
+def journey_map():
+    """The journey map: each relocation as a line from its first grave to its resting place."""
+    filters = service.parse_filters(request.args, get_store())
+    try:
+        basemap = basemap_from_settings(current_app.config)
+    except BasemapConfigError as exc:
+        current_app.logger.error("base map disabled: %s", exc)
+        basemap = basemap_from_settings({"BASEMAP": "none"})
+    query = {k: v for k, v in filters.items() if v and k in ("county", "batch", "year")}
+    if basemap.needs_gcj_shift:
+        query["display"] = "GCJ-02"
+    data_url = url_for(".journeys") + ("?" + urlencode(query) if query else "")
+    center, zoom = divisions.first_view(get_store())
+    labels = {"received": _("接收"), "loading": _("正在加载迁移路线…"), "failed": _("迁移路线加载失败。"),
+              "empty": _("没有符合条件的迁移记录。"),
+              "count": _("%(journeys)s 条迁移路线，%(destinations)s 处安葬地")}
+    parts = render_map(build_journey_map(current_app.config, data_url, labels=labels, basemap=basemap,
+                                             center=center, zoom=zoom))
+    return render_template("relocations/map.html", map=parts, filters=filters,
+                           choices=service.filter_choices(get_store()))
+
+
+@bp.get("/journeys.geojson")
+@role_required(*READERS)
+def journeys():
+    """GeoJSON of the journeys and destinations for a filter (county, batch, year)."""
+    store = get_store()
+    data = service.journeys_geojson(store, service.parse_filters(request.args, store), actor=current_actor())
+    if request.args.get("display") == "GCJ-02":
+        # Display only: a GCJ-02 base map needs the overlay moved onto it; storage stays WGS 84.
+        for f in data["features"]:
+            coords = f["geometry"]["coordinates"]
+            pts = coords if f["geometry"]["type"] == "LineString" else [coords]
+            moved = [list(map(lambda v: round(v, 6), wgs84_to_gcj02(x, y))) for x, y in pts]
+            f["geometry"]["coordinates"] = moved if f["geometry"]["type"] == "LineString" else moved[0]
+    response = jsonify(data)
+    response.mimetype = "application/geo+json"
+    return response
+
+
+# --- reconciliation -----------------------------------------------------------------------------------
+
+
+@bp.get("/reconciliation")
+@role_required(*READERS)
+def reconciliation():
+    """Reconciliation per county and per batch, as a page (or XLSX with ?format=xlsx)."""
+    county = request.args.get("county") or None
+    if county and county not in _counties():
+        raise InvalidInput(f"county {county!r} is not a known county", field="county")
+    # A city's staff see their city's reconciliation unless they ask for another (or ?city=all).
+    city = None if county else divisions.report_city(get_store(), current_actor(), request.args.get("city") or None)
+    xlsx = request.args.get("format") == "xlsx"
+    # The page shows the first GRAVES_ON_PAGE martyrs with more than one grave; the XLSX lists them all.
+    result = recon.reconcile(get_store(), county, graves_limit=None if xlsx else recon.GRAVES_ON_PAGE,
+                             actor=current_actor(), city=city)
+    if xlsx:
+        data = recon.to_xlsx(result, english=_english())
+        name = f"relocation-reconciliation{'-' + (county or city) if county or city else ''}.xlsx"
+        return Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return render_template("relocations/reconciliation.html", result=result, county=county, city=city,
+                           counties=_readable_counties(), cities=_cities())
+
+
+@bp.post("/tombs/<int:tomb_id>/retire")
+@role_required(*WRITERS)
+def retire_tomb(tomb_id: int):
+    """Retire a tomb that is not the martyr's grave, from the reconciliation's list, with a reason."""
+    return _change_tomb(tomb_id, service.retire_tomb, ("error", "failed_tomb"),
+                        _("墓位 %(id)s 已注销。", id=tomb_id), "#multi-graves")
+
+
+@bp.post("/tombs/<int:tomb_id>/restore")
+@role_required(*WRITERS)
+def restore_tomb(tomb_id: int):
+    """Restore a tomb retired by mistake, from the reconciliation's list of retired tombs, with a reason."""
+    return _change_tomb(tomb_id, service.restore_tomb, ("restore_error", "failed_restore"),
+                        _("墓位 %(id)s 已恢复。", id=tomb_id), "#retired-tombs")
+
+
+def _change_tomb(tomb_id: int, change, refusal_names: tuple[str, str], done: str, anchor: str):
+    """Retire or restore a tomb from the reconciliation page; a refusal shows the page again with the reason typed."""
+    county = request.form.get("county") or None
+    if county not in _counties():
+        county = None
+    reason = request.form.get("reason", "")
+    try:
+        change(get_store(), current_actor(), tomb_id, request.form.get("version", type=int), reason)
+    except ServiceError as exc:
+        if isinstance(exc, Forbidden):
+            audit_forbidden(exc.message)
+        result = recon.reconcile(get_store(), county, graves_limit=recon.GRAVES_ON_PAGE, actor=current_actor())
+        error_name, tomb_name = refusal_names
+        return render_template("relocations/reconciliation.html", result=result, county=county,
+                               counties=_readable_counties(), cities=_cities(), reason=reason,
+                               **{error_name: exc, tomb_name: tomb_id}), exc.status
+    flash(done)
+    return redirect(url_for(".reconciliation", county=county) + anchor)
+
+
+# --- ledger import ------------------------------------------------------------------------------------
+
+
+@bp.get("/import")
+@role_required(*WRITERS)
+def import_form():
+    """Upload a ledger for a dry run."""
+    return render_template("relocations/import.html", crs_choices=CRS_CHOICES,
+                           mappings=imports.list_mappings(get_store()),
+                           batches=imports.list_batches(get_store(), current_actor()), fields=FIELDS)
+
+
+def _ledger_max_bytes() -> int:
+    """REGISTRY_LEDGER_MAX_MB (200 by default, never more than the reader's own MAX_BYTES)."""
+    value = current_app.config.get("LEDGER_MAX_MB")
+    return min(int(float(value) * 1024 * 1024), MAX_BYTES) if value not in (None, "") else MAX_BYTES
+
+
+def _store_upload() -> tuple[str, str, str | None]:
+    """Stream the upload into staging under its SHA-256 (refusing more than the limit); return (token, name, error)."""
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise InvalidInput(_("请选择台账文件（XLSX 或 CSV）。"), field="file")
+    limit = _ledger_max_bytes()
+    try:
+        token = staging.ledger_uploads().save(upload.stream, max_bytes=limit)
+    except staging.TooLarge:
+        return "", upload.filename, (
+            f"{upload.filename} is more than {limit // 1024 // 1024} MB, the most a ledger may be; "
+            "split it by county or batch and import each part")
+    finally:
+        upload.close()
+    return token, upload.filename, None
+
+
+def _mapping_from(form) -> tuple[dict, str]:
+    text = form.get("mapping", "")
+    mapping = {}
+    saved = form.get("saved_mapping", "")
+    if saved:
+        mapping.update(imports.get_mapping(get_store(), saved))
+    mapping.update(imports.parse_mapping_text(text))
+    # The dry run's column decisions: each column proposed or not used, confirmed as a field or ignored ("-").
+    decided = False
+    for header, choice in zip(form.getlist("column_header"), form.getlist("column_field"), strict=False):
+        if not choice:
+            continue  # left undecided: the next dry run asks again
+        if choice != "-" and choice not in FIELDS:
+            raise InvalidInput(f"column {header!r}: {choice!r} is not a ledger field", field="column_field")
+        mapping[header] = "" if choice == "-" else choice
+        decided = True
+    if decided or not text:
+        text = "\n".join(f"{k}={v}" for k, v in mapping.items())
+    return mapping, text
+
+
+def _crs(form) -> str:
+    crs = form.get("crs", "EPSG:4326")
+    if crs not in dict(CRS_CHOICES):
+        raise InvalidInput(f"coordinate system {crs!r} is not one of {', '.join(dict(CRS_CHOICES))}", field="crs")
+    return crs
+
+
+@bp.post("/import/preview")
+@role_required(*WRITERS)
+def import_preview():
+    """The dry run: every row's errors and warnings; nothing is written."""
+    limit = _ledger_max_bytes() + 1024 * 1024
+    crs = _crs(request.form if (request.content_length or 0) <= limit else {})
+    if request.content_length and request.content_length > limit:
+        # Refused from the declared length, before the body is read or parsed.
+        message = (f"the upload is {request.content_length / 1024 / 1024:,.0f} MB, more than the "
+                   f"{_ledger_max_bytes() // 1024 // 1024} MB a ledger may be; split it by county or batch and "
+                   "import each part")
+        return _render_preview(None, "", "", crs, "", file_error=message), 413
+    mapping, mapping_text = _mapping_from(request.form)
+    if request.form.get("token"):
+        token, filename, error = request.form["token"], request.form.get("filename", "ledger"), None
+        staging.ledger_uploads().path(token)
+    else:
+        token, filename, error = _store_upload()
+    if error:  # only ever the size limit
+        return _render_preview(None, "", filename, crs, mapping_text, file_error=error), 413
+    path = staging.ledger_uploads().path(token)
+    try:
+        with path.open("rb") as fh:
+            sniff(fh.read(4096), filename)
+    except LedgerError as exc:
+        return _render_preview(None, token, filename, crs, mapping_text, file_error=str(exc)), 400
+    result = imports.preview(get_store(), path, filename, crs, mapping)
+    if request.form.get("save_mapping_as"):
+        imports.save_mapping(get_store(), current_actor(), request.form["save_mapping_as"], mapping)
+        flash(_("列映射已保存：%(name)s", name=request.form["save_mapping_as"]))
+    return _render_preview(result, token, filename, crs, mapping_text), 400 if result.file_error else 200
+
+
+def _render_preview(result, token, filename, crs, mapping_text, file_error=None):
+    columns = result.ledger.columns if result is not None and result.ledger is not None else []
+    return render_template("relocations/preview.html", result=result, token=token, filename=filename, crs=crs,
+                           crs_choices=CRS_CHOICES, mapping_text=mapping_text, file_error=file_error or
+                           (result.file_error if result else None), fields=FIELDS,
+                           mappings=imports.list_mappings(get_store()), columns=columns)
+
+
+@bp.post("/import/commit")
+@role_required(*WRITERS)
+def import_commit():
+    """Import a ledger whose dry run was clean: all rows or none; progress streams to the page."""
+    uploads, token = staging.ledger_uploads(), request.form.get("token", "")
+    path = uploads.path(token)
+    filename = request.form.get("filename", "ledger")
+    crs = _crs(request.form)
+    mapping, _text = _mapping_from(request.form)
+    store, actor = get_store(), current_actor()
+    if "application/x-ndjson" not in request.headers.get("Accept", ""):
+        result = imports.run_import(store, actor, path, filename, crs, mapping)
+        # Committed (or found imported before): the original is kept in ledger-uploads/imported/<content_hash>.
+        uploads.archive(token)
+        again = 1 if result.already_imported else None
+        return redirect(url_for(".import_batch", batch_id=result.batch_id, again=again))
+    messages: queue.Queue = queue.Queue()
+    phases = {"read": _("读取"), "check": _("核对"), "write": _("写入")}
+
+    def work():
+        try:
+            result = imports.run_import(store, actor, path, filename, crs, mapping,
+                                        progress=lambda phase, done, total: messages.put(
+                                            {"phase": phases.get(phase, phase), "done": done, "total": total}))
+            again = "?again=1" if result.already_imported else ""
+            try:
+                uploads.archive(token)
+            except OSError:  # the rows are in: say so, and leave the unarchived file to the log
+                current_app.logger.exception("ledger %s was imported but could not be archived", token)
+            messages.put({"url": f"/relocations/import/{result.batch_id}{again}"})
+        except ServiceError as exc:
+            messages.put({"error": exc.message})
+        except Exception as exc:  # noqa: BLE001 - the page must hear that the import failed
+            current_app.logger.exception("ledger import failed")
+            messages.put({"error": f"import failed: {exc}"})
+        finally:
+            messages.put(None)
+
+    app = current_app._get_current_object()
+
+    def run():
+        with app.app_context():
+            work()
+
+    threading.Thread(target=run, name="ledger-import", daemon=True).start()
+
+    def stream():
+        while (message := messages.get()) is not None:
+            yield json.dumps(message, ensure_ascii=False) + "\n"
+
+    return Response(stream_with_context(stream()), mimetype="application/x-ndjson")
+
+
+@bp.get("/import/<int:batch_id>")
+@role_required(*READERS)
+def import_batch(batch_id: int):
+    """What one import added."""
+    batch = imports.get_batch(get_store(), current_actor(), batch_id)
+    return render_template("relocations/batch.html", batch=batch, again=bool(request.args.get("again")))
+
+
+@bp.post("/import/mappings")
+@role_required(*WRITERS)
+def save_mapping():
+    """Save a named column mapping."""
+    mapping = imports.parse_mapping_text(request.form.get("mapping", ""))
+    imports.save_mapping(get_store(), current_actor(), request.form.get("name", ""), mapping)
+    flash(_("列映射已保存：%(name)s", name=request.form.get("name", "")))
+    return redirect(url_for(".import_form"))
