@@ -13,10 +13,10 @@ import pytest
 from openpyxl import Workbook
 from PIL import Image
 
-from geodata.images import ImageError, check_image
-from geodata.ledger import Ledger, _xlsx_rows
 from geodata.readers import ReadError, read_geometries
 from geodata.sniff import Limits, UploadRefused, check_file, decode_xml, gdal_read
+from registry.files.images import ImageError, check_image
+from registry.files.tables import xlsx_rows
 
 VRT = (b'<OGRVRTDataSource><OGRVRTLayer name="passwd"><SrcDataSource>CSV:/etc/passwd</SrcDataSource>'
        b"<SrcLayer>passwd</SrcLayer></OGRVRTLayer></OGRVRTDataSource>")
@@ -174,7 +174,7 @@ def test_a_merged_range_is_bounded_by_the_header_width(tmp_path):
     ws.merge_cells("B2:XFD6")  # one range as wide as a sheet may be
     path = tmp_path / "ledger.xlsx"
     wb.save(path)
-    rows = list(_xlsx_rows(path, Ledger(kind="xlsx", content_hash="", crs="EPSG:4326")))
+    rows = list(xlsx_rows(path))
     assert len(rows) == 6
     assert max(len(cells) for _number, cells in rows) == 4
     assert [cells[1] for _number, cells in rows[1:]] == ["上杭县"] * 5

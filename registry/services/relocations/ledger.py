@@ -20,11 +20,11 @@ import shapely
 from sqlalchemy import Boolean, Date, bindparam, select, text, update
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
-from geodata import ledger as ledgers
 from geodata.origins import public_origin
 from geodata.plots import format_plot
 from registry import gpkg
 from registry.db import Store
+from registry.files import ledger as ledgers
 from registry.models import ColumnMapping, Facility, ImportBatch, Martyr, Relocation, Tomb
 from registry.models.name_grams import UNKNOWN_NAME
 from registry.models.types import Geometry, JSONText, UTCDateTime, utcnow

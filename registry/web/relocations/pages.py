@@ -27,12 +27,12 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from geodata.crs import wgs84_to_gcj02
-from geodata.ledger import FIELDS, MAX_BYTES, LedgerError, sniff
 from geodata.plots import format_plot
 from maps.basemaps import BasemapConfigError, basemap_from_settings
 from maps.journeys import build_journey_map
 from registry import uploads as staging
 from registry.extensions import get_store
+from registry.files.ledger import FIELDS, MAX_BYTES, LedgerError, sniff
 from registry.models.vocab import FUNDING_SOURCES, RELOCATION_STEPS
 from registry.services import Forbidden, InvalidInput, ServiceError, divisions
 from registry.services import relocations as service
