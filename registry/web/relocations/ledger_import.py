@@ -1,6 +1,6 @@
 """The ledger import pages (``/relocations/import``): upload, dry run, column decisions, commit with progress.
 
-Routes on the ``relocations`` blueprint (``pages.bp``); the import itself is ``services.relocations.ledger``.
+Routes on the ``relocations`` blueprint (``blueprint.bp``); the import itself is ``services.relocations.ledger``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from registry.extensions import get_store
 from registry.files.ledger import FIELDS, MAX_BYTES, LedgerError, sniff
 from registry.services import InvalidInput, ServiceError
 from registry.services.relocations import ledger as imports
-from registry.web.relocations.pages import CRS_CHOICES, READERS, WRITERS, bp
+from registry.web.relocations.blueprint import CRS_CHOICES, READERS, WRITERS, bp
 from registry.web.system.auth import current_actor, role_required
 
 

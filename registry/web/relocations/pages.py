@@ -8,7 +8,6 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from flask import (
-    Blueprint,
     Response,
     current_app,
     flash,
@@ -34,9 +33,8 @@ from registry.services import relocations as service
 from registry.services.access import readable_counties
 from registry.services.relocations import reconciliation as recon
 from registry.web.map_cache import render_map
+from registry.web.relocations.blueprint import READERS, WRITERS, bp
 from registry.web.system.auth import audit_forbidden, current_actor, role_required
-
-bp = Blueprint("relocations", __name__, url_prefix="/relocations")
 
 
 def _counties() -> dict[str, tuple]:
@@ -54,11 +52,6 @@ def _cities() -> dict[str, str]:
     """The registry's current cities (code -> name), for a province's reports city by city."""
     return {d.code: d.name for d in divisions.current(get_store()).current("city")}
 
-# Planners read relocations (without the family's consent) for planning; reviewers read every county;
-# only a county's managers (and administrators) write them or import ledgers (services/access.py).
-READERS = ("manager", "reviewer", "planner")
-WRITERS = ("manager",)
-CRS_CHOICES = (("EPSG:4326", "WGS 84"), ("EPSG:4490", "CGCS2000"), ("GCJ-02", "GCJ-02"), ("BD-09", "BD-09"))
 TEXT_FIELDS = ("origin_place", "origin_township", "origin_village", "dest_plot_area", "dest_plot_row",
                "dest_plot_number", "consent_by", "consent_relation", "approval_number", "approval_body", "batch",
                "project", "note")
@@ -326,7 +319,3 @@ def _change_tomb(tomb_id: int, change, refusal_names: tuple[str, str], done: str
                                **{error_name: exc, tomb_name: tomb_id}), exc.status
     flash(done)
     return redirect(url_for(".reconciliation", county=county) + anchor)
-
-
-# The ledger import's routes are on this blueprint too.
-from registry.web.relocations import ledger_import  # noqa: E402,F401
