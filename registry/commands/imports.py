@@ -45,55 +45,18 @@ def import_relocations(file, crs, mapping_opt, accept_proposals, ignored, save_a
         raise click.ClickException(exc.message) from None
     for header in ignored:
         mapping[header] = ""
-    bars: dict[str, object] = {}
-
-    def progress(phase, done, total):
-        if not total:
-            # Reading a file: its row count is not known until the end, so count instead of a bar.
-            click.echo(f"\r{phase:>6} {done} rows", nl=False, err=True)
-            return
-        if phase not in bars:
-            for bar in bars.values():
-                bar.render_finish()
-            click.echo("", err=True)
-            bars[phase] = click.progressbar(length=total, label=f"{phase:>6}", file=sys.stderr)
-        bar = bars[phase]
-        bar.update(done - bar.pos)
-
+    bars = _Bars()
     try:
         if dry_run:
-            result = imports.preview(store, file, file.name, crs, mapping, progress=progress,
+            result = imports.preview(store, file, file.name, crs, mapping, progress=bars.progress,
                                      accept_proposals=accept_proposals)
-            for bar in bars.values():
-                bar.render_finish()
-            if result.file_error:
-                raise click.ClickException(result.file_error)
-            for c in result.ledger.columns:
-                click.echo(f"column  {c.letter:<4} {c.header:<16} {c.status:<9} {c.field or '':<18} {c.why}")
-            for issue in result.ledger.issues:
-                where = f"row {issue.row}" if issue.row else "file"
-                click.echo(f"{issue.level:<7} {where:<10} {issue.column or '':<12} {issue.value or '':<20} {issue.why}")
-            click.echo(f"{result.rows_read} rows read: {len(result.new)} new, {result.existing} already in the "
-                       f"registry, {len(result.errors)} errors, {len(result.warnings)} warnings")
-            if result.origin_graves:
-                click.echo(f"{len(result.origin_graves)} original graves would be retired (their martyrs reburied):")
-                for grave in result.origin_graves[:20]:
-                    click.echo(f"  tomb {grave.tomb_id:<8} {grave.martyr_name:<10} {grave.place}")
-                if len(result.origin_graves) > 20:
-                    click.echo(f"  … and {len(result.origin_graves) - 20} more")
-            if result.already_imported is not None:
-                click.echo("this ledger was imported before; importing it again adds nothing")
-            if result.errors:
-                raise click.ClickException("the ledger has errors; fix them (or the mapping) before importing")
-            if result.undecided:
-                raise click.ClickException(imports.undecided_message(result.undecided) + ". Confirm the proposals "
-                                           "with --accept-proposals, leave a column out with --ignore-column, or map "
-                                           "it with --mapping")
+            bars.finish()
+            _report_dry_run(result, imports)
             _save(store, imports, save_as, imports.decisions(result.ledger, mapping))
             click.echo("clean: run again with --commit to import")
             return
         outcome = imports.run_import(store, Actor.system("cli import"), file, file.name, crs, mapping,
-                                     progress=progress, accept_proposals=accept_proposals)
+                                     progress=bars.progress, accept_proposals=accept_proposals)
         if save_as:
             with store.session() as session:
                 from registry.models import ImportBatch
@@ -101,14 +64,12 @@ def import_relocations(file, crs, mapping_opt, accept_proposals, ignored, save_a
                 used = session.get(ImportBatch, outcome.batch_id).mapping
             _save(store, imports, save_as, dict(used or {}))
     except ServiceError as exc:
-        for bar in bars.values():
-            bar.render_finish()
+        bars.finish()
         for issue in exc.errors[:50]:
             where = f"row {issue.row}" if issue.row else "file"
             click.echo(f"error   {where:<10} {issue.column or '':<12} {issue.value or '':<20} {issue.why}", err=True)
         raise click.ClickException(exc.message) from None
-    for bar in bars.values():
-        bar.render_finish()
+    bars.finish()
     if outcome.already_imported:
         click.echo(f"already imported (import {outcome.batch_id}); nothing added")
     else:
@@ -116,6 +77,56 @@ def import_relocations(file, crs, mapping_opt, accept_proposals, ignored, save_a
                    f"{outcome.warnings} warnings); import {outcome.batch_id}; {outcome.tombs_added} tombs and "
                    f"{outcome.martyrs_added} martyrs added at the destinations; {outcome.originals_retired} original "
                    "graves retired")
+
+
+class _Bars:
+    """The import's progress on stderr: a count while the file is read, then a bar per phase."""
+
+    def __init__(self):
+        self.bars: dict[str, object] = {}
+
+    def progress(self, phase, done, total):
+        if not total:
+            # Reading a file: its row count is not known until the end, so count instead of a bar.
+            click.echo(f"\r{phase:>6} {done} rows", nl=False, err=True)
+            return
+        if phase not in self.bars:
+            self.finish()
+            click.echo("", err=True)
+            self.bars[phase] = click.progressbar(length=total, label=f"{phase:>6}", file=sys.stderr)
+        bar = self.bars[phase]
+        bar.update(done - bar.pos)
+
+    def finish(self):
+        for bar in self.bars.values():
+            bar.render_finish()
+
+
+def _report_dry_run(result, imports) -> None:
+    """Print the dry run: every column, every issue, the counts; refuse (exit 1) when it is not clean."""
+    if result.file_error:
+        raise click.ClickException(result.file_error)
+    for c in result.ledger.columns:
+        click.echo(f"column  {c.letter:<4} {c.header:<16} {c.status:<9} {c.field or '':<18} {c.why}")
+    for issue in result.ledger.issues:
+        where = f"row {issue.row}" if issue.row else "file"
+        click.echo(f"{issue.level:<7} {where:<10} {issue.column or '':<12} {issue.value or '':<20} {issue.why}")
+    click.echo(f"{result.rows_read} rows read: {len(result.new)} new, {result.existing} already in the "
+               f"registry, {len(result.errors)} errors, {len(result.warnings)} warnings")
+    if result.origin_graves:
+        click.echo(f"{len(result.origin_graves)} original graves would be retired (their martyrs reburied):")
+        for grave in result.origin_graves[:20]:
+            click.echo(f"  tomb {grave.tomb_id:<8} {grave.martyr_name:<10} {grave.place}")
+        if len(result.origin_graves) > 20:
+            click.echo(f"  … and {len(result.origin_graves) - 20} more")
+    if result.already_imported is not None:
+        click.echo("this ledger was imported before; importing it again adds nothing")
+    if result.errors:
+        raise click.ClickException("the ledger has errors; fix them (or the mapping) before importing")
+    if result.undecided:
+        raise click.ClickException(imports.undecided_message(result.undecided) + ". Confirm the proposals "
+                                   "with --accept-proposals, leave a column out with --ignore-column, or map "
+                                   "it with --mapping")
 
 
 def _save(store, imports, name: str | None, mapping: dict) -> None:

@@ -12,8 +12,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from geodata.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, ImageError, PhotoInfo, check_image, renditions
 from registry.db import Store
+from registry.files.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, ImageError, PhotoInfo, check_image, renditions
 from registry.models import Attachment, Facility, Inspection, MaintenanceTask, ProblemReport
 from registry.services.access import require_county
 from registry.services.base import Actor, InvalidInput, NotFound, load

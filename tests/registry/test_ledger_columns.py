@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from geodata.ledger import propose, read_ledger
+from registry.files.ledger import propose, read_ledger
 from registry.models import ColumnMapping, ImportBatch, Relocation
 from registry.services import Actor, InvalidInput
 from registry.services.relocations import ledger as imports

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from geodata.images import check_image
+from registry.files.images import check_image
 from registry.models import Attachment, AuditEvent, Facility, Inspection
 from registry.services import Forbidden, InvalidInput
 from registry.services.manage.inspections import FieldRules, submit_inspection

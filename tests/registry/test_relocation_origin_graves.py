@@ -16,6 +16,7 @@ from registry.services import Actor, unit_of_work
 from registry.services import relocations as service
 from registry.services.facilities import create_facility
 from registry.services.relocations import ledger as imports
+from registry.services.relocations import ledger_write
 from registry.services.relocations.reconciliation import reconcile
 from registry.services.users import create_user
 from tests.registry.test_relocations_ledger_gen import DESTINATIONS, make_destinations
@@ -184,13 +185,13 @@ def test_a_failed_import_retires_nothing(any_store, dests, tmp_path, monkeypatch
     path = tmp_path / "r.csv"
     path.write_text(f"编号,县区,原址,经度,纬度,迁入地,烈士姓名,安葬日期\nL1,上杭县,某处1,116.5,25.1,{CEMETERY_NAME},李明,"
                     "2022-05-03\n", encoding="utf-8")
-    real = imports._retire_origin_graves
+    real = ledger_write.retire_origin_graves
 
     def retire_then_fail(*args):
         assert real(*args)  # the grave was retired inside the transaction…
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(imports, "_retire_origin_graves", retire_then_fail)
+    monkeypatch.setattr(ledger_write, "retire_origin_graves", retire_then_fail)
     with pytest.raises(RuntimeError):
         imports.run_import(any_store, IMPORTER, path, "r.csv")
     assert (tomb(any_store, original).status, tomb(any_store, original).version) == ("active", 1)  # …and restored

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from registry.models import AuditEvent, ImportBatch, Martyr, Relocation, Tomb
 from registry.services import Actor, Forbidden, InvalidInput, unit_of_work
 from registry.services.relocations import ledger as imports
+from registry.services.relocations import ledger_store
 from tests.conftest import make_app
 from tests.registry.test_relocations_ledger_gen import (
     FIXED_MAPPING,
@@ -217,9 +218,9 @@ def test_a_county_manager_imports_only_their_county(any_store, dests, tmp_path):
 
 def test_a_failure_midway_leaves_nothing_behind(any_store, dests, tmp_path, monkeypatch):
     """All rows or none: the second chunk fails, and the first chunk, the batch and the audit are rolled back."""
-    monkeypatch.setattr(imports, "CHUNK", 3)
+    monkeypatch.setattr(ledger_store, "CHUNK", 3)
     writer = "_copy" if any_store.kind == "postgis" else "_sqlite_insert"
-    real = getattr(imports, writer)
+    real = getattr(ledger_store, writer)
     calls = []
 
     def failing(*args):
@@ -228,7 +229,7 @@ def test_a_failure_midway_leaves_nothing_behind(any_store, dests, tmp_path, monk
             raise RuntimeError("disk full")
         return real(*args)
 
-    monkeypatch.setattr(imports, writer, failing)
+    monkeypatch.setattr(ledger_store, writer, failing)
     before = counts(any_store)
     with pytest.raises(RuntimeError, match="disk full"):
         imports.run_import(any_store, IMPORTER, write_messy_ledger(tmp_path / "m.xlsx", with_errors=False), "m.xlsx",

@@ -8,7 +8,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from geodata.ledger import MAX_BYTES
+from registry.files.ledger import MAX_BYTES
 from registry.models import Martyr, Relocation
 from registry.services import Actor, unit_of_work
 from registry.services import relocations as service

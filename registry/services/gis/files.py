@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from geodata.sniff import DEFAULT_LIMITS, Limits, UploadRefused, check_file, extract_shapefile, gdal_layers, gdal_read
+from registry.files.tables import read_frame
 from registry.services.base import InvalidInput, refused
 
 FORMATS = ("gpkg", "geojson", "shp", "csv", "xlsx")
@@ -118,16 +119,8 @@ def _gpkg_layers(path: Path) -> list[str]:
 
 
 def _read_table(path: Path, fmt: str) -> pd.DataFrame:
-    if fmt == "csv":
-        try:
-            frame = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
-        except UnicodeDecodeError:
-            # Excel in Chinese saves "CSV" in GBK; GB18030 reads it and every UTF-8-less Chinese file.
-            frame = pd.read_csv(path, encoding="gb18030", dtype=str, keep_default_na=False)
-    else:
-        with path.open("rb") as handle:
-            frame = pd.read_excel(handle, dtype=str, engine="openpyxl")
-    frame.columns = [str(c).strip() for c in frame.columns]
+    # The sheet is read as the ledger import reads one (registry.files.tables): same encodings, same workbook.
+    frame = read_frame(path, fmt)
     frame = frame.rename(columns={c: _LONLAT_ALIASES.get(c.lower(), c) for c in frame.columns})
     frame = frame.replace({"": None})
     if frame.empty and not len(frame.columns):

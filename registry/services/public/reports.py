@@ -10,8 +10,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from geodata.images import DEFAULT_MAX_PIXELS, ImageError, check_image, renditions
 from registry.db import Store
+from registry.files.images import DEFAULT_MAX_PIXELS, ImageError, check_image, renditions
 from registry.models import Attachment, Facility, ProblemReport
 from registry.models.types import utcnow
 from registry.services.base import (

@@ -223,6 +223,46 @@ def reconcile(store: Store, county: str | None = None, graves_limit: int | None 
     hold the graves); asking for another county is refused (403). With ``city`` (a city's code) only that
     city's counties are counted: each city's reconciliation on its own.
     """
+    live, scope = _live(store, county, actor, city)
+    with store.session() as session:
+        by_county = {row.origin_county_code: row for row in session.execute(
+            select(Relocation.origin_county_code, *_measures()).where(live).group_by(Relocation.origin_county_code))}
+        by_batch = session.execute(
+            select(Relocation.origin_county_code, Relocation.batch, *_measures()).where(live)
+            .group_by(Relocation.origin_county_code, Relocation.batch)
+            .order_by(Relocation.origin_county_code, Relocation.batch)).all()
+        graves, graves_total = multi_graves(session, county, graves_limit, None if county else scope)
+        known = divisions.current(session)
+        lacking = session.execute(
+            select(Relocation.id, Relocation.code, Relocation.origin_county_code, Relocation.family_consent,
+                   Relocation.approval_number).where(live, missing_consent_or_approval())
+            .order_by(Relocation.origin_county_code, Relocation.code)).all()
+        retired = retired_tombs(session, [county] if county else scope)
+    result = Reconciliation(multi_graves=graves, multi_graves_total=graves_total, retired=retired)
+    result.missing = _missing_by_county(lacking, known)
+    counties = known.counties()
+    codes = [county] if county else [c for c in counties if scope is None or c in scope]
+    codes += [c for c in by_county if c not in codes and (county is None)]
+    for code in codes:
+        row = by_county.get(code)
+        division = known.by_code.get(code or "")
+        line = Line(key=code or "", label=counties.get(code or "", (code or "（未注明县区）",))[0], county=code,
+                    target=division.relocation_target if division is not None else None)
+        result.counties.append(_counted(line, row))
+    for row in by_batch:
+        name = counties.get(row.origin_county_code or "", ("",))[0]
+        line = Line(key=row.batch or "", label=row.batch or "（未注明批次）", county=name)
+        result.batches.append(_counted(line, row))
+    total = Line(key="total", label="合计", target=sum(c.target or 0 for c in result.counties) or None)
+    for m in COLUMNS[1:]:
+        setattr(total, m, sum(getattr(c, m) for c in result.counties))
+    result.total = total
+    return result
+
+
+def _live(store: Store, county: str | None, actor: Actor | None, city: str | None) -> tuple:
+    """The filter of the relocations counted (active, not cancelled, in the county or the reader's counties),
+    and the counties the reader is limited to (None: every county)."""
     live = and_(Relocation.status == "active", Relocation.stage != "cancelled")
     # No actor: a command or a test working for the whole registry.
     scope = readable_counties(actor, planners=True) if actor is not None else None
@@ -235,54 +275,27 @@ def reconcile(store: Store, county: str | None = None, graves_limit: int | None 
         live = and_(live, Relocation.origin_county_code == county)
     elif scope is not None:
         live = and_(live, Relocation.origin_county_code.in_(scope))
-    with store.session() as session:
-        by_county = {row.origin_county_code: row for row in session.execute(
-            select(Relocation.origin_county_code, *_measures()).where(live).group_by(Relocation.origin_county_code))}
-        by_batch = session.execute(
-            select(Relocation.origin_county_code, Relocation.batch, *_measures()).where(live)
-            .group_by(Relocation.origin_county_code, Relocation.batch)
-            .order_by(Relocation.origin_county_code, Relocation.batch)).all()
-        graves, graves_total = multi_graves(session, county, graves_limit, None if county else scope)
-        known = divisions.current(session)
-        COUNTIES = known.counties()  # noqa: N806 - read once, used like the constant it replaces
-        lacking = session.execute(
-            select(Relocation.id, Relocation.code, Relocation.origin_county_code, Relocation.family_consent,
-                   Relocation.approval_number).where(live, missing_consent_or_approval())
-            .order_by(Relocation.origin_county_code, Relocation.code)).all()
-        retired = retired_tombs(session, [county] if county else scope)
-    result = Reconciliation(multi_graves=graves, multi_graves_total=graves_total, retired=retired)
-    by_county_missing: dict = {}
+    return live, scope
+
+
+def _missing_by_county(lacking, known) -> list:
+    """The relocations without consent or approval on file, county by county, in the order given."""
+    by_county: dict = {}
     for row in lacking:
         code = row.origin_county_code
-        if code not in by_county_missing:
-            name = known.name(code, code or "（未注明县区）")
-            by_county_missing[code] = LackingCounty(code, name)
-            result.missing.append(by_county_missing[code])
-        by_county_missing[code].relocations.append(Lacking(
+        if code not in by_county:
+            by_county[code] = LackingCounty(code, known.name(code, code or "（未注明县区）"))
+        by_county[code].relocations.append(Lacking(
             row.id, row.code, not row.family_consent, not (row.approval_number or "").strip()))
-    codes = [county] if county else [c for c in COUNTIES if scope is None or c in scope]
-    codes += [c for c in by_county if c not in codes and (county is None)]
-    for code in codes:
-        row = by_county.get(code)
-        name = COUNTIES.get(code or "", (code or "（未注明县区）",))[0]
-        division = known.by_code.get(code or "")
-        line = Line(key=code or "", label=name, county=code,
-                    target=division.relocation_target if division is not None else None)
-        if row is not None:
-            for m in COLUMNS[1:]:
-                setattr(line, m, int(getattr(row, m)))
-        result.counties.append(line)
-    for row in by_batch:
-        name = COUNTIES.get(row.origin_county_code or "", ("",))[0]
-        line = Line(key=row.batch or "", label=row.batch or "（未注明批次）", county=name)
+    return list(by_county.values())
+
+
+def _counted(line: Line, row) -> Line:
+    """The line with the measures of its grouped row (none counted when the row is None)."""
+    if row is not None:
         for m in COLUMNS[1:]:
             setattr(line, m, int(getattr(row, m)))
-        result.batches.append(line)
-    total = Line(key="total", label="合计", target=sum(c.target or 0 for c in result.counties) or None)
-    for m in COLUMNS[1:]:
-        setattr(total, m, sum(getattr(c, m) for c in result.counties))
-    result.total = total
-    return result
+    return line
 
 
 def to_xlsx(result: Reconciliation, english: bool = False) -> bytes:

@@ -7,10 +7,10 @@ from datetime import date
 from shapely.geometry import LineString
 from sqlalchemy import or_, select
 
-from geodata import ledger as ledgers
 from geodata.checks import GeometryError, check_lonlat
 from geodata.origins import public_origin
 from geodata.plots import bare
+from registry.files import ledger as ledgers
 from registry.models import Facility, Martyr, Relocation, Tomb
 from registry.models.vocab import FUNDING_SOURCES, RELOCATION_STEPS
 from registry.services import divisions

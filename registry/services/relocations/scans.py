@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from geodata.images import DEFAULT_MAX_PIXELS, ImageError, check_image
 from registry.db import Store
+from registry.files.images import DEFAULT_MAX_PIXELS, ImageError, check_image
 from registry.models import Attachment, Relocation
 from registry.models.vocab import RELOCATION_STEPS
 from registry.services.access import (

@@ -11,8 +11,8 @@ from flask_babel import gettext as _
 
 from geodata.checks import GeometryError, check_lonlat
 from geodata.crs import distance_m
-from geodata.images import exif_summary
 from registry.extensions import get_store
+from registry.files.images import exif_summary
 from registry.services import Conflict, InvalidInput, ServiceError
 from registry.services.manage.inspections import FieldRules, facility_for_form, get_inspection, submit_inspection
 from registry.services.manage.tasks import (

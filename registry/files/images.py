@@ -209,7 +209,7 @@ def check_image(data: bytes | Path, name: str = "photo", *, max_bytes: int = DEF
     >>> check_image(b"hello", "notes.txt")
     Traceback (most recent call last):
     ...
-    geodata.images.ImageError: notes.txt is not a photo this registry reads (JPEG, PNG or HEIC)
+    registry.files.images.ImageError: notes.txt is not a photo this registry reads (JPEG, PNG or HEIC)
     """
     size = len(data) if isinstance(data, (bytes, bytearray)) else Path(data).stat().st_size
     if not size:

@@ -9,7 +9,7 @@ import pytest
 from openpyxl import Workbook
 
 from geodata.crs import gcj02_to_wgs84, wgs84_to_bd09, wgs84_to_gcj02
-from geodata.ledger import MAX_BYTES, Alias, LedgerError, crs_check, read_ledger, sniff
+from registry.files.ledger import MAX_BYTES, Alias, LedgerError, crs_check, read_ledger, sniff
 from tests.registry.test_relocations_ledger_gen import FIXED_MAPPING, write_clean_csv, write_messy_ledger
 
 # County seats in WGS 84, as the registry passes them (here rounded; only distances of tens of km matter).
