@@ -12,7 +12,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from geodata import demo as demo_data
+from registry import demo as demo_data
 from registry import gpkg
 from registry.db import Store
 from registry.models import (

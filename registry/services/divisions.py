@@ -365,7 +365,7 @@ def write_rows(session: Session, store: Store, divisions: list[dict], aliases: l
 
 def demo_rows(counties=None) -> list[dict]:
     """The demo's divisions and former names as the rows of a divisions file."""
-    from geodata import demo as demo_data
+    from registry import demo as demo_data
 
     rows = [dict(r, row=i) for i, r in enumerate(demo_data.demo_divisions(counties), start=1)]
     start = len(rows)
