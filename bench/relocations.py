@@ -15,7 +15,7 @@ import shapely
 
 from bench.harness import Row, Table
 from bench.stores import fresh_store, postgis_available
-from geodata.demo import SECOND_CITY_RELOCATIONS
+from registry.demo import SECOND_CITY_RELOCATIONS
 
 DESTINATIONS = 40
 # Every journey of the demo registry: Longyan's 4,377 and the second city's few.

@@ -12,7 +12,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from geodata import demo as demo_data
+from registry import demo as demo_data
 from registry import gpkg
 from registry.db import Store
 from registry.models import (
@@ -29,7 +29,8 @@ from registry.models import (
 )
 from registry.models.types import Geometry, JSONText, utcnow
 from registry.services.base import Actor, Conflict, InvalidInput, record_audit
-from registry.services.divisions import check_rows, current, demo_rows, write_rows
+from registry.services.division_rows import check_rows
+from registry.services.divisions import current, demo_rows, write_rows
 from registry.services.public.name_grams import rebuild_name_grams
 
 MODELS = {
@@ -69,14 +70,7 @@ def load_demo(store: Store, scale: int | None = None, seed: int = 2022,
     cache_size = None
     try:
         conn = session.connection()
-        if store.kind == "geopackage":
-            # A large page cache keeps the growing b-tree and R*Tree indexes in memory during the load
-            # (at a million tombs it halves the time spent re-reading pages); restored before release.
-            cache_size = conn.exec_driver_sql("PRAGMA cache_size").scalar()
-            conn.exec_driver_sql(f"PRAGMA cache_size=-{_LOAD_CACHE_KIB}")
-        if store.kind == "postgis":
-            # Two loaders started at once must not both find the registry empty: the second waits here.
-            conn.exec_driver_sql("LOCK TABLE facilities IN SHARE ROW EXCLUSIVE MODE")
+        cache_size = _open_load(conn, store)
         _refuse_unless_empty(session)
         written = _write(session, store, data, progress)
         # The demo's divisions (its two cities and their counties, marked demo), in the same transaction;
@@ -92,15 +86,7 @@ def load_demo(store: Store, scale: int | None = None, seed: int = 2022,
             note=(f"Loaded the {what} (seed {seed}); every record is demo data (is_demo, 示例数据), "
                   f"positions approximate: " + ", ".join(f"{t} {n}" for t, n in written.items())),
         )
-        if store.kind == "geopackage":
-            def execute(sql, params=()):
-                conn.exec_driver_sql(sql, tuple(params))
-
-            for model, _identifier, _description in FEATURE_TABLES:
-                if written.get(model.__tablename__):
-                    gpkg.refresh_contents_extent(execute, model.__tablename__)
-        else:
-            _advance_sequences(session, written)
+        _close_load(conn, session, store, written)
         _restore_cache(conn, cache_size)
         session.commit()
     except BaseException:
@@ -109,6 +95,39 @@ def load_demo(store: Store, scale: int | None = None, seed: int = 2022,
         raise
     finally:
         session.close()
+    _settle(store, written)
+    return written
+
+
+def _open_load(conn, store: Store) -> int | None:
+    """Ready the load's connection; returns the GeoPackage page cache size to restore afterwards."""
+    cache_size = None
+    if store.kind == "geopackage":
+        # A large page cache keeps the growing b-tree and R*Tree indexes in memory during the load
+        # (at a million tombs it halves the time spent re-reading pages); restored before release.
+        cache_size = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+        conn.exec_driver_sql(f"PRAGMA cache_size=-{_LOAD_CACHE_KIB}")
+    if store.kind == "postgis":
+        # Two loaders started at once must not both find the registry empty: the second waits here.
+        conn.exec_driver_sql("LOCK TABLE facilities IN SHARE ROW EXCLUSIVE MODE")
+    return cache_size
+
+
+def _close_load(conn, session: Session, store: Store, written: dict[str, int]) -> None:
+    """Before the commit: the GeoPackage's layer extents, or PostGIS's id sequences, catch up with the rows."""
+    if store.kind == "geopackage":
+        def execute(sql, params=()):
+            conn.exec_driver_sql(sql, tuple(params))
+
+        for model, _identifier, _description in FEATURE_TABLES:
+            if written.get(model.__tablename__):
+                gpkg.refresh_contents_extent(execute, model.__tablename__)
+    else:
+        _advance_sequences(session, written)
+
+
+def _settle(store: Store, written: dict[str, int]) -> None:
+    """After the commit: fresh planner statistics (PostGIS), or the write-ahead log folded in (GeoPackage)."""
     if store.kind == "postgis":
         # Fresh statistics, so the planner uses the new GiST and b-tree indexes from the first query on.
         with store.engine.begin() as analyze:
@@ -117,16 +136,15 @@ def load_demo(store: Store, scale: int | None = None, seed: int = 2022,
                     analyze.exec_driver_sql(f"ANALYZE {table}")
             if written.get("martyrs"):
                 analyze.exec_driver_sql("ANALYZE martyr_name_grams")
-    else:
-        # The load went through the write-ahead log in one transaction (over a gigabyte at a million
-        # tombs): copy it into the file and truncate it, rather than leave it on disk until the next
-        # checkpoint. Outside any transaction, as SQLite requires; a busy reader only makes it partial.
-        raw = store.engine.raw_connection()
-        try:
-            raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-        finally:
-            raw.close()
-    return written
+        return
+    # The load went through the write-ahead log in one transaction (over a gigabyte at a million
+    # tombs): copy it into the file and truncate it, rather than leave it on disk until the next
+    # checkpoint. Outside any transaction, as SQLite requires; a busy reader only makes it partial.
+    raw = store.engine.raw_connection()
+    try:
+        raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    finally:
+        raw.close()
 
 
 def _restore_cache(conn, cache_size) -> None:

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import difflib
-import re
 import threading
 from dataclasses import dataclass, field
-from datetime import date
 
-import shapely
-from shapely.geometry import MultiPolygon, Point, Polygon
+from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.engine import Connection
@@ -18,14 +15,8 @@ from sqlalchemy.orm import Session
 from registry import gpkg
 from registry.db import Store
 from registry.models import Division, DivisionAlias
-from registry.models.division import DIVISION_LEVELS
 from registry.services.base import Actor, InvalidInput, record_audit, unit_of_work
-
-CODE = re.compile(r"^\d{6}(\d{3}){0,2}$")  # GB/T 2260: six digits, nine or twelve for townships and villages
-# The length of a code by level: six to the county (GB/T 2260), nine for a township and twelve for a village,
-# each beginning with the code of the division above it.
-CODE_LENGTH = {"province": 6, "city": 6, "county": 6, "township": 9, "village": 12}
-FORMER = "former"  # the level of a row that names a former name/code of the division given as its parent
+from registry.services.division_rows import FORMER, check_rows
 
 
 @dataclass(frozen=True)
@@ -329,110 +320,6 @@ class LoadReport:
     committed: bool = False
 
 
-def _text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value == int(value):
-        value = int(value)  # a code read as a number: a float 990101.0 -> "990101"
-    return str(value).strip()
-
-
-def _number(value):
-    text = _text(value)
-    return float(text) if text else None
-
-
-def _day(text: str, what: str, row: int) -> str | None:
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text[:10]).isoformat()
-    except ValueError:
-        raise InvalidInput(f"row {row}: {what} {text!r} is not a date (YYYY-MM-DD)", field=f"row {row}") from None
-
-
-def check_rows(rows: list[dict], known: dict[str, Div]) -> tuple[list[dict], list[dict]]:
-    """Check a divisions file's rows (dicts with code, name, level, parent, seat_lon, seat_lat, valid_from,
-    valid_to, boundary, row); returns (divisions, aliases) or raises InvalidInput naming every bad row."""
-    errors: list[str] = []
-    divisions, aliases = [], []
-    in_file: dict[str, str] = {}
-    for raw in rows:
-        n = raw.get("row")
-        try:
-            code, name = _text(raw.get("code")), _text(raw.get("name"))
-            level = _text(raw.get("level")).lower()
-            parent = _text(raw.get("parent") or raw.get("parent_code")) or None
-            if not CODE.match(code):
-                raise InvalidInput(f"row {n}: code {code!r} is not a GB/T 2260 code (6, 9 or 12 digits)")
-            if not name:
-                raise InvalidInput(f"row {n}: the name of {code} is empty")
-            if level not in (*DIVISION_LEVELS, FORMER):
-                raise InvalidInput(f"row {n}: level {level!r} of {code} is not one of "
-                                   f"{', '.join((*DIVISION_LEVELS, FORMER))}")
-            if level in CODE_LENGTH and len(code) != CODE_LENGTH[level]:
-                raise InvalidInput(f"row {n}: code {code} has {len(code)} digits, but a {level} code has "
-                                   f"{CODE_LENGTH[level]}")
-            if parent is not None and not CODE.match(parent):
-                raise InvalidInput(f"row {n}: parent {parent!r} of {code} is not a GB/T 2260 code")
-            try:
-                lon, lat = _number(raw.get("seat_lon")), _number(raw.get("seat_lat"))
-            except ValueError:
-                raise InvalidInput(f"row {n}: the seat of {code} is not a pair of numbers") from None
-            if (lon is None) != (lat is None):
-                raise InvalidInput(f"row {n}: the seat of {code} needs both seat_lon and seat_lat")
-            if lon is not None and not (-180 <= lon <= 180 and -90 <= lat <= 90):
-                raise InvalidInput(f"row {n}: the seat of {code} ({lon:g}, {lat:g}) is not longitude/latitude: "
-                                   "wrong CRS; give WGS 84 degrees (EPSG:4326)")
-            target = _text(raw.get("relocation_target"))
-            if target and not target.isdigit():
-                raise InvalidInput(f"row {n}: relocation_target {target!r} of {code} is not a whole number")
-            valid_from = _day(_text(raw.get("valid_from")), "valid_from", n)
-            valid_to = _day(_text(raw.get("valid_to")), "valid_to", n)
-            boundary = raw.get("boundary")
-            if boundary is not None:
-                if isinstance(boundary, Polygon):
-                    boundary = MultiPolygon([boundary])
-                if not isinstance(boundary, MultiPolygon):
-                    raise InvalidInput(f"row {n}: the boundary of {code} is a {boundary.geom_type}, not a polygon")
-                if not boundary.is_valid:
-                    raise InvalidInput(f"row {n}: the boundary of {code} is not a valid polygon "
-                                       f"({shapely.is_valid_reason(boundary)})")
-                if lon is None:
-                    seat = boundary.representative_point()
-                    lon, lat = round(seat.x, 6), round(seat.y, 6)
-            if code in in_file and level != FORMER:
-                raise InvalidInput(f"row {n}: code {code} is given twice (also row {in_file[code]})")
-        except InvalidInput as exc:
-            errors.append(exc.args[0])
-            continue
-        if level == FORMER:
-            aliases.append({"code": parent, "former_code": code, "former_name": name, "valid_from": valid_from,
-                            "valid_to": valid_to, "is_demo": bool(raw.get("is_demo")), "row": n})
-            continue
-        in_file[code] = n
-        divisions.append({"code": code, "name": name, "level": level, "parent_code": parent, "seat_lon": lon,
-                          "seat_lat": lat, "valid_from": valid_from, "valid_to": valid_to,
-                          "is_demo": bool(raw.get("is_demo")), "boundary": boundary,
-                          "relocation_target": int(target) if target else None, "row": n})
-    codes = set(in_file) | set(known)
-    for d in divisions:
-        if d["parent_code"] is not None and d["parent_code"] not in codes:
-            errors.append(f"row {d['row']}: parent {d['parent_code']} of {d['code']} does not exist "
-                          "(neither in the file nor in the registry)")
-        elif d["level"] in ("township", "village") and not d["code"].startswith(d["parent_code"] or "-"):
-            errors.append(f"row {d['row']}: the {d['level']} code {d['code']} does not begin with the code of "
-                          f"its parent {d['parent_code'] or '(none given)'}")
-    for a in aliases:
-        if a["code"] is None or a["code"] not in codes:
-            errors.append(f"row {a['row']}: former {a['former_code']} names {a['code']!r} as what it became, "
-                          "which does not exist")
-    if errors:
-        raise InvalidInput("the divisions file was refused, nothing was loaded:\n" + "\n".join(errors),
-                           field="file")
-    return divisions, aliases
-
-
 def load_rows(store: Store, actor: Actor, rows: list[dict], *, commit: bool, source: str = "file",
               audit: bool = True) -> LoadReport:
     """Check and (with ``commit``) load divisions in one transaction with its audit event; a division
@@ -478,7 +365,7 @@ def write_rows(session: Session, store: Store, divisions: list[dict], aliases: l
 
 def demo_rows(counties=None) -> list[dict]:
     """The demo's divisions and former names as the rows of a divisions file."""
-    from geodata import demo as demo_data
+    from registry import demo as demo_data
 
     rows = [dict(r, row=i) for i, r in enumerate(demo_data.demo_divisions(counties), start=1)]
     start = len(rows)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import object_session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from geodata import demo as demo_data
+from registry import demo as demo_data
 from registry.db import Store
 from registry.models import User
 from registry.models.vocab import ROLES

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from geodata.demo import SECOND_CITY_RELOCATIONS
 from registry.db import Store
+from registry.demo import SECOND_CITY_RELOCATIONS
 from registry.services import Actor
 from registry.services.demo import load_demo
 from registry.services.users import create_demo_users, create_user

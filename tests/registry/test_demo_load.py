@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 from sqlalchemy import func, select, text
 
-from geodata import demo as demo_data
+from registry import demo as demo_data
 from registry.models import FEATURE_TABLES, AuditEvent, Facility, Relocation, Tomb
 from registry.services import Actor, Conflict, InvalidInput
 from registry.services.demo import MODELS, load_demo

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
-from geodata.demo import SECOND_CITY_RELOCATIONS
+from registry.demo import SECOND_CITY_RELOCATIONS
 from registry.models import AuditEvent, Division, DivisionAlias, Relocation, User
 from registry.services import Actor, InvalidInput
 from registry.services import divisions as service

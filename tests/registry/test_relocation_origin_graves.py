@@ -10,7 +10,7 @@ import pytest
 from shapely.geometry import Point
 from sqlalchemy import func, select
 
-from geodata.demo import SECOND_CITY_RELOCATIONS, SECOND_CITY_TOMBS
+from registry.demo import SECOND_CITY_RELOCATIONS, SECOND_CITY_TOMBS
 from registry.models import AuditEvent, Martyr, Relocation, Tomb
 from registry.services import Actor, unit_of_work
 from registry.services import relocations as service

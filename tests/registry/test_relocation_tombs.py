@@ -8,7 +8,7 @@ import pytest
 from shapely.geometry import Point
 from sqlalchemy import func, select
 
-from geodata.demo import SECOND_CITY_RELOCATIONS
+from registry.demo import SECOND_CITY_RELOCATIONS
 from registry.models import AuditEvent, Martyr, Relocation, Tomb
 from registry.services import Actor, Conflict, Forbidden, InvalidInput, unit_of_work
 from registry.services import relocations as service

@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from shapely.geometry import Point
 from sqlalchemy import select
 
-from geodata.demo import SECOND_CITY_RELOCATIONS
+from registry.demo import SECOND_CITY_RELOCATIONS
 from registry.models import Martyr, Tomb
 from registry.services import Actor, unit_of_work
 from registry.services import relocations as service

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from geodata import demo as demo_data
+from registry import demo as demo_data
+from registry.demo.places import SANMING as SANMING_COUNTIES
 from registry.models import Facility, Relocation, User
 from registry.services import Actor
 from registry.services.demo import load_demo
@@ -113,7 +114,7 @@ def test_a_county_manager_of_the_second_city_works_through_the_due_list_and_a_le
 def test_a_city_manager_sees_every_county_of_the_second_city_and_none_of_longyan(demo_app):
     store = demo_app.extensions["registry_store"]
     by_county = facilities_by_county(store)
-    sanming = set(demo_data._SANMING)
+    sanming = set(SANMING_COUNTIES)
     city_names = {name for county in sanming for name in by_county[county].values()}
     longyan_names = {name for county, named in by_county.items() if county not in sanming for name in named.values()}
     actor = actor_of(store, "citymanager")
@@ -127,7 +128,7 @@ def test_a_city_manager_sees_every_county_of_the_second_city_and_none_of_longyan
     assert all(name in page for name in city_names)
     assert not any(name in page for name in longyan_names)
     ledgers = client.get("/manage/ledgers").get_data(as_text=True)
-    assert all(demo_data._SANMING[c][0] in ledgers for c in sanming) and "上杭县" not in ledgers
+    assert all(SANMING_COUNTIES[c][0] in ledgers for c in sanming) and "上杭县" not in ledgers
 
     # Reports: the reconciliation and the journeys are the city's alone.
     result = reconcile(store, actor=actor)

@@ -192,7 +192,7 @@ def test_healthz_names_the_store_and_revision(any_app):
 
 def test_demo_load_command_builds_a_registry_gdal_reads(tmp_path):
     """`flask demo load` on a fresh path: a valid GeoPackage whose relocations layer holds every journey."""
-    from geodata.demo import generate
+    from registry.demo import generate
 
     journeys = generate().counts["relocations"]  # Longyan's 4,377 and the second city's few
     path = tmp_path / "instance" / "registry.gpkg"

@@ -12,15 +12,16 @@ import shapely
 from pypinyin import lazy_pinyin
 from shapely.geometry.base import BaseGeometry
 
-from geodata import demo
 from geodata.crs import gcj02_to_wgs84, to_metric
 from geodata.origins import public_origin
+from registry import demo
+from registry.demo import figures, places
 from registry.models import vocab
 
 # Longyan's counties as the demo data gives them: code -> (name, seat lon, lat in GCJ-02).
-LONGYAN = {code: values[:3] for code, values in demo._LONGYAN.items()}
+LONGYAN = {code: values[:3] for code, values in places.LONGYAN.items()}
 # The second demo city's counties (seats in WGS 84).
-SANMING = {code: values[:3] for code, values in demo._SANMING.items()}
+SANMING = {code: values[:3] for code, values in places.SANMING.items()}
 
 LONGYAN_BOX = (115.8, 24.4, 117.8, 26.1)
 SANMING_BOX = (116.3, 25.9, 117.9, 26.6)
@@ -110,7 +111,7 @@ def test_vocabulary_codes_match_the_registry(rows):
     assert {i["condition"] for i in rows["inspections"]} <= set(vocab.CONDITIONS)
     assert {z["kind"] for z in rows["facility_zones"]} <= set(vocab.ZONE_KINDS)
     for table in ("facilities", "inspections"):
-        for field in demo.STD_FIELDS:
+        for field in figures.STD_FIELDS:
             assert {r[field] for r in rows[table]} <= set(vocab.CHECK_STATES) | {None}
 
 
@@ -147,7 +148,7 @@ def test_generated_places_stay_near_their_county_seat(rows):
         seat = seats[f["county_code"]]
         dx = (f["geom"].x - seat.lon) * 111_320 * np.cos(np.radians(seat.lat))
         dy = (f["geom"].y - seat.lat) * 110_574
-        assert np.hypot(dx, dy) <= demo.SPREAD_M + 1, f["code"]
+        assert np.hypot(dx, dy) <= figures.SPREAD_M + 1, f["code"]
 
 
 def test_real_sites_are_approximate_and_say_so(rows):
@@ -206,7 +207,7 @@ def test_graded_facilities_have_protection_ranges(rows):
 
 def test_six_ones_sign_and_title_are_mixed(rows):
     facilities = rows["facilities"]
-    for field in demo.STD_FIELDS:
+    for field in figures.STD_FIELDS:
         seen = Counter(f[field] for f in facilities)
         assert seen["present"] > seen["deficient"] > 0 and seen["missing"] > 0, field
     assert 0 < sum(f["sign_present"] for f in facilities) < len(facilities)
@@ -259,11 +260,11 @@ def test_relocations_join_up_with_tombs_facilities_and_martyrs(rows):
 def test_every_record_carries_the_demo_mark(rows):
     for table, records in rows.items():
         if table == "facility_names":
-            assert all(r["name"].endswith(demo.DEMO_MARK) or r["name"] in demo._REAL_NAMES for r in records)
+            assert all(r["name"].endswith(demo.DEMO_MARK) or r["name"] in places.REAL_NAMES for r in records)
             continue
         assert all(r["is_demo"] is True for r in records), table
     for f in rows["facilities"]:
-        assert f["name"].endswith(demo.DEMO_MARK) or (f["position_approximate"] and f["name"] in demo._REAL_NAMES)
+        assert f["name"].endswith(demo.DEMO_MARK) or (f["position_approximate"] and f["name"] in places.REAL_NAMES)
     for m in rows["martyrs"]:
         if m["is_unknown"]:
             assert m["name"] == "无名烈士"
@@ -334,9 +335,9 @@ def test_two_years_of_inspections_with_overdue_facilities(rows):
     assert 0.05 * len(facilities) < len(overdue) < 0.25 * len(facilities)
     assert any(f["id"] not in last for f in facilities.values())
     for fid, inspection in last.items():  # the facility's checklist is what its last visit confirmed
-        assert all(facilities[fid][k] == inspection[k] for k in demo.STD_FIELDS)
+        assert all(facilities[fid][k] == inspection[k] for k in figures.STD_FIELDS)
     for fid in set(facilities) - set(last):
-        assert all(facilities[fid][k] is None for k in demo.STD_FIELDS)
+        assert all(facilities[fid][k] is None for k in figures.STD_FIELDS)
     assert {i["tier"] for i in rows["inspections"]} == {"station", "county", "city"}
 
 
@@ -381,7 +382,7 @@ def test_a_large_set_reaches_beyond_longyan_in_bounded_chunks():
     counties = {f["county_code"] for f in next(data.rows("facilities"))}
     assert counties - set(LONGYAN)  # other Fujian prefectures join in
     chunk = next(data.rows("tombs"))
-    assert len(chunk) == demo.CHUNK
+    assert len(chunk) == figures.CHUNK
 
 
 @pytest.mark.parametrize("scale", [0, -5, 2.5, True])
