@@ -20,11 +20,40 @@ from registry.services.public.backend import (
     wait_message,
 )
 
+# The grams of the names (``name_grams``), from the texts ``{source}`` materializes.
+_NAME_GRAMS = """
+WITH RECURSIVE positions(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM positions WHERE i < :longest),
+{source}
+INSERT INTO martyr_name_grams (gram, martyr_id, name_pinyin)
+SELECT substr(t, i, n), id, name_pinyin
+FROM src JOIN positions ON i <= len JOIN (SELECT 1 AS n UNION ALL SELECT 2) AS sizes ON i + n - 1 <= len
+WHERE instr(t, substr(t, i, n)) = i
+"""
+
 
 class GeoPackageQueries(PublicBackend):
     kind = "geopackage"
     dialect = "sqlite"
     upsert = staticmethod(sqlite_insert)
+    substring_by_like = True
+    name_text_sql = "lower(coalesce(name, ''))"
+    find_function = "instr"
+    name_grams_sql = _NAME_GRAMS
+    tomb_count_sql = (
+        "SELECT count(*) FROM (SELECT 1 FROM rtree_tombs_geom AS r CROSS JOIN tombs AS t ON t.id = r.id "
+        "WHERE r.maxx >= :minx AND r.minx <= :maxx AND r.maxy >= :miny AND r.miny <= :maxy "
+        "AND t.status <> 'retired' LIMIT :n) AS c"
+    )
+    # Clusters come from the R*Tree alone (its float32 bounds are near enough for a cluster's position); the
+    # few retired tombs are left out through the partial index ix_tombs_retired, so no tomb row is read.
+    tomb_grid_sql = (
+        "SELECT CAST(((r.minx + r.maxx) / 2 + 180.0) / :cell AS INTEGER) AS gx, "
+        "CAST(((r.miny + r.maxy) / 2 + 90.0) / :cell AS INTEGER) AS gy, count(*), "
+        "avg((r.minx + r.maxx) / 2), avg((r.miny + r.maxy) / 2) "
+        "FROM rtree_tombs_geom AS r "
+        "WHERE r.maxx >= :minx AND r.minx <= :maxx AND r.maxy >= :miny AND r.miny <= :maxy "
+        "AND r.id NOT IN (SELECT id FROM tombs WHERE status = 'retired') GROUP BY gx, gy"
+    )
 
     def submit_tribute(self, store: Store, target_type: str, target_id: int, values: dict) -> TributeResult:
         try:

@@ -79,10 +79,39 @@ FROM (SELECT 1) AS one LEFT JOIN existing e ON true
 _PG_STATEMENTS: dict = {}
 
 
+_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+# The grams of the names (``name_grams``), from the texts ``{source}`` materializes.
+_NAME_GRAMS = """
+WITH {source}
+INSERT INTO martyr_name_grams (gram, martyr_id, name_pinyin)
+SELECT substr(s.t, p.i, z.n), s.id, s.name_pinyin
+FROM src AS s
+CROSS JOIN LATERAL generate_series(1, s.len) AS p(i)
+CROSS JOIN (VALUES (1), (2)) AS z(n)
+WHERE p.i + z.n - 1 <= s.len AND strpos(s.t, substr(s.t, p.i, z.n)) = p.i
+"""
+
+
 class PostGISQueries(PublicBackend):
     kind = "postgis"
     dialect = "postgresql"
     upsert = staticmethod(pg_insert)
+    substring_by_like = False
+    name_text_sql = f"translate(coalesce(name, ''), '{_UPPER}', '{_UPPER.lower()}')"
+    find_function = "strpos"
+    name_grams_sql = _NAME_GRAMS
+    tomb_count_sql = (
+        "SELECT count(*) FROM (SELECT 1 FROM tombs AS t "
+        "WHERE t.geom && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326) "
+        "AND t.status <> 'retired' LIMIT :n) AS c"
+    )
+    tomb_grid_sql = (
+        "SELECT floor((ST_X(t.geom) + 180.0) / :cell)::integer AS gx, "
+        "floor((ST_Y(t.geom) + 90.0) / :cell)::integer AS gy, "
+        "count(*), avg(ST_X(t.geom)), avg(ST_Y(t.geom)) FROM tombs AS t "
+        "WHERE t.geom && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326) AND t.status <> 'retired' GROUP BY gx, gy"
+    )
 
     def submit_tribute(self, store: Store, target_type: str, target_id: int, values: dict) -> TributeResult:
         capacity, per_token = TRIBUTE_RATE

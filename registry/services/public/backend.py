@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from registry.db import Store
@@ -80,6 +80,25 @@ class PublicBackend(ABC):
     kind: str
     dialect: str  # SQLAlchemy's name for the store's database
     upsert: object  # the dialect's INSERT with ON CONFLICT (``insert(table).on_conflict_do_...``)
+    # ``roll``: a name's substring test written LIKE (True) or strpos (False; PostgreSQL's planner estimates
+    # LIKE from the column's statistics and may leave the posting-list walk).
+    substring_by_like: bool
+    # ``name_grams``: the indexed text of each martyr (see registry.models.name_grams.indexed_text), the name
+    # with ASCII letters folded (SQLite's lower() folds only ASCII; PostgreSQL's lower() would fold more, so
+    # translate); the function finding a substring's position; the INSERT of the grams from ``{source}``.
+    name_text_sql: str
+    find_function: str
+    name_grams_sql: str
+    # The tomb layer's clusters (``features``): the live tombs in a box (:minx, :miny, :maxx, :maxy) counted
+    # up to :n, and counted per grid cell of :cell degrees with their mean position (gx, gy, count, x, y).
+    tomb_count_sql: str
+    tomb_grid_sql: str
+
+    def tomb_count_upto(self, session: Session, params: dict) -> int:
+        return int(session.execute(text(self.tomb_count_sql), params).scalar_one())
+
+    def tomb_cells(self, session: Session, params: dict) -> list:
+        return session.execute(text(self.tomb_grid_sql), params).all()
 
     @abstractmethod
     def submit_tribute(self, store: Store, target_type: str, target_id: int, values: dict) -> TributeResult:

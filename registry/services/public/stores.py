@@ -22,4 +22,9 @@ def for_store(store: Store) -> PublicBackend:
 
 def for_session(session: Session) -> PublicBackend:
     """The public backend of the store ``session`` is bound to."""
-    return _BY_DIALECT[session.get_bind().dialect.name]
+    return for_dialect(session.get_bind().dialect.name)
+
+
+def for_dialect(name: str) -> PublicBackend:
+    """The public backend of the SQLAlchemy dialect ``name`` ('sqlite' or 'postgresql')."""
+    return _BY_DIALECT[name]
