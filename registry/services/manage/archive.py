@@ -339,31 +339,11 @@ def archive_pdf(a: Archive, due: FacilityDue | None, font: Path, *, photos: dict
         pdf.multi_cell(width, size * 0.5, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT, wrapmode=WrapMode.CHAR)
 
     heading(f"设施档案（一处一档）：{f.name}", 15)
-    state = []
-    if due:
-        state.append(STATUS_LABELS[due.status][0])
-    state.append(f"风险等级 {a.priority}：{PRIORITIES[a.priority][0]}" if a.priority else "风险等级 —")
-    state.append(f"趋势：{TRENDS[a.trend][0] if a.trend else '记录不足'}")
-    if due and due.next_due:
-        state.append(f"应巡查 {_local(due.next_due, '%Y-%m-%d')}")
-    para(" · ".join(state))
+    para(_pdf_state(a, due))
     if f.is_demo or f.position_approximate:
         para("示例数据，位置为概略。")
     heading("基本信息")
-    level = LEVELS.get(f.level, (f.level,))[0]
-    if f.level_approved_by:
-        level += f"（{f.level_approved_by} {f.level_approved_on or ''}）"
-    facts = [
-        ("编号", f.code), ("类别", CATEGORIES.get(f.category, (f.category,))[0]), ("保护级别", level),
-        ("所在地", " ".join(x for x in (divisions.cached_name(f.county_code), f.township,
-                                         f.village, f.address) if x)),
-        ("管理单位", f.managing_unit or f.protection_unit or "—"),
-        ("管护人", f"{f.caretaker or '—'} {f.caretaker_phone or ''}".strip()),
-        ("保护标志", "有" if f.sign_present else "无"),
-        ("不动产登记", "已登记" if f.land_title_registered else "未登记"),
-        ("位置", f"{f.geom.x:.6f}, {f.geom.y:.6f}（CGCS2000）"), ("记录状态", f"{f.status} · 版本号 {f.version}"),
-    ]
-    _pdf_table(pdf, (1, 4), None, facts)
+    _pdf_table(pdf, (1, 4), None, _pdf_facts(f))
     for title, widths, header, rows in _pdf_tables(a, due):
         heading(title)
         if rows:
@@ -376,6 +356,35 @@ def archive_pdf(a: Archive, due: FacilityDue | None, font: Path, *, photos: dict
     pdf.ln(3)
     para(f"打印时间：{_local(now or datetime.now(UTC))}（北京时间）", 8)
     return bytes(pdf.output())
+
+
+def _pdf_state(a: Archive, due: FacilityDue | None) -> str:
+    """The line under the PDF's title: due status, priority, trend and next inspection."""
+    state = []
+    if due:
+        state.append(STATUS_LABELS[due.status][0])
+    state.append(f"风险等级 {a.priority}：{PRIORITIES[a.priority][0]}" if a.priority else "风险等级 —")
+    state.append(f"趋势：{TRENDS[a.trend][0] if a.trend else '记录不足'}")
+    if due and due.next_due:
+        state.append(f"应巡查 {_local(due.next_due, '%Y-%m-%d')}")
+    return " · ".join(state)
+
+
+def _pdf_facts(f) -> list[tuple[str, str]]:
+    """The PDF's 基本信息 table: (label, value) of the facility."""
+    level = LEVELS.get(f.level, (f.level,))[0]
+    if f.level_approved_by:
+        level += f"（{f.level_approved_by} {f.level_approved_on or ''}）"
+    return [
+        ("编号", f.code), ("类别", CATEGORIES.get(f.category, (f.category,))[0]), ("保护级别", level),
+        ("所在地", " ".join(x for x in (divisions.cached_name(f.county_code), f.township,
+                                         f.village, f.address) if x)),
+        ("管理单位", f.managing_unit or f.protection_unit or "—"),
+        ("管护人", f"{f.caretaker or '—'} {f.caretaker_phone or ''}".strip()),
+        ("保护标志", "有" if f.sign_present else "无"),
+        ("不动产登记", "已登记" if f.land_title_registered else "未登记"),
+        ("位置", f"{f.geom.x:.6f}, {f.geom.y:.6f}（CGCS2000）"), ("记录状态", f"{f.status} · 版本号 {f.version}"),
+    ]
 
 
 def _pdf_table(pdf, widths: tuple, header: tuple | None, rows: list[tuple]) -> None:

@@ -8,15 +8,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import String, case, func, literal, select, true, type_coerce
-from sqlalchemy.types import NullType
+from sqlalchemy import select
 
 from registry.db import Store
-from registry.models import Facility, Inspection, MaintenanceTask
+from registry.models import Facility, Inspection
 from registry.models.vocab import CATEGORIES, LEVELS
 from registry.services import divisions
 from registry.services.access import readable_counties, require_county
 from registry.services.base import Actor, Forbidden, InvalidInput
+from registry.services.manage import stores
+from registry.services.manage.backend import ACTIVE_TASK_STATES as ACTIVE_TASK_STATES  # the due rules' names
+from registry.services.manage.backend import CONDITION_RANK, DueParts
 
 # Statuses in the order of urgency; the map colours and the list sort follow it.
 STATUSES = ("problem_open", "overdue", "due_soon", "ok")
@@ -28,11 +30,7 @@ STATUS_LABELS = {
 }
 TIERS = ("station", "county", "city")
 TIER_LABELS = {"station": ("乡镇/村站巡查", "Station"), "county": ("县级检查", "County"), "city": ("市级抽查", "City")}
-# Tasks that still need work or a second person's check keep a problem open.
-ACTIVE_TASK_STATES = ("open", "in_progress", "done")
 CONDITION_SCORE = {"good": 3, "fair": 2, "poor": 1, "critical": 0}
-# The worse conditions, worst first: of two inspections at the same moment the worse one counts.
-CONDITION_RANK = {"critical": 3, "poor": 2, "fair": 1}
 PRIORITIES = {
     "A": ("立即危险，尚无措施", "Immediate risk, no solution agreed"),
     "B": ("立即危险，已有措施未完成", "Immediate risk, solution agreed, not yet done"),
@@ -152,9 +150,23 @@ def statuses(store: Store, actor: Actor, cadence: Cadence, *, county: str | None
 
     One statement: per facility the last active inspection of each tier, the latest condition and the
     work orders (GeoPackage: the tables joined and grouped; PostGIS: a LATERAL aggregate and correlated
-    subqueries); the due dates, the status and the order are then worked out per row.
+    subqueries: see ``manage/_gpkg.py`` and ``manage/_postgis.py``); the due dates, the status and the order
+    are then worked out per row.
     """
     now = now or datetime.now(UTC)
+    in_city = _check_filters(store, actor, county, level, category, status, city)
+    conditions = _conditions(readable_counties(actor), county, in_city, level, category, ids)
+    backend = stores.for_store(store)
+    query = backend.due_select(DueParts.of(conditions))
+    with _no_cycle_collection(), store.session() as session:
+        connection = session.connection()
+        backend.prepare(connection)
+        rows = connection.execute(query).all()
+        return _due_rows(store, rows, cadence, status, now)
+
+
+def _check_filters(store: Store, actor: Actor, county, level, category, status, city) -> list[str] | None:
+    """Refuse a filter naming no such value, or a county the actor may not read; the counties of ``city``."""
     if county:
         divisions.check_county(store, county, "county")
     in_city = divisions.current(store).check_city(city) if city else None
@@ -164,12 +176,16 @@ def statuses(store: Store, actor: Actor, cadence: Cadence, *, county: str | None
         raise InvalidInput(f"category {category!r} is not one of {', '.join(CATEGORIES)}", field="category")
     if status and status not in STATUSES:
         raise InvalidInput(f"status {status!r} is not one of {', '.join(STATUSES)}", field="status")
-    allowed = readable_counties(actor)
     if county:
         require_county(actor, county, write=False)
-    elif allowed == ():
+    elif readable_counties(actor) == ():
         raise Forbidden(f"{actor.name} has no counties to manage")
-    facilities, inspections, tasks = Facility.__table__.c, Inspection.__table__.c, MaintenanceTask.__table__
+    return in_city
+
+
+def _conditions(allowed, county, in_city, level, category, ids) -> list:
+    """The conditions on the facilities table for the filters (active facilities the actor may read)."""
+    facilities = Facility.__table__.c
     conditions = [facilities.status == "active"]
     if county:
         conditions.append(facilities.county_code == county)
@@ -183,70 +199,7 @@ def statuses(store: Store, actor: Actor, cadence: Cadence, *, county: str | None
         conditions.append(facilities.category == category)
     if ids is not None:
         conditions.append(facilities.id.in_(ids))
-
-    def last(when):
-        return func.max(case((when, inspections.inspected_at), else_=literal(None)))
-
-    def raw(column):
-        return type_coerce(column, NullType())
-
-    columns = [facilities.id, facilities.code, facilities.name, facilities.county_code, facilities.township,
-               facilities.level, facilities.category, raw(facilities.created_at).label("created_at")]
-    live = (tasks.c.status == "active") & (tasks.c.state != "cancelled")
-    is_active = case((tasks.c.state.in_(ACTIVE_TASK_STATES), 1), else_=0)
-    tasked = Inspection.__table__.alias("tasked")
-    county_tier, city_tier = inspections.tier.in_(("county", "city")), inspections.tier == "city"
-    if store.kind == "geopackage":
-        # The two tables joined and grouped by facility. GeoPackage timestamps are fixed-width text, so one
-        # max() over the time followed by a digit for the condition (worst highest) gives both the last visit
-        # and its condition, the worse of two at the same moment.
-        ranked = case(*((inspections.condition == c, literal(str(r))) for c, r in CONDITION_RANK.items()),
-                      else_=literal("0"))
-        # Work orders are few: grouped once and joined (SQLite indexes the grouped rows on the fly).
-        work = (select(tasks.c.facility_id.label("fid"), func.sum(is_active).label("active"),
-                       func.max(tasked.c.inspected_at).label("last_tasked"))
-                .select_from(tasks.outerjoin(tasked, tasked.c.id == tasks.c.inspection_id))
-                .where(live).group_by(tasks.c.facility_id).subquery("work"))
-        query = (
-            select(*columns, func.max(work.c.active).label("active"), raw(func.max(work.c.last_tasked)),
-                   raw(last(county_tier)).label("last_county"), raw(last(city_tier)).label("last_city"),
-                   func.max(inspections.inspected_at.op("||", return_type=String)(ranked)).label("latest"),
-                   literal(None).label("unused"))
-            .select_from(Facility.__table__.outerjoin(
-                Inspection.__table__, (inspections.facility_id == facilities.id) & (inspections.status == "active"))
-                .outerjoin(work, work.c.fid == facilities.id))
-            .where(*conditions)
-            .group_by(facilities.id)
-        )
-    else:
-        # PostgreSQL: a LATERAL aggregate per facility, one probe of the facility_id index each. That plan
-        # does not depend on statistics: grouping first and joining back, it chose a nested loop over the
-        # grouped rows with stale statistics (just after a bulk load) and took minutes; grouping the join,
-        # it sorted every inspection with the facilities' names on disk.
-        any_visit = func.max(inspections.inspected_at)
-        worst = case(*((last(inspections.condition == c) == any_visit, literal(c)) for c in CONDITION_RANK),
-                     (any_visit.is_not(None), literal("good")), else_=literal(None))
-        seen = (select(raw(last(county_tier)).label("last_county"), raw(last(city_tier)).label("last_city"),
-                       raw(any_visit).label("last_any"), worst.label("latest_condition"))
-                .where(inspections.facility_id == facilities.id, inspections.status == "active")
-                .lateral("seen"))
-        # Work orders are few: a correlated subquery each, answered from the facility_id index.
-        mine = (tasks.c.facility_id == facilities.id) & live
-        active = select(func.sum(is_active)).select_from(tasks).where(mine).scalar_subquery()
-        last_tasked = (select(func.max(tasked.c.inspected_at)).select_from(tasks)
-                       .join(tasked, tasked.c.id == tasks.c.inspection_id).where(mine).scalar_subquery())
-        query = (select(*columns, active.label("active"), raw(last_tasked).label("last_tasked"),
-                        seen.c.last_county, seen.c.last_city, seen.c.last_any, seen.c.latest_condition)
-                 .select_from(Facility.__table__.outerjoin(seen, true()))
-                 .where(*conditions))
-    with _no_cycle_collection(), store.session() as session:
-        connection = session.connection()
-        if store.kind == "postgis":
-            # Timestamps in UTC for this transaction: the driver then gives Python's own UTC, with which the
-            # date arithmetic below is several times faster than with a zoneinfo time zone.
-            connection.exec_driver_sql("SET LOCAL TIME ZONE 'UTC'")
-        rows = connection.execute(query).all()
-        return _due_rows(store, rows, cadence, status, now)
+    return conditions
 
 
 @contextmanager
@@ -284,7 +237,7 @@ def _due_rows(store: Store, rows, cadence: Cadence, status: str | None, now: dat
     priorities = {(c, a): priority_for(c, a) for c in (None, "good", *CONDITION_RANK) for a in (0, 1)}
     order = {s: i for i, s in enumerate(STATUSES)}
     far = datetime.max.replace(tzinfo=UTC)
-    text = store.kind == "geopackage"
+    text = stores.for_store(store).text_times
     # Python 3.11+ reads the GeoPackage's trailing "Z" as UTC; PostgreSQL's values are datetimes already.
     parse = datetime.fromisoformat if text else (lambda value: value)
     keyed = []

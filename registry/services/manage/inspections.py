@@ -126,6 +126,39 @@ def _replay(existing: Inspection, actor: Actor, facility_id: int) -> Submitted:
     return Submitted(existing, True)
 
 
+def _checked_fields(values: dict, now: datetime) -> tuple:
+    """The form's tier, condition, checklist, problems and time, each checked (a bad one is refused by name)."""
+    tier = values.get("tier") or "station"
+    if tier not in TIERS:
+        raise InvalidInput(f"tier {tier!r} must be one of {', '.join(TIERS)}", field="tier")
+    condition = values.get("condition")
+    if condition not in CONDITIONS:
+        raise InvalidInput(f"condition must be one of {', '.join(CONDITIONS)}, not {condition!r}",
+                           field="condition")
+    checklist = _checklist(values)
+    problems = (values.get("problems") or "").strip() or None
+    if problems and len(problems) > MAX_PROBLEMS:
+        raise InvalidInput(f"problems has {len(problems)} characters; at most {MAX_PROBLEMS}", field="problems")
+    return tier, condition, checklist, problems, parse_when(values.get("inspected_at"), now)
+
+
+def _confirm_checklist(session, actor: Actor, facility: Facility, inspection: Inspection, checklist: dict,
+                       when: datetime) -> None:
+    """Set the facility's 六个一 record from ``inspection`` (made at ``when``) when it is the newest (the
+    record is "as last confirmed"), with its audit event when anything changes."""
+    latest = session.scalar(select(Inspection.inspected_at).where(
+        Inspection.facility_id == facility.id, Inspection.id != inspection.id,
+        Inspection.status == "active").order_by(Inspection.inspected_at.desc()).limit(1))
+    if latest is not None and latest > when:
+        return
+    before = snapshot(facility)
+    changed = {k: v for k, v in checklist.items() if getattr(facility, k) != v}
+    if changed:
+        for name, value in changed.items():
+            setattr(facility, name, value)
+        record_audit(session, actor, "checklist", facility, before=before, note=f"from inspection {inspection.id}")
+
+
 def submit_inspection(store: Store, actor: Actor, facility_id: int, values: dict,
                       photos: list[tuple[str, bytes]] = (), *, attachments_dir: str | os.PathLike,
                       rules: FieldRules = FieldRules(), now: datetime | None = None) -> Submitted:
@@ -146,18 +179,7 @@ def submit_inspection(store: Store, actor: Actor, facility_id: int, values: dict
             return _replay(existing, actor, facility_id)
         facility = load(session, Facility, facility_id, "active facility", active_only=True)
         require_county(actor, facility.county_code)
-        tier = values.get("tier") or "station"
-        if tier not in TIERS:
-            raise InvalidInput(f"tier {tier!r} must be one of {', '.join(TIERS)}", field="tier")
-        condition = values.get("condition")
-        if condition not in CONDITIONS:
-            raise InvalidInput(f"condition must be one of {', '.join(CONDITIONS)}, not {condition!r}",
-                               field="condition")
-        checklist = _checklist(values)
-        problems = (values.get("problems") or "").strip() or None
-        if problems and len(problems) > MAX_PROBLEMS:
-            raise InvalidInput(f"problems has {len(problems)} characters; at most {MAX_PROBLEMS}", field="problems")
-        when = parse_when(values.get("inspected_at"), now)
+        tier, condition, checklist, problems, when = _checked_fields(values, now)
         geom, metres, on_site = _position(values, facility, rules)
         seen = _version_seen(values)
     checked = check_photos(list(photos), rules.photos)
@@ -184,18 +206,7 @@ def submit_inspection(store: Store, actor: Actor, facility_id: int, values: dict
             if changed:
                 note += f"; facility changed since the form was opened (version {seen}, now {facility.version})"
             record_audit(session, actor, "create", inspection, note=note)
-            latest = session.scalar(select(Inspection.inspected_at).where(
-                Inspection.facility_id == facility_id, Inspection.id != inspection.id,
-                Inspection.status == "active").order_by(Inspection.inspected_at.desc()).limit(1))
-            if latest is None or latest <= when:
-                # The facility's 六个一 record is "as last confirmed": only the newest inspection sets it.
-                before = snapshot(facility)
-                changed = {k: v for k, v in checklist.items() if getattr(facility, k) != v}
-                if changed:
-                    for name, value in changed.items():
-                        setattr(facility, name, value)
-                    record_audit(session, actor, "checklist", facility, before=before,
-                                 note=f"from inspection {inspection.id}")
+            _confirm_checklist(session, actor, facility, inspection, checklist, when)
     except IntegrityError:
         # Two copies of the same submission committed at once (PostgreSQL): the unique key kept one.
         with store.session() as session:

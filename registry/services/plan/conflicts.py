@@ -117,6 +117,43 @@ def _round(value: float) -> float:
     return round(float(value), 1)
 
 
+def _zone_entries(rows, probe_m, outline_m, epsg: int) -> tuple[list[dict], list[dict]]:
+    """The protection ranges (forbidden) and control zones (review) the outline enters, with the overlaps."""
+    forbidden, review = [], []
+    if rows:
+        # Whole arrays at a time: the projection, the overlaps and the GeoJSON are vectorised.
+        zones_m, _ = to_metric(np.array([r[3] for r in rows], dtype=object), epsg)
+        overlaps_m = shapely.intersection(probe_m, zones_m)
+        crossed = shapely.length(shapely.intersection(outline_m, zones_m))
+        areas = shapely.area(overlaps_m)
+        for i, row in enumerate(rows):
+            zone_id, kind, zone_area, _geom, fid, code, name, level = row
+            entry = {
+                "zone_id": zone_id, "kind": kind, "facility_id": fid, "code": code, "name": name, "level": level,
+                "level_label": LEVELS.get(level, (level,))[0],
+                "overlap_m2": _round(areas[i]),
+                "overlap_length_m": _round(crossed[i]),
+                "zone_area_m2": _round(zone_area if zone_area is not None else zones_m[i].area),
+            }
+            (forbidden if kind == "protection_range" else review).append(entry)
+    return forbidden, review
+
+
+def _nearby(near, outline_m, epsg: int, distance_m: float) -> list[dict]:
+    """The facilities within ``distance_m`` metres of the outline, with their distance."""
+    nearby = []
+    if near:
+        points_m, _ = to_metric(np.array([r[5] for r in near], dtype=object), epsg)
+        dists = shapely.distance(outline_m, points_m)
+        for i, (fid, code, name, level, category, point) in enumerate(near):
+            if dists[i] > distance_m:
+                continue
+            nearby.append({"facility_id": fid, "code": code, "name": name, "level": level,
+                           "level_label": LEVELS.get(level, (level,))[0], "category": category,
+                           "distance_m": _round(dists[i]), "lon": point.x, "lat": point.y})
+    return nearby
+
+
 def run_check(store: Store, outline: BaseGeometry, distance_m=DEFAULT_DISTANCE_M, width_m=0.0) -> dict:
     """Check an outline (lon/lat) without saving: ranges entered, control zones entered, facilities near.
 
@@ -155,33 +192,8 @@ def run_check(store: Store, outline: BaseGeometry, distance_m=DEFAULT_DISTANCE_M
                 .where(Facility.id.in_(ids))).all())
     shapely.prepare(probe_m)
     shapely.prepare(outline_m)
-    forbidden, review = [], []
-    if rows:
-        # Whole arrays at a time: the projection, the overlaps and the GeoJSON are vectorised.
-        zones_m, _ = to_metric(np.array([r[3] for r in rows], dtype=object), epsg)
-        overlaps_m = shapely.intersection(probe_m, zones_m)
-        crossed = shapely.length(shapely.intersection(outline_m, zones_m))
-        areas = shapely.area(overlaps_m)
-        for i, row in enumerate(rows):
-            zone_id, kind, zone_area, _geom, fid, code, name, level = row
-            entry = {
-                "zone_id": zone_id, "kind": kind, "facility_id": fid, "code": code, "name": name, "level": level,
-                "level_label": LEVELS.get(level, (level,))[0],
-                "overlap_m2": _round(areas[i]),
-                "overlap_length_m": _round(crossed[i]),
-                "zone_area_m2": _round(zone_area if zone_area is not None else zones_m[i].area),
-            }
-            (forbidden if kind == "protection_range" else review).append(entry)
-    nearby = []
-    if near:
-        points_m, _ = to_metric(np.array([r[5] for r in near], dtype=object), epsg)
-        dists = shapely.distance(outline_m, points_m)
-        for i, (fid, code, name, level, category, point) in enumerate(near):
-            if dists[i] > distance_m:
-                continue
-            nearby.append({"facility_id": fid, "code": code, "name": name, "level": level,
-                           "level_label": LEVELS.get(level, (level,))[0], "category": category,
-                           "distance_m": _round(dists[i]), "lon": point.x, "lat": point.y})
+    forbidden, review = _zone_entries(rows, probe_m, outline_m, epsg)
+    nearby = _nearby(near, outline_m, epsg, distance_m)
     forbidden.sort(key=lambda e: (-e["overlap_m2"], -e["overlap_length_m"], e["code"]))
     review.sort(key=lambda e: (-e["overlap_m2"], -e["overlap_length_m"], e["code"]))
     nearby.sort(key=lambda e: (e["distance_m"], e["code"]))

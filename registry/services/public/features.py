@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from geodata.crs import gcj02_to_wgs84, wgs84_to_gcj02
@@ -21,6 +21,8 @@ from registry.db import Store
 from registry.models import Facility, HeritageSite, Martyr, Relocation, Tomb
 from registry.models.vocab import LEVELS
 from registry.services.base import InvalidInput
+from registry.services.public import stores
+from registry.services.public.backend import PublicBackend
 
 UNKNOWN_MARTYR = "无名烈士"
 LAYERS = ("facilities", "heritage_sites", "cemeteries", "tombs")
@@ -223,40 +225,13 @@ def _cell_degrees(box: Box, zoom: int | None) -> float:
     return 360.0 / (2 ** zoom) / (256.0 / CLUSTER_PIXELS)
 
 
-_GPKG_COUNT = (
-    "SELECT count(*) FROM (SELECT 1 FROM rtree_tombs_geom AS r CROSS JOIN tombs AS t ON t.id = r.id "
-    "WHERE r.maxx >= :minx AND r.minx <= :maxx AND r.maxy >= :miny AND r.miny <= :maxy "
-    "AND t.status <> 'retired' LIMIT :n) AS c"
-)
-# Clusters come from the R*Tree alone (its float32 bounds are near enough for a cluster's position); the
-# few retired tombs are left out through the partial index ix_tombs_retired, so no tomb row is read.
-_GPKG_GRID = (
-    "SELECT CAST(((r.minx + r.maxx) / 2 + 180.0) / :cell AS INTEGER) AS gx, "
-    "CAST(((r.miny + r.maxy) / 2 + 90.0) / :cell AS INTEGER) AS gy, count(*), "
-    "avg((r.minx + r.maxx) / 2), avg((r.miny + r.maxy) / 2) "
-    "FROM rtree_tombs_geom AS r "
-    "WHERE r.maxx >= :minx AND r.minx <= :maxx AND r.maxy >= :miny AND r.miny <= :maxy "
-    "AND r.id NOT IN (SELECT id FROM tombs WHERE status = 'retired') GROUP BY gx, gy"
-)
-_PG_COUNT = (
-    "SELECT count(*) FROM (SELECT 1 FROM tombs AS t WHERE t.geom && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326) "
-    "AND t.status <> 'retired' LIMIT :n) AS c"
-)
-_PG_GRID = (
-    "SELECT floor((ST_X(t.geom) + 180.0) / :cell)::integer AS gx, floor((ST_Y(t.geom) + 90.0) / :cell)::integer AS gy, "
-    "count(*), avg(ST_X(t.geom)), avg(ST_Y(t.geom)) FROM tombs AS t "
-    "WHERE t.geom && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326) AND t.status <> 'retired' GROUP BY gx, gy"
-)
+def _box_params(box: Box, **more) -> dict:
+    return {"minx": box.minx, "miny": box.miny, "maxx": box.maxx, "maxy": box.maxy, **more}
 
 
-def _tomb_count_upto(session: Session, kind: str, box: Box, n: int) -> int:
-    params = {"minx": box.minx, "miny": box.miny, "maxx": box.maxx, "maxy": box.maxy, "n": n}
-    return int(session.execute(text(_GPKG_COUNT if kind == "geopackage" else _PG_COUNT), params).scalar_one())
-
-
-def _tomb_clusters(session: Session, kind: str, box: Box, cell: float, display: str) -> tuple[list[dict], int]:
-    params = {"minx": box.minx, "miny": box.miny, "maxx": box.maxx, "maxy": box.maxy, "cell": cell}
-    cells = session.execute(text(_GPKG_GRID if kind == "geopackage" else _PG_GRID), params).all()
+def _tomb_clusters(session: Session, queries: PublicBackend, box: Box, cell: float,
+                   display: str) -> tuple[list[dict], int]:
+    cells = queries.tomb_cells(session, _box_params(box, cell=cell))
     if not cells:
         return [], 0
     counts = [int(c[2]) for c in cells]
@@ -292,7 +267,7 @@ def features_in_bbox(store: Store, layer: str, bbox, limit=DEFAULT_LIMIT, *, zoo
     session = session or store.session()
     try:
         if layer == "tombs":
-            return _tombs(session, store.kind, backend, query_box, box, limit, zoom, display)
+            return _tombs(session, stores.for_store(store), backend, query_box, box, limit, zoom, display)
         table = "heritage_sites" if layer == "heritage_sites" else "facilities"
         ids = backend.by_box(session, table, *query_box.as_tuple())
         if layer == "heritage_sites":
@@ -315,11 +290,12 @@ def features_in_bbox(store: Store, layer: str, bbox, limit=DEFAULT_LIMIT, *, zoo
             session.close()
 
 
-def _tombs(session, kind, backend, query_box: Box, box: Box, limit: int, zoom: int | None, display: str) -> dict:
+def _tombs(session, queries: PublicBackend, backend, query_box: Box, box: Box, limit: int, zoom: int | None,
+           display: str) -> dict:
     individual_max = min(limit, TOMB_INDIVIDUAL_MAX)
     close = zoom is not None and zoom >= TOMB_INDIVIDUAL_ZOOM
-    if not close and _tomb_count_upto(session, kind, query_box, individual_max + 1) > individual_max:
-        features, matched = _tomb_clusters(session, kind, query_box, _cell_degrees(box, zoom), display)
+    if not close and queries.tomb_count_upto(session, _box_params(query_box, n=individual_max + 1)) > individual_max:
+        features, matched = _tomb_clusters(session, queries, query_box, _cell_degrees(box, zoom), display)
         return _collection(features, "tombs", matched, capped=False, clustered=True, display=display,
                            limit=limit)
     ids = backend.by_box(session, "tombs", *query_box.as_tuple())

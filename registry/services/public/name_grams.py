@@ -26,19 +26,10 @@ from registry.models.name_grams import (
     simplified_form,
     simplified_grams,
 )
+from registry.services.public import stores
 
 _CHUNK = 5000
 _SCAN_CHUNK = 50000
-_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-# The indexed text of each martyr (see registry.models.name_grams.indexed_text): the name with ASCII
-# letters folded (SQLite's lower() folds only ASCII; PostgreSQL's lower() would fold more, so translate),
-# and 无名烈士 joined on for an unknown martyr whose name lacks it.
-_TEXT = {
-    "sqlite": "lower(coalesce(name, ''))",
-    "postgresql": f"translate(coalesce(name, ''), '{_UPPER}', '{_UPPER.lower()}')",
-}
-_FIND = {"sqlite": "instr", "postgresql": "strpos"}
 
 # Every distinct character (n = 1) and adjacent pair (n = 2) of the text: a position is kept only where
 # its gram first occurs, so a name that repeats a character writes it once. The texts are materialized
@@ -53,23 +44,6 @@ src AS MATERIALIZED (
         FROM martyrs WHERE {where}
     ) AS texts
 )"""
-_SQLITE = """
-WITH RECURSIVE positions(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM positions WHERE i < :longest),
-{source}
-INSERT INTO martyr_name_grams (gram, martyr_id, name_pinyin)
-SELECT substr(t, i, n), id, name_pinyin
-FROM src JOIN positions ON i <= len JOIN (SELECT 1 AS n UNION ALL SELECT 2) AS sizes ON i + n - 1 <= len
-WHERE instr(t, substr(t, i, n)) = i
-"""
-_POSTGRES = """
-WITH {source}
-INSERT INTO martyr_name_grams (gram, martyr_id, name_pinyin)
-SELECT substr(s.t, p.i, z.n), s.id, s.name_pinyin
-FROM src AS s
-CROSS JOIN LATERAL generate_series(1, s.len) AS p(i)
-CROSS JOIN (VALUES (1), (2)) AS z(n)
-WHERE p.i + z.n - 1 <= s.len AND strpos(s.t, substr(s.t, p.i, z.n)) = p.i
-"""
 
 
 def _connection(session: Session | Connection) -> Connection:
@@ -77,14 +51,14 @@ def _connection(session: Session | Connection) -> Connection:
 
 
 def _insert_grams(conn: Connection, where: str, params: dict, ids: bool = False) -> None:
-    dialect = conn.dialect.name
-    name_text = _TEXT[dialect]
+    queries = stores.for_dialect(conn.dialect.name)
+    name_text = queries.name_text_sql
     longest = conn.execute(text(f"SELECT max(length({name_text})) FROM martyrs WHERE {where}")
                            .bindparams(*([bindparam("ids", expanding=True)] if ids else [])), params).scalar()
     if not longest:
         return
-    source = _SOURCE.format(find=_FIND[dialect], text=name_text, where=where)
-    sql = (_SQLITE if dialect == "sqlite" else _POSTGRES).format(source=source)
+    source = _SOURCE.format(find=queries.find_function, text=name_text, where=where)
+    sql = queries.name_grams_sql.format(source=source)
     statement = text(sql)
     if ids:
         statement = statement.bindparams(bindparam("ids", expanding=True))

@@ -23,6 +23,7 @@ from registry.models.name_grams import (
 )
 from registry.models.vocab import SIX_ONES
 from registry.services.base import InvalidInput, NotFound
+from registry.services.public import stores
 
 UNKNOWN_MARTYR = UNKNOWN_NAME
 PER_PAGE = 20
@@ -169,7 +170,7 @@ def _candidate_check(session: Session, q: str, simplified_name):
     in a hash join instead of walking the posting list (seen at 2M martyrs, page 200 of a checked 张:
     2.5-3.9 s against 0.6 s). It has no statistics for strpos, so it keeps the walk.
     """
-    like = session.get_bind().dialect.name != "postgresql"
+    like = stores.for_session(session).substring_by_like
     return _characters_condition(q, lambda v: _holds(simplified_name, v, like), like)
 
 
