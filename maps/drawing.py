@@ -15,6 +15,7 @@ SHAPES = {"line": ("drawPolyline",), "polygon": ("drawPolygon", "drawRectangle")
 # geoman ships its own translations; the site's languages map onto them (zh is simplified Chinese).
 LANGUAGES = {"zh": "zh", "en": "en"}
 GCJ02_SCRIPT = "/static/js/gcj02.js"
+DRAW_SCRIPT = "/static/js/draw-outline.js"
 DEFAULT_STYLE = {"color": "#1d4ed8", "weight": 4, "fillOpacity": 0.1}
 
 
@@ -46,6 +47,8 @@ class DrawOutline(JSCSSMixin):
         Whether the base map is in GCJ-02.
     style : Mapping, optional
         Leaflet path options of the drawn shapes.
+    script_url : str, default DRAW_SCRIPT
+        Where the page loads the drawing script (``registryDrawOutline``, js/draw-outline.js) from.
 
     Examples
     --------
@@ -57,108 +60,26 @@ class DrawOutline(JSCSSMixin):
     (True, True)
     """
 
-    # The app's own GCJ-02 script is root-relative: served by this application like the vendor folder.
-    default_js = [("leaflet_geoman_js", asset_url("leaflet_geoman_js")), ("registry_gcj02", GCJ02_SCRIPT)]
+    # The app's own scripts are root-relative: served by this application like the vendor folder.
+    default_js = [("leaflet_geoman_js", asset_url("leaflet_geoman_js")), ("registry_gcj02", GCJ02_SCRIPT),
+                  ("registry_draw_outline", DRAW_SCRIPT)]
     default_css = [("leaflet_geoman_css", asset_url("leaflet_geoman_css"))]
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
         /* registryDrawOutline */
-        (function (map, opts) {
-            "use strict";
-            var field = document.getElementById(opts.field);
-            if (!field || !map.pm) { return; }
-            var drawn = L.featureGroup().addTo(map);
-
-            // Everything not drawn here is reference: neither editable, removable nor snapped to.
-            function reference(layer) {
-                if (layer instanceof L.Path && !layer._pmTempLayer && !drawn.hasLayer(layer)) {
-                    layer.options.pmIgnore = true;
-                }
-            }
-            map.eachLayer(reference);
-            map.on("layeradd", function (e) { reference(e.layer); });
-
-            // For drawing over a GCJ-02 base map (the field is always WGS 84); see static/js/gcj02.js.
-            var gcjToWgs = window.registryGcj02.gcjToWgs, wgsToGcj = window.registryGcj02.wgsToGcj;
-            function round(v) { return Math.round(v * 1e7) / 1e7; }
-            function mapCoords(coords, fn) {
-                if (typeof coords[0] === "number") { return fn(coords); }
-                return coords.map(function (c) { return mapCoords(c, fn); });
-            }
-
-            function write() {
-                var features = [];
-                drawn.eachLayer(function (layer) {
-                    var feature = layer.toGeoJSON(false);
-                    feature.properties = {};
-                    feature.geometry.coordinates = mapCoords(feature.geometry.coordinates, function (c) {
-                        var p = opts.gcj02 ? gcjToWgs(c[0], c[1]) : c;
-                        return [round(p[0]), round(p[1])];
-                    });
-                    features.push(feature);
-                });
-                field.value = features.length ? JSON.stringify({type: "FeatureCollection", features: features}) : "";
-                count();
-            }
-            // How many shapes are on the map, for the page's tests and scripts.
-            function count() { field.setAttribute("data-drawn", String(drawn.getLayers().length)); }
-            function watch(layer) { layer.on("pm:edit pm:dragend", write); }
-
-            // Text in the field (after an error, or pasted) becomes the drawing, when it is lon/lat GeoJSON.
-            function load(text) {
-                var doc, loaded;
-                try {
-                    doc = JSON.parse(text);
-                    loaded = L.geoJSON(doc, {
-                        filter: function (f) { return f.geometry && /LineString|Polygon/.test(f.geometry.type); },
-                        coordsToLatLng: function (c) {
-                            if (!(Math.abs(c[0]) <= 180 && Math.abs(c[1]) <= 90)) {
-                                throw new RangeError("not longitude/latitude");
-                            }
-                            var p = opts.gcj02 ? wgsToGcj(c[0], c[1]) : c;
-                            return L.latLng(p[1], p[0]);
-                        }
-                    });
-                } catch (err) {
-                    return false;
-                }
-                drawn.clearLayers();
-                loaded.eachLayer(function (layer) {
-                    layer.setStyle(opts.style);
-                    drawn.addLayer(layer);
-                    watch(layer);
-                });
-                count();
-                return drawn.getLayers().length > 0;
-            }
-
-            map.pm.setLang(opts.lang);
-            map.pm.setGlobalOptions({layerGroup: drawn, pathOptions: opts.style, allowSelfIntersection: true});
-            map.pm.addControls(Object.assign({
-                position: "topleft", drawMarker: false, drawCircleMarker: false, drawCircle: false, drawText: false,
-                drawPolyline: false, drawPolygon: false, drawRectangle: false, cutPolygon: false, rotateMode: false,
-                editMode: true, dragMode: true, removalMode: true
-            }, opts.tools));
-            map.on("pm:create", function (e) { watch(e.layer); write(); });
-            map.on("pm:remove", write);
-            // Pasted text is shown, not rewritten: the server reads what the planner pasted.
-            field.addEventListener("change", function () { load(field.value); });
-
-            if (field.value.trim() && load(field.value)) {
-                map.fitBounds(drawn.getBounds(), {padding: [20, 20], maxZoom: 17});
-            }
-            map.getContainer().setAttribute("data-draw-ready", "true");
-        })({{ this._parent.get_name() }}, {{ this.options_json }});
+        registryDrawOutline({{ this._parent.get_name() }}, {{ this.options_json }});
         {% endmacro %}
         """
     )
 
     def __init__(self, field_id: str, shapes: Sequence[str] = ("polygon",), *, lang: str = "zh",
-                 gcj02: bool = False, style: Mapping | None = None):
+                 gcj02: bool = False, style: Mapping | None = None, script_url: str = DRAW_SCRIPT):
         super().__init__()
         self._name = "DrawOutline"
+        if script_url != DRAW_SCRIPT:
+            self.default_js = [*self.default_js[:-1], ("registry_draw_outline", script_url)]
         unknown = set(shapes) - set(SHAPES)
         if not shapes or unknown:
             raise ValueError(f"shapes {list(shapes)!r} must be some of {sorted(SHAPES)}")

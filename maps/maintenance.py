@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import folium
-from branca.element import MacroElement
+from folium.elements import JSCSSMixin
 from folium.template import Template
 
 from maps.basemaps import Basemap
@@ -14,9 +14,11 @@ from maps.shell import DEFAULT_CENTER, build_overview_map
 # Status -> marker colour; the legend and the list badges use the same colours.
 STATUS_COLOURS = {"problem_open": "#7b1fa2", "overdue": "#c62828", "due_soon": "#a35c00", "ok": "#2e7d32"}
 TREND_COLOURS = {"declining": "#c62828", "stable": "#607d8b", "improving": "#2e7d32"}
+# The overlays' script, served by the application (registry/static/js) like the vendor folder.
+MAINTENANCE_SCRIPT = "/static/js/maintenance-layers.js"
 
 
-class MaintenanceLayers(MacroElement):
+class MaintenanceLayers(JSCSSMixin):
     """Three overlays filled from ``data_url`` for the visible box: status, open work orders, condition trend.
 
     The page weighs the same whatever the number of facilities: features are fetched as GeoJSON
@@ -34,6 +36,8 @@ class MaintenanceLayers(MacroElement):
         Ask the endpoint for positions shifted to GCJ-02 (for a GCJ-02 base map).
     control : str
         JavaScript name of the map's ``folium.LayerControl``; the layers are added to it.
+    script_url : str, default MAINTENANCE_SCRIPT
+        Where the page loads the overlays' script (``registryMaintenanceLayers``) from.
 
     Examples
     --------
@@ -47,91 +51,16 @@ class MaintenanceLayers(MacroElement):
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-        (function () {
-            var map = {{ this._parent.get_name() }};
-            var colours = {{ this.colours|tojson }};
-            var trendColours = {{ this.trend_colours|tojson }};
-            var labels = {{ this.labels|tojson }};
-            var status = L.layerGroup().addTo(map), tasks = L.layerGroup().addTo(map), trend = L.layerGroup();
-            function popup(p) {
-                var box = document.createElement("div");
-                var title = document.createElement("strong");
-                title.textContent = p.name;
-                box.appendChild(title);
-                [p.code, labels[p.status] || p.status, p.priority ? (labels.priority + " " + p.priority) : "",
-                 p.trend ? (labels.trend + ": " + (labels[p.trend] || p.trend)) : "",
-                 p.active_tasks ? (labels.tasks + ": " + p.active_tasks) : ""].forEach(function (text) {
-                    if (!text) { return; }
-                    var line = document.createElement("div");
-                    line.textContent = text;
-                    box.appendChild(line);
-                });
-                [[p.url, labels.open_archive], [p.inspect_url, labels.inspect]].forEach(function (pair) {
-                    if (!pair[0]) { return; }
-                    var link = document.createElement("a");
-                    link.href = pair[0];
-                    link.textContent = pair[1];
-                    link.style.marginRight = "0.8em";
-                    box.appendChild(link);
-                });
-                return box;
-            }
-            function draw(data) {
-                status.clearLayers(); tasks.clearLayers(); trend.clearLayers();
-                (data.features || []).forEach(function (f) {
-                    var p = f.properties, ll = [f.geometry.coordinates[1], f.geometry.coordinates[0]];
-                    var marker = L.circleMarker(ll, {radius: 7, weight: 2, color: "#fff", fillOpacity: 0.9,
-                                                     fillColor: colours[p.status] || "#555"});
-                    marker.feature = f;
-                    marker.options.status = p.status;
-                    marker.bindPopup(function () { return popup(p); });
-                    status.addLayer(marker);
-                    if (p.active_tasks) {
-                        tasks.addLayer(L.circleMarker(ll, {radius: 12, weight: 2, color: "#7b1fa2", fill: false,
-                                                           dashArray: "3 3", interactive: false}));
-                    }
-                    if (p.trend) {
-                        trend.addLayer(L.circleMarker(ll, {radius: 5, weight: 1, color: "#222", fillOpacity: 1,
-                                                           fillColor: trendColours[p.trend] || "#999"})
-                                       .bindPopup(function () { return popup(p); }));
-                    }
-                });
-                map.getContainer().setAttribute("data-features", String((data.features || []).length));
-                map.getContainer().dispatchEvent(new CustomEvent("maintenance:loaded", {detail: data}));
-            }
-            var pending = null;
-            function load() {
-                var b = map.getBounds();
-                var bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) {
-                    return v.toFixed(5);
-                }).join(",");
-                var url = {{ this.data_url|tojson }};
-                url += (url.indexOf("?") >= 0 ? "&" : "?") + "bbox=" + bbox;
-                if (pending) { pending.abort(); }
-                pending = new AbortController();
-                fetch(url, {credentials: "same-origin", signal: pending.signal,
-                            headers: {"Accept": "application/geo+json"}})
-                    .then(function (r) { return r.ok ? r.json() : {features: []}; })
-                    .then(draw)
-                    .catch(function (e) { if (e.name !== "AbortError") { console.warn(e); } });
-            }
-            map.on("moveend", load);
-            var overlays = {};
-            overlays[labels.status] = status;
-            overlays[labels.tasks] = tasks;
-            overlays[labels.trend] = trend;
-            // Into the map's own layer switch, beside the base maps: one switch, not two.
-            Object.keys(overlays).forEach(function (name) { {{ this.control }}.addOverlay(overlays[name], name); });
-            window.maintenanceMap = {map: map, reload: load};
-            load();
-        })();
+        registryMaintenanceLayers({{ this._parent.get_name() }}, {{ this.control }}, {{ this.options|tojson }});
         {% endmacro %}
         """
     )
 
-    def __init__(self, data_url: str, labels: Mapping[str, str], gcj_shift: bool = False, *, control: str):
+    def __init__(self, data_url: str, labels: Mapping[str, str], gcj_shift: bool = False, *, control: str,
+                 script_url: str = MAINTENANCE_SCRIPT):
         super().__init__()
         self._name = "MaintenanceLayers"
+        self.default_js = [("registry_maintenance_layers", script_url)]
         self.control = control  # the map's layer switch, which the script adds its layers to
         url = data_url
         if gcj_shift:
@@ -140,6 +69,12 @@ class MaintenanceLayers(MacroElement):
         self.labels = dict(labels)
         self.colours = STATUS_COLOURS
         self.trend_colours = TREND_COLOURS
+
+    @property
+    def options(self) -> dict:
+        """What the script needs besides the map and its layer switch."""
+        return {"colours": self.colours, "trendColours": self.trend_colours, "labels": self.labels,
+                "dataUrl": self.data_url}
 
 
 def build_maintenance_map(settings: Mapping, data_url: str, labels: Mapping[str, str], *,

@@ -174,7 +174,8 @@ def drawn_geojson(*geoms) -> str:
 
 def _options(page: str) -> dict:
     """The drawing widget's options as rendered into the page's script."""
-    return json.loads(re.search(r"/\* registryDrawOutline \*/.*?\}\)\(\w+, (\{.*?\})\);", page, re.S).group(1))
+    call = re.search(r"registryDrawOutline\(\w+, (\{.*?\})\);", page, re.S)
+    return json.loads(call.group(1))
 
 
 def test_zone_and_check_pages_offer_drawing_with_local_tools(client, site):
