@@ -73,9 +73,9 @@ def _facility_county(session: Session, facility_id) -> str | None:
     return session.scalar(select(Facility.county_code).where(Facility.id == facility_id))
 
 
-def _counties(session: Session, event: AuditEvent) -> tuple:
+def event_counties(session: Session, event: AuditEvent) -> tuple:
     """The counties a changed record belongs to, from its snapshots (and the rows they name)."""
-    from registry.services.manage.tasks import _tribute_counties
+    from registry.services.manage.tasks import tribute_counties
 
     snap = {**(event.before or {}), **(event.after or {})}
     kind = event.entity_type
@@ -87,9 +87,9 @@ def _counties(session: Session, event: AuditEvent) -> tuple:
     if snap.get("facility_id") is not None:
         found.append(_facility_county(session, snap["facility_id"]))
     if kind == "tributes" and snap.get("target_type"):
-        found.extend(_tribute_counties(session, snap["target_type"], snap.get("target_id")))
+        found.extend(tribute_counties(session, snap["target_type"], snap.get("target_id")))
     if kind == "attachments" and snap.get("entity_type"):
-        found.extend(_parent_counties(session, snap["entity_type"], snap.get("entity_id")))
+        found.extend(parent_counties(session, snap["entity_type"], snap.get("entity_id")))
     if kind == "relocation_import_batches" and event.entity_id is not None:
         batch = session.get(ImportBatch, event.entity_id)
         codes = list(batch.codes or [])[:5000] if batch is not None else []
@@ -98,11 +98,11 @@ def _counties(session: Session, event: AuditEvent) -> tuple:
                                                 .where(Relocation.code.in_(codes))):
                 found.extend((origin, _facility_county(session, dest)))
     if not any(found) and kind in ("inspections", "maintenance_tasks", "problem_reports", "relocations"):
-        found.extend(_parent_counties(session, kind, event.entity_id))
+        found.extend(parent_counties(session, kind, event.entity_id))
     return tuple(dict.fromkeys(c for c in found if c))
 
 
-def _parent_counties(session: Session, kind: str, ident) -> list:
+def parent_counties(session: Session, kind: str, ident) -> list:
     models = {"inspections": Inspection, "maintenance_tasks": MaintenanceTask, "problem_reports": ProblemReport}
     if ident is None:
         return []
@@ -128,7 +128,7 @@ def may_read(session: Session, actor: Actor, event: AuditEvent) -> tuple[bool, t
     held = [role for role in roles if role in actor.roles]
     if not held:
         return False, ()
-    counties = _counties(session, event)
+    counties = event_counties(session, event)
     if by_county and held == ["manager"]:
         return may_county(actor, counties), counties
     return True, counties

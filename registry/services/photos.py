@@ -124,7 +124,7 @@ def add_attachments(session: Session, actor: Actor, entity_type: str, entity_id:
     return rows
 
 
-def _owner_county(session: Session, attachment: Attachment) -> str | None:
+def owner_county(session: Session, attachment: Attachment) -> str | None:
     if attachment.entity_type == "inspections":
         return session.scalar(select(Facility.county_code).join(Inspection, Inspection.facility_id == Facility.id)
                               .where(Inspection.id == attachment.entity_id))
@@ -152,7 +152,7 @@ def photo_file(store: Store, actor: Actor, instance_path: str | os.PathLike, att
         raise NotFound(f"no photo variant {variant!r}; variants are {', '.join(VARIANTS)}")
     with store.session() as session:
         attachment = load(session, Attachment, attachment_id, "photo", active_only=True)
-        county = _owner_county(session, attachment)
+        county = owner_county(session, attachment)
     if county is None:
         raise NotFound(f"photo {attachment_id} belongs to no facility")
     require_county(actor, county, write=False)

@@ -85,7 +85,7 @@ def _ogc_routing_error(exc: HTTPException):
     return exception_response(exc.code or 500, own or exc.name)
 
 
-def _respond(status: int, message: str, field: str | None = None):
+def respond(status: int, message: str, field: str | None = None):
     if _wants_json():
         body = {"status": status, "message": message}
         if field:
@@ -156,18 +156,18 @@ def init_app(app: Flask) -> None:
             from registry.web.system.auth import audit_forbidden
 
             audit_forbidden(exc.message)
-        return _respond(exc.status, exc.message, exc.field)
+        return respond(exc.status, exc.message, exc.field)
 
     @app.errorhandler(StoreError)
     def store_error(exc: StoreError):
-        return _respond(503, str(exc))
+        return respond(503, str(exc))
 
     def http_error(exc):
         if _is_ogc_path():
             return _ogc_routing_error(exc)
         # Werkzeug's stock English description would show on Chinese pages: pass only our own messages.
         own = exc.description if exc.description != type(exc).description else ""
-        return _respond(exc.code, own)
+        return respond(exc.code, own)
 
     for status in (400, 403, 404, 405):
         app.register_error_handler(status, http_error)
@@ -175,9 +175,9 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(413)
     def too_large(exc):
         limit = round((app.config.get("MAX_CONTENT_LENGTH") or 0) / (1024 * 1024), 2)
-        return _respond(413, f"The upload is larger than the {limit:g} MB this registry accepts; "
+        return respond(413, f"The upload is larger than the {limit:g} MB this registry accepts; "
                              "nothing was saved. Split the file or send a smaller one.")
 
     @app.errorhandler(500)
     def server_error(exc):
-        return _respond(500, "An internal error occurred; it has been logged.")
+        return respond(500, "An internal error occurred; it has been logged.")

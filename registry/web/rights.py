@@ -230,18 +230,18 @@ def _county(session, args):
 
 def _tribute(session, args):
     from registry.models import Tribute
-    from registry.services.manage.tasks import _tribute_counties
+    from registry.services.manage.tasks import tribute_counties
 
     tribute = session.get(Tribute, args["tribute_id"])
-    return None if tribute is None else tuple(_tribute_counties(session, tribute.target_type, tribute.target_id))
+    return None if tribute is None else tuple(tribute_counties(session, tribute.target_type, tribute.target_id))
 
 
 def _photo(session, args):
     from registry.models import Attachment
-    from registry.services.photos import _owner_county
+    from registry.services.photos import owner_county
 
     attachment = session.get(Attachment, args["attachment_id"])
-    return None if attachment is None else (_owner_county(session, attachment),)
+    return None if attachment is None else (owner_county(session, attachment),)
 
 
 def _batch(session, args):
@@ -267,8 +267,8 @@ def _history(session, args):
         return None
     event = session.scalars(select(AuditEvent).where(AuditEvent.entity_type == kind, AuditEvent.entity_id == ident)
                             .order_by(AuditEvent.id.desc()).limit(1)).first()
-    found = history._counties(session, event) if event is not None else ()
-    return found or tuple(history._parent_counties(session, kind, ident))
+    found = history.event_counties(session, event) if event is not None else ()
+    return found or tuple(history.parent_counties(session, kind, ident))
 
 
 def _facility_day(session, args):

@@ -305,7 +305,7 @@ def tasks_of_inspection(store: Store, inspection_id: int) -> list[MaintenanceTas
                                     .order_by(MaintenanceTask.id)))
 
 
-def _tribute_counties(session, target_type: str, target_id: int) -> set[str]:
+def tribute_counties(session, target_type: str, target_id: int) -> set[str]:
     """Where a tribute belongs: the facility's county, or for a martyr the counties of their tombs (else birthplace)."""
     from registry.models import Martyr, Tomb
 
@@ -334,7 +334,7 @@ def tribute_queue(store: Store, actor: Actor) -> list[dict]:
     rows = []
     with store.session() as session:
         for item in pending_tributes(store, actor, limit=500):
-            counties = _tribute_counties(session, item["target_type"], item["target_id"])
+            counties = tribute_counties(session, item["target_type"], item["target_id"])
             if actor.can("admin") or counties & set(actor.counties):
                 rows.append({**item, "target_name": _target_name(session, item["target_type"], item["target_id"]),
                              "counties": sorted(counties)})
@@ -348,7 +348,7 @@ def moderate_in_county(store: Store, actor: Actor, tribute_id: int, version, dec
 
     with store.session() as session:
         tribute = load(session, Tribute, tribute_id, "tribute")
-        counties = _tribute_counties(session, tribute.target_type, tribute.target_id)
+        counties = tribute_counties(session, tribute.target_type, tribute.target_id)
     if not actor.can("admin") and not (actor.can("manager") and counties & set(actor.counties)):
         raise Forbidden(f"{actor.name} may not moderate messages outside their counties "
                         f"({', '.join(sorted(counties)) or 'no county'})")

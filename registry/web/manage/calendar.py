@@ -19,7 +19,7 @@ from registry.services.manage import calendar as service
 from registry.services.manage.due import Cadence
 from registry.services.manage.tasks import STATE_LABELS
 from registry.solar_terms import BEIJING
-from registry.web.errors import _respond
+from registry.web.errors import respond
 from registry.web.system.auth import audit_forbidden, current_actor
 
 bp = Blueprint("calendar", __name__)
@@ -32,7 +32,7 @@ HOME_LIMIT = 30
 @bp.errorhandler(Forbidden)
 def forbidden(exc: Forbidden):
     audit_forbidden(exc.message)
-    return _respond(403, exc.message, exc.field)
+    return respond(403, exc.message, exc.field)
 
 
 def _english() -> bool:

@@ -36,11 +36,11 @@ from registry.web.manage.pages import BEIJING, READ, WRITE, bp
 from registry.web.system.auth import current_actor, role_required
 
 
-def _attachments_dir() -> Path:
+def attachments_folder() -> Path:
     return Path(current_app.instance_path) / "attachments"
 
 
-def _uploads(name: str = "photos") -> list[tuple[str, bytes]]:
+def uploaded_files(name: str = "photos") -> list[tuple[str, bytes]]:
     limit = PhotoLimits.from_config(current_app.config).max_bytes
     files = []
     for item in request.files.getlist(name):
@@ -91,8 +91,8 @@ def inspect_submit(facility_id: int):
     rules = FieldRules.from_config(current_app.config)
     values = request.form.to_dict()
     try:
-        result = submit_inspection(get_store(), current_actor(), facility_id, values, _uploads(),
-                                   attachments_dir=_attachments_dir(), rules=rules)
+        result = submit_inspection(get_store(), current_actor(), facility_id, values, uploaded_files(),
+                                   attachments_dir=attachments_folder(), rules=rules)
     except InvalidInput as exc:
         if _wants_json():
             return jsonify({"status": 400, "message": exc.message, "field": exc.field}), 400
@@ -183,8 +183,8 @@ def task_step(task_id: int, step: str):
         elif step == "edit":
             update_task(get_store(), actor, task_id, version, form)
         elif step == "complete":
-            complete_task(get_store(), actor, task_id, version, form, _uploads(), attachments_dir=_attachments_dir(),
-                          limits=PhotoLimits.from_config(current_app.config))
+            complete_task(get_store(), actor, task_id, version, form, uploaded_files(),
+                          attachments_dir=attachments_folder(), limits=PhotoLimits.from_config(current_app.config))
         elif step == "verify":
             verify_task(get_store(), actor, task_id, version, accept=True, note=form.get("note"))
         elif step == "send-back":

@@ -13,10 +13,10 @@ from registry.extensions import get_store
 from registry.services import ServiceError
 from registry.services.manage.due import statuses
 from registry.services.manage.inspections import FieldRules, flagged_inspections, submit_inspection
-from registry.web.errors import _respond
-from registry.web.manage.field import _attachments_dir, _uploads
+from registry.web.errors import respond
+from registry.web.manage.field import attachments_folder, uploaded_files
 from registry.web.manage.pages import READ, WRITE, cadence, helpers
-from registry.web.system.auth import _csrf_refused, audit_forbidden, current_actor, role_required
+from registry.web.system.auth import audit_forbidden, csrf_refused, current_actor, role_required
 
 bp = Blueprint("offline", __name__, url_prefix="/manage")
 bp.context_processor(helpers)  # the managers' area's labels and dates, for the queue page
@@ -103,8 +103,8 @@ def session_info():
 @role_required(*WRITE)
 def sync(facility_id: int):
     """Receive one queued inspection; every answer is JSON the phone's queue reads (status, message, field)."""
-    result = submit_inspection(get_store(), current_actor(), facility_id, request.form.to_dict(), _uploads(),
-                               attachments_dir=_attachments_dir(), rules=FieldRules.from_config(current_app.config))
+    result = submit_inspection(get_store(), current_actor(), facility_id, request.form.to_dict(), uploaded_files(),
+                               attachments_dir=attachments_folder(), rules=FieldRules.from_config(current_app.config))
     inspection = result.inspection
     return jsonify({"id": inspection.id, "replayed": result.replayed,
                     "url": url_for("manage.inspection", inspection_id=inspection.id),
@@ -129,17 +129,17 @@ def _service_refused(exc: ServiceError):
     if exc.status == 403:
         audit_forbidden(exc.message)  # as every refusal of a county is kept
     if request.endpoint != "offline.sync":
-        return _respond(exc.status, exc.message, exc.field)
+        return respond(exc.status, exc.message, exc.field)
     return _refusal(exc.status, exc.message, exc.field)
 
 
 def _http_refused(exc: HTTPException):
     # Raised before the view too (the rights table's 403, a body over the size limit): JSON for the queue.
     if isinstance(exc, CSRFError):
-        return _csrf_refused(exc)  # audited, and named csrf_token: the queue fetches a fresh token and retries
+        return csrf_refused(exc)  # audited, and named csrf_token: the queue fetches a fresh token and retries
     own = exc.description if exc.description != type(exc).description else ""
     if request.endpoint != "offline.sync":
-        return _respond(exc.code or 500, own)
+        return respond(exc.code or 500, own)
     return _refusal(exc.code or 500, own or exc.name, None)
 
 

@@ -34,14 +34,14 @@ from registry.services.manage.inspections import facility_for_form
 from registry.services.manage.tasks import PRIORITIES as TASK_PRIORITIES
 from registry.services.manage.tasks import STATE_LABELS
 from registry.services.photos import photo_file
-from registry.web.errors import _respond
+from registry.web.errors import respond
 from registry.web.map_cache import render_map
 from registry.web.system.auth import audit_forbidden, current_actor, role_required
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
 
 
-def _counties() -> dict[str, tuple]:
+def county_seats() -> dict[str, tuple]:
     """The registry's current counties (code -> name, seat lon, lat), read from its divisions."""
     return divisions.counties(get_store())
 
@@ -59,7 +59,7 @@ EDIT_FLAGS = ("sign_present", "land_title_registered")
 def forbidden(exc: Forbidden):
     """A county outside the user's scope: 403, and the attempt is kept in the audit trail."""
     audit_forbidden(exc.message)
-    return _respond(403, exc.message, exc.field)
+    return respond(403, exc.message, exc.field)
 
 
 @bp.context_processor
@@ -79,7 +79,7 @@ def helpers():
         "label": label, "local": local, "STATUS_LABELS": STATUS_LABELS, "STATUS_COLOURS": STATUS_COLOURS,
         "TREND_COLOURS": TREND_COLOURS, "PRIORITIES": PRIORITIES, "TRENDS": TRENDS, "TIER_LABELS": TIER_LABELS,
         "CONDITION_LABELS": CONDITION_LABELS, "CHECK_LABELS": CHECK_LABELS, "SIX_ONES": SIX_ONES_VOCAB,
-        "COUNTIES": _counties(), "CITIES": {d.code: d.name for d in divisions.current(get_store()).current("city")},
+        "COUNTIES": county_seats(), "CITIES": {d.code: d.name for d in divisions.current(get_store()).current("city")},
         "LEVELS": LEVELS, "CATEGORIES": CATEGORIES, "STATE_LABELS": STATE_LABELS,
         "TASK_PRIORITIES": TASK_PRIORITIES, "FUNDING_SOURCES": FUNDING_SOURCES, "CONDITIONS": CONDITIONS,
         "CHECK_STATES": CHECK_STATES,
@@ -94,9 +94,9 @@ def _filters() -> dict:
     return {key: request.args.get(key) or None for key in ("county", "city", "level", "category", "status")}
 
 
-def _counties_for(actor) -> list[str]:
+def counties_for(actor) -> list[str]:
     allowed = readable_counties(actor)
-    return list(_counties()) if allowed is None else [c for c in _counties() if c in allowed]
+    return list(county_seats()) if allowed is None else [c for c in county_seats() if c in allowed]
 
 
 @bp.get("")
@@ -110,7 +110,7 @@ def index():
     for row in rows:
         counts[row.status] += 1
     return render_template("manage/index.html", rows=rows, counts=counts, filters=filters,
-                           counties=_counties_for(actor), demo_notice=registry_has_demo(get_store()),
+                           counties=counties_for(actor), demo_notice=registry_has_demo(get_store()),
                            can_write=any(actor.can(r) for r in WRITE))
 
 
@@ -132,12 +132,12 @@ def maintenance_map():
     data_url = url_for("manage.map_data") + ("?" + urlencode(filters) if filters else "")
     center, zoom = divisions.first_view(get_store())
     county = filters.get("county") or (actor.counties[0] if len(actor.counties) == 1 else None)
-    if county in _counties():
-        _name, lon, lat = _counties()[county]
+    if county in county_seats():
+        _name, lon, lat = county_seats()[county]
         center, zoom = (lat, lon), 9  # a county fits a phone screen at zoom 9
     parts = render_map(build_maintenance_map(current_app.config, data_url, labels, basemap=basemap,
                                                center=center, zoom=zoom))
-    return render_template("manage/map.html", map=parts, filters=filters, counties=_counties_for(actor),
+    return render_template("manage/map.html", map=parts, filters=filters, counties=counties_for(actor),
                            demo_notice=registry_has_demo(get_store()))
 
 
@@ -231,7 +231,7 @@ def ledgers():
     actor = current_actor()
     city = divisions.report_city(get_store(), actor, request.args.get("city") or None)
     in_city = divisions.current(get_store()).check_city(city) if city else None
-    books = [(county, townships(get_store(), actor, county)) for county in _counties_for(actor)
+    books = [(county, townships(get_store(), actor, county)) for county in counties_for(actor)
              if in_city is None or county in in_city]
     return render_template("manage/ledgers.html", books=books, city=city)
 
@@ -243,7 +243,7 @@ def ledger(county: str):
     township = request.args.get("township") or None
     data = ledger_xlsx(get_store(), current_actor(), county, township, cadence(),
                        demo=registry_has_demo(get_store()))
-    name = f"{_counties()[county][0]}{township or ''}烈士纪念设施台账.xlsx"
+    name = f"{county_seats()[county][0]}{township or ''}烈士纪念设施台账.xlsx"
     # send_file writes both an ASCII filename and the UTF-8 filename* that Excel and WPS read.
     return send_file(io.BytesIO(data), as_attachment=True, download_name=name,
                      mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

@@ -13,7 +13,7 @@ from registry.extensions import get_store
 from registry.services import Forbidden, ServiceError, divisions
 from registry.services.access import readable_counties
 from registry.services.manage.visits import BEIJING, MAX_STOPS, START_CRS, VisitRequest, due_on, parse_day, plan_visits
-from registry.web.manage.pages import WRITE, _counties, _counties_for, bp, cadence
+from registry.web.manage.pages import WRITE, bp, cadence, counties_for, county_seats
 from registry.web.map_cache import render_map
 from registry.web.system.auth import audit_forbidden, current_actor, role_required
 
@@ -26,7 +26,7 @@ def _asked(actor) -> VisitRequest:
     county = args.get("county")
     if county is None:
         allowed = readable_counties(actor)
-        mine = [c for c in _counties() if allowed is None or c in allowed]
+        mine = [c for c in county_seats() if allowed is None or c in allowed]
         county = mine[0] if mine else ""
     facilities = args.getlist("facility")
     return VisitRequest(day=args.get("day", ""), county=county, facilities=facilities,
@@ -66,7 +66,7 @@ def visits():
         error, field, status = exc.message, exc.field, exc.status
         due = _due_anyway(actor, asked)
     return render_template("manage/visits.html", plan=plan, asked=asked, error=error, field=field, due=due,
-                           map=_map(plan) if plan and plan.stops else None, counties=_counties_for(actor),
+                           map=_map(plan) if plan and plan.stops else None, counties=counties_for(actor),
                            start_crs=START_CRS, START_CRS_LABELS=START_CRS_LABELS, max_stops=MAX_STOPS), status
 
 

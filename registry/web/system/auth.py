@@ -158,15 +158,15 @@ def _one_time_password_first():
 
 
 @bp.app_errorhandler(CSRFError)
-def _csrf_refused(exc: CSRFError):
-    from registry.web.errors import _respond
+def csrf_refused(exc: CSRFError):
+    from registry.web.errors import respond
 
     with unit_of_work(get_store()) as db:
         record_audit(db, current_actor(), "forbidden", entity_type="route",
                      note=f"{request.method} {request.path}: {exc.description}"[:500])
     if "expired" in (exc.description or ""):
-        return _respond(400, _("表单已过期，请刷新页面后重试。"), "csrf_token")
-    return _respond(400, _("表单缺少有效的安全令牌（csrf_token），请刷新页面后重试。"), "csrf_token")
+        return respond(400, _("表单已过期，请刷新页面后重试。"), "csrf_token")
+    return respond(400, _("表单缺少有效的安全令牌（csrf_token），请刷新页面后重试。"), "csrf_token")
 
 
 def _throttled(verdict: logins.Verdict, template: str, **context):
