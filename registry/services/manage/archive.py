@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import io
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -50,8 +50,8 @@ from registry.services.manage.due import (
 )
 from registry.services.manage.tasks import PRIORITIES as TASK_PRIORITIES
 from registry.services.manage.tasks import STATE_LABELS
+from registry.solar_terms import BEIJING
 
-BEIJING = timezone(timedelta(hours=8))
 CONDITION_LABELS = {"good": "良好", "fair": "一般", "poor": "较差", "critical": "危急"}
 CHECK_LABELS = {"present": "具备", "deficient": "不规范", "missing": "缺失"}
 

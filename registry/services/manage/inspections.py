@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from shapely.geometry import Point
 from sqlalchemy import select
@@ -20,11 +20,11 @@ from registry.services.access import readable_counties, require_county
 from registry.services.base import Actor, Conflict, InvalidInput, load, record_audit, snapshot, unit_of_work
 from registry.services.manage.due import TIERS
 from registry.services.photos import PhotoLimits, add_attachments, check_photos, write_files
+from registry.solar_terms import BEIJING
 
 KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{8,100}")
 # A phone's clock may run a little ahead of the server's; beyond this a time is "in the future".
 CLOCK_SKEW = timedelta(minutes=10)
-BEIJING = timezone(timedelta(hours=8))
 MAX_PROBLEMS = 4000
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select
 
@@ -17,9 +17,9 @@ from registry.services import divisions
 from registry.services.access import readable_counties, require_county
 from registry.services.base import Actor, Forbidden, InvalidInput
 from registry.services.manage.due import Cadence, FacilityDue, statuses
+from registry.solar_terms import BEIJING
 
 # Managers plan in local time: "due on a day" means due before that day ends in Beijing.
-BEIJING = timezone(timedelta(hours=8))
 # A day's round on foot or by car is a few dozen stops; the cap keeps the page and the 2-opt quick.
 MAX_STOPS = 200
 # How a typed start point may be given: lon/lat as the registry stores it, or as a phone's map app gives it.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, send_file, url_for
@@ -34,6 +34,7 @@ from registry.services.manage.inspections import facility_for_form
 from registry.services.manage.tasks import PRIORITIES as TASK_PRIORITIES
 from registry.services.manage.tasks import STATE_LABELS
 from registry.services.photos import photo_file
+from registry.solar_terms import BEIJING
 from registry.web.errors import respond
 from registry.web.map_cache import render_map
 from registry.web.system.auth import audit_forbidden, current_actor, role_required
@@ -47,7 +48,6 @@ def county_seats() -> dict[str, tuple]:
 
 READ = ("manager", "reviewer")
 WRITE = ("manager",)
-BEIJING = timezone(timedelta(hours=8))
 CONDITION_LABELS = {"good": ("良好", "Good"), "fair": ("一般", "Fair"), "poor": ("较差", "Poor"),
                     "critical": ("危急", "Critical")}
 CHECK_LABELS = {"present": ("具备", "Present"), "deficient": ("不规范", "Deficient"), "missing": ("缺失", "Missing")}
