@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from geodata.sniff import Limits  # noqa: E402 - after the path is set
 from registry.services.base import ServiceError  # noqa: E402
-from registry.services.gis.imports import _read  # noqa: E402
+from registry.services.gis.files import read_rows  # noqa: E402
 
 POINTS = 2_000_000
 
@@ -46,7 +46,7 @@ def main() -> None:
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         start = time.perf_counter()
         try:
-            _read(data, "shp", None, limits)
+            read_rows(data, "shp", None, limits)
             outcome = "read (not refused!)"
         except ServiceError as exc:
             outcome = f"{exc.status}: {exc.message}"
