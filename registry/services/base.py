@@ -156,3 +156,19 @@ def check_version(obj, expected: int | None) -> None:
             "your change again.",
             field="version",
         )
+
+
+def optional_date(value, field: str, *, strip: bool = False) -> date | None:
+    """A date from a form or a caller (``YYYY-MM-DD`` or a ``date``), None when blank.
+
+    Anything else is refused naming ``field``; ``strip`` first trims spaces round a text, as a typed field may have.
+    """
+    if value in (None, ""):
+        return None
+    if isinstance(value, date):
+        return value
+    text = str(value).strip() if strip else str(value)
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"{field} {value!r} is not a date (YYYY-MM-DD)", field=field) from None

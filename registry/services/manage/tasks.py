@@ -18,6 +18,7 @@ from registry.services.base import (
     InvalidInput,
     check_version,
     load,
+    optional_date,
     record_audit,
     snapshot,
     unit_of_work,
@@ -57,18 +58,6 @@ def _money(values: dict, name: str) -> float | None:
     return amount
 
 
-def _date(values: dict, name: str) -> date | None:
-    raw = values.get(name)
-    if raw in (None, ""):
-        return None
-    if isinstance(raw, date):
-        return raw
-    try:
-        return date.fromisoformat(str(raw).strip())
-    except ValueError:
-        raise InvalidInput(f"{name} {raw!r} is not a date (YYYY-MM-DD)", field=name) from None
-
-
 def _assignee(session, values: dict, county_code: str) -> int | None:
     raw = values.get("assignee_id")
     if raw in (None, ""):
@@ -97,7 +86,7 @@ def _fields(session, values: dict, county_code: str) -> dict:
         "description": _text(values, "description"),
         "priority": priority,
         "assignee_id": _assignee(session, values, county_code),
-        "due_on": _date(values, "due_on"),
+        "due_on": optional_date(values.get("due_on"), "due_on", strip=True),
         "cost_estimate": _money(values, "cost_estimate"),
         "funding_source": funding,
     }

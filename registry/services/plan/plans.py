@@ -24,6 +24,7 @@ from registry.services.base import (
     NotFound,
     check_version,
     load,
+    optional_date,
     record_audit,
     snapshot,
     unit_of_work,
@@ -44,16 +45,15 @@ FIELD_LABELS = {
 }
 
 
-def _date(values: dict, key: str):
-    value = values.get(key)
-    if value in (None, ""):
-        return None
-    if isinstance(value, date):
-        return value
+def _amount(raw, key: str) -> float:
+    """A sum of yuan, zero or more; anything else is refused naming ``key``."""
     try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise InvalidInput(f"{key} {value!r} is not a date (YYYY-MM-DD)", field=key) from None
+        amount = float(raw)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"{key} {raw!r} is not a number", field=key) from None
+    if amount < 0 or amount != amount:
+        raise InvalidInput(f"{key} cannot be negative", field=key)
+    return amount
 
 
 def _clean(values: dict) -> dict:
@@ -77,16 +77,9 @@ def _clean(values: dict) -> dict:
         targets = [line.strip() for line in targets.splitlines() if line.strip()]
     clean["targets"] = list(targets or [])
     budget = values.get("budget")
-    if budget in (None, ""):
-        clean["budget"] = None
-    else:
-        try:
-            clean["budget"] = float(budget)
-        except (TypeError, ValueError):
-            raise InvalidInput(f"budget {budget!r} is not a number", field="budget") from None
-        if clean["budget"] < 0 or clean["budget"] != clean["budget"]:
-            raise InvalidInput("budget cannot be negative", field="budget")
-    clean["start_on"], clean["end_on"] = _date(values, "start_on"), _date(values, "end_on")
+    clean["budget"] = None if budget in (None, "") else _amount(budget, "budget")
+    clean["start_on"] = optional_date(values.get("start_on"), "start_on")
+    clean["end_on"] = optional_date(values.get("end_on"), "end_on")
     if clean["start_on"] and clean["end_on"] and clean["end_on"] < clean["start_on"]:
         raise InvalidInput("end_on is before start_on", field="end_on")
     return clean
@@ -285,12 +278,7 @@ def add_funding_line(store: Store, actor: Actor, plan_id: int, values: dict) -> 
     amounts = {}
     for key in ("amount_allocated", "amount_spent"):
         raw = values.get(key)
-        try:
-            amounts[key] = float(raw) if raw not in (None, "") else 0.0
-        except (TypeError, ValueError):
-            raise InvalidInput(f"{key} {raw!r} is not a number", field=key) from None
-        if amounts[key] < 0 or amounts[key] != amounts[key]:
-            raise InvalidInput(f"{key} cannot be negative", field=key)
+        amounts[key] = _amount(raw, key) if raw not in (None, "") else 0.0
     year = values.get("year")
     try:
         year = int(year) if year not in (None, "") else None
@@ -309,12 +297,7 @@ def add_funding_line(store: Store, actor: Actor, plan_id: int, values: dict) -> 
 def record_spending(store: Store, actor: Actor, line_id: int, version: int | None, amount_spent) -> FundingLine:
     """Set how much of a funding line has been spent so far, from the version the user saw."""
     require_planner(actor)
-    try:
-        amount = float(amount_spent)
-    except (TypeError, ValueError):
-        raise InvalidInput(f"amount_spent {amount_spent!r} is not a number", field="amount_spent") from None
-    if amount < 0 or amount != amount:
-        raise InvalidInput("amount_spent cannot be negative", field="amount_spent")
+    amount = _amount(amount_spent, "amount_spent")
     with unit_of_work(store) as session:
         line = load(session, FundingLine, line_id, "funding line", active_only=True)
         check_version(line, version)

@@ -24,6 +24,7 @@ from registry.services.base import (
     InvalidInput,
     TooLarge,
     load,
+    optional_date,
     record_audit,
     snapshot,
     unit_of_work,
@@ -47,14 +48,7 @@ def _kind(kind: str) -> str:
 
 
 def _reported(value) -> date | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise InvalidInput(f"reported_on {value!r} is not a date (YYYY-MM-DD)", field="reported_on") from None
+    return optional_date(value, "reported_on")
 
 
 def read_error(exc: ReadError) -> InvalidInput:
