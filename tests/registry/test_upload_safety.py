@@ -26,9 +26,9 @@ from registry.models import (
 from registry.services import Actor
 from registry.services.relocations import create_relocation
 from tests.conftest import make_app
+from tests.registry.manage.test_manage_web import multipart
 from tests.registry.public_factories import demo_like
 from tests.registry.test_manage_helpers import SHANGHANG, facility, form, jpeg, people
-from tests.registry.test_manage_web import multipart
 
 SYSTEM = Actor.system("test")
 

@@ -15,7 +15,7 @@ from registry.services import Actor, InvalidInput
 from registry.services.relocations import ledger as imports
 from registry.services.users import create_user
 from tests.conftest import make_app
-from tests.registry.test_relocations_ledger_gen import make_destinations
+from tests.registry.relocations.test_relocations_ledger_gen import make_destinations
 
 IMPORTER = Actor(name="importer", roles=("manager",), counties=("350823", "350821"))
 SYSTEM = Actor.system("test")

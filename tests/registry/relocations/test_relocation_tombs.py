@@ -13,7 +13,7 @@ from registry.models import AuditEvent, Martyr, Relocation, Tomb
 from registry.services import Actor, Conflict, Forbidden, InvalidInput, unit_of_work
 from registry.services import relocations as service
 from registry.services.relocations.reconciliation import reconcile
-from tests.registry.test_relocations_ledger_gen import DESTINATIONS, make_destinations
+from tests.registry.relocations.test_relocations_ledger_gen import DESTINATIONS, make_destinations
 
 ADMIN = Actor(name="tester", roles=("admin",))
 CEMETERY, CEMETERY_NAME, CEMETERY_POINT = "SH-CEM", DESTINATIONS[0][1], DESTINATIONS[0][4:]

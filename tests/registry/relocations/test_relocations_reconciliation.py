@@ -21,7 +21,7 @@ from registry.services.demo import load_demo
 from registry.services.divisions import counties as store_counties
 from registry.services.relocations.reconciliation import reconcile, to_xlsx
 from registry.services.users import create_demo_users
-from tests.registry.test_relocations_ledger_gen import DESTINATIONS, make_destinations
+from tests.registry.relocations.test_relocations_ledger_gen import DESTINATIONS, make_destinations
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ from shapely import Point
 
 from geodata.exports import export
 from registry.services.relocations.reconciliation import reconcile, to_xlsx
+from tests.registry.gis.test_ogc_api import N_TOMBS, seed
+from tests.registry.relocations.test_relocations_reconciliation import add_martyr, add_tomb
 from tests.registry.test_manage_helpers import facility, people
-from tests.registry.test_ogc_api import N_TOMBS, seed
-from tests.registry.test_relocations_reconciliation import add_martyr, add_tomb
 
 # What a spreadsheet would run or call: a formula, a DDE call, arithmetic, an @-function, and each of those
 # hidden behind a tab or a carriage return.

@@ -11,8 +11,8 @@ from registry.models import AuditEvent, Tomb
 from registry.services import Actor, Conflict, Forbidden
 from registry.services import relocations as service
 from registry.services.users import create_demo_users
-from tests.registry.test_relocations_ledger_gen import DESTINATIONS
-from tests.registry.test_relocations_reconciliation import add_martyr, add_tomb, dests, rebury  # noqa: F401
+from tests.registry.relocations.test_relocations_ledger_gen import DESTINATIONS
+from tests.registry.relocations.test_relocations_reconciliation import add_martyr, add_tomb, dests, rebury  # noqa: F401
 
 PAGE = "/relocations/reconciliation"
 PASSWORDS = {"admin": "demo-admin-pass", "manager": "demo-manager-pass", "manager2": "demo-manager-pass",

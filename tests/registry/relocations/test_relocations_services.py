@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from registry.models import Attachment, AuditEvent, Martyr, Relocation
 from registry.services import Actor, Conflict, Forbidden, InvalidInput, unit_of_work
 from registry.services import relocations as service
-from tests.registry.test_relocations_ledger_gen import make_destinations
+from tests.registry.relocations.test_relocations_ledger_gen import make_destinations
 
 ADMIN = Actor(name="tester", roles=("admin",))
 SHANGHANG_MANAGER = Actor(name="mgr", roles=("manager",), counties=("350823",))

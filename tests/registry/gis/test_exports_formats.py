@@ -11,7 +11,7 @@ import pytest
 import shapely
 
 from geodata.exports import export, read_back
-from tests.registry.test_ogc_api import N_TOMBS, get_json, seed
+from tests.registry.gis.test_ogc_api import N_TOMBS, get_json, seed
 
 FIELDS_CHECKED = ("code", "name", "category", "level", "county_code", "level_approved_on", "sign_present",
                   "area_m2", "position_approximate")

@@ -12,7 +12,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from tests.conftest import make_app
-from tests.registry.test_ogc_api import GRID_X0, GRID_Y0, N_TOMBS, PUBLIC, STEP, seed
+from tests.registry.gis.test_ogc_api import GRID_X0, GRID_Y0, N_TOMBS, PUBLIC, STEP, seed
 
 OGRINFO = shutil.which("ogrinfo") or "/usr/bin/ogrinfo"
 

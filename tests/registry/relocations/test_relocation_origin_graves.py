@@ -18,7 +18,7 @@ from registry.services.facilities import create_facility
 from registry.services.relocations import ledger as imports
 from registry.services.relocations.reconciliation import reconcile
 from registry.services.users import create_user
-from tests.registry.test_relocations_ledger_gen import DESTINATIONS, make_destinations
+from tests.registry.relocations.test_relocations_ledger_gen import DESTINATIONS, make_destinations
 
 ADMIN = Actor(name="tester", roles=("admin",))
 IMPORTER = Actor(name="importer", roles=("manager",), counties=("350823", "350821"))

@@ -14,7 +14,7 @@ from registry.services import Actor, unit_of_work
 from registry.services import relocations as service
 from registry.services.users import create_user
 from tests.conftest import make_app
-from tests.registry.test_relocations_ledger_gen import (
+from tests.registry.relocations.test_relocations_ledger_gen import (
     FIXED_MAPPING_TEXT,
     make_destinations,
     write_messy_ledger,

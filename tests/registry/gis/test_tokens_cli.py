@@ -174,6 +174,6 @@ def test_a_token_stops_with_its_users_account_and_role(any_app, any_store, staff
 
 
 def test_the_readme_lists_the_token_commands(app):
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
     for name in app.cli.commands["tokens"].commands:
         assert f"`tokens {name}" in readme, f"'tokens {name}' missing from README.md"

@@ -22,7 +22,7 @@ from registry.services.divisions import load_demo_divisions
 from registry.services.relocations.reconciliation import reconcile, to_xlsx
 from registry.services.users import create_demo_users
 from tests.conftest import throwaway_database
-from tests.registry.test_relocations_ledger_gen import make_destinations
+from tests.registry.relocations.test_relocations_ledger_gen import make_destinations
 
 ADMIN = Actor(name="tester", roles=("admin",))
 MOVED = {"surveyed_on": date(2021, 3, 1), "exhumed_on": date(2021, 5, 2), "reburied_on": date(2021, 5, 3)}
@@ -80,7 +80,7 @@ def test_bare_reads_numbers_from_spreadsheets():
 
 def test_the_grave_page_relocation_page_and_messages_show_the_plot_as_signed(any_app, any_store, dests):
     create_demo_users(any_store, Actor.system("test"))
-    from tests.registry.test_relocation_tombs import add_martyr
+    from tests.registry.relocations.test_relocation_tombs import add_martyr
 
     martyr = add_martyr(any_store, "陈某")
     moved = record(any_store, dests, "P1", martyr_id=martyr, plot=("A区", "4排", "20号"),
@@ -307,7 +307,7 @@ def test_the_migration_strips_units_and_refuses_plots_that_would_collide(store_b
 
 
 def test_the_archive_pdf_names_the_plot_as_signed(any_app, any_store, dests):
-    from tests.registry.test_manage_archive_pdf import pdf_text
+    from tests.registry.manage.test_manage_archive_pdf import pdf_text
 
     create_demo_users(any_store, Actor.system("test"))
     record(any_store, dests, "PDF-1", plot=("A区", "4排", "20号"))

@@ -9,7 +9,7 @@ from registry.models import AuditEvent, Martyr, Relocation, Tomb
 from registry.services import Actor, unit_of_work
 from registry.services.relocations import ledger as imports
 from registry.spatial import for_store
-from tests.registry.test_relocations_ledger_gen import FIXED_MAPPING, make_destinations, write_messy_ledger
+from tests.registry.relocations.test_relocations_ledger_gen import FIXED_MAPPING, make_destinations, write_messy_ledger
 
 IMPORTER = Actor(name="importer", roles=("manager",), counties=("350823", "350821"))
 HEAD = "编号,县区,原址,经度,纬度,迁入地,墓区,排,墓号,烈士姓名,安葬日期\n"

@@ -11,7 +11,7 @@ from registry.models import AuditEvent, ImportBatch, Martyr, Relocation, Tomb
 from registry.services import Actor, Forbidden, InvalidInput, unit_of_work
 from registry.services.relocations import ledger as imports
 from tests.conftest import make_app
-from tests.registry.test_relocations_ledger_gen import (
+from tests.registry.relocations.test_relocations_ledger_gen import (
     FIXED_MAPPING,
     make_destinations,
     write_clean_csv,

@@ -6,7 +6,7 @@ import mapbox_vector_tile
 import pytest
 
 from geodata import mvt
-from tests.registry.test_ogc_api import N_TOMBS, get_json, seed
+from tests.registry.gis.test_ogc_api import N_TOMBS, get_json, seed
 
 
 def _tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:

@@ -25,8 +25,8 @@ from registry.services import relocations as service
 from registry.services.gis import imports as gis_import
 from registry.services.relocations import ledger as imports
 from tests.conftest import make_app, new_store_url, throwaway_database
-from tests.registry.test_relocation_tombs import add_martyr
-from tests.registry.test_relocations_ledger_gen import make_destinations
+from tests.registry.relocations.test_relocation_tombs import add_martyr
+from tests.registry.relocations.test_relocations_ledger_gen import make_destinations
 
 ADMIN = Actor(name="tester", roles=("admin",))
 CEMETERY = "SH-CEM"
@@ -266,7 +266,7 @@ def indexes_of_tombs(store) -> set:
 def _destinations_before_divisions(store) -> dict[str, int]:
     # A registry at 0010 has no divisions table to check counties against: its facilities go in directly.
     from registry.models import Facility
-    from tests.registry.test_relocations_ledger_gen import DESTINATIONS
+    from tests.registry.relocations.test_relocations_ledger_gen import DESTINATIONS
 
     with store.write_session() as s:
         made = {code: Facility(code=code, name=name, category=category, county_code=county, geom=Point(lon, lat))

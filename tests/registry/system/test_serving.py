@@ -215,7 +215,7 @@ def test_a_scrape_shows_requests_latency_flowers_and_the_pool(app):
 
 
 def test_a_scrape_counts_import_commits(gpkg_url, tmp_path):
-    from tests.registry.test_gis_import_web import GOOD, _commit, _csv, _preview
+    from tests.registry.gis.test_gis_import_web import GOOD, _commit, _csv, _preview
     from tests.registry.test_manage_helpers import people
 
     app = make_app(gpkg_url)

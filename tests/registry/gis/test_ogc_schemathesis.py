@@ -7,7 +7,7 @@ import os
 import pytest
 
 from tests.conftest import make_app
-from tests.registry.test_ogc_api import seed
+from tests.registry.gis.test_ogc_api import seed
 
 schemathesis = pytest.importorskip("schemathesis")
 
