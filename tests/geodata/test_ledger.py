@@ -10,7 +10,7 @@ from openpyxl import Workbook
 
 from geodata.crs import gcj02_to_wgs84, wgs84_to_bd09, wgs84_to_gcj02
 from geodata.ledger import MAX_BYTES, Alias, LedgerError, crs_check, read_ledger, sniff
-from tests.registry.relocations.test_relocations_ledger_gen import FIXED_MAPPING, write_clean_csv, write_messy_ledger
+from tests.factories import FIXED_MAPPING, write_clean_csv, write_messy_ledger
 
 # County seats in WGS 84, as the registry passes them (here rounded; only distances of tens of km matter).
 COUNTIES = {"350823": ("上杭县", 116.420, 25.053), "350821": ("长汀县", 116.356, 25.845),

@@ -11,7 +11,7 @@ import pytest
 import shapely
 
 from geodata.exports import export, read_back
-from tests.registry.gis.test_ogc_api import N_TOMBS, get_json, seed
+from tests.factories import N_TOMBS, get_json, seed_ogc
 
 FIELDS_CHECKED = ("code", "name", "category", "level", "county_code", "level_approved_on", "sign_present",
                   "area_m2", "position_approximate")
@@ -19,7 +19,7 @@ FIELDS_CHECKED = ("code", "name", "category", "level", "county_code", "level_app
 
 @pytest.fixture
 def export_client(any_app):
-    seed(any_app.extensions["registry_store"])
+    seed_ogc(any_app.extensions["registry_store"])
     return any_app.test_client()
 
 

@@ -12,9 +12,7 @@ from shapely import Point
 
 from geodata.exports import export
 from registry.services.relocations.reconciliation import reconcile, to_xlsx
-from tests.registry.gis.test_ogc_api import N_TOMBS, seed
-from tests.registry.relocations.test_relocations_reconciliation import add_martyr, add_tomb
-from tests.registry.test_manage_helpers import facility, people
+from tests.factories import N_TOMBS, facility, new_martyr, new_tomb, people, seed_ogc
 
 # What a spreadsheet would run or call: a formula, a DDE call, arithmetic, an @-function, and each of those
 # hidden behind a tab or a carriage return.
@@ -71,7 +69,7 @@ def test_ordinary_text_is_written_unchanged(text):
 def formula_registry(any_app):
     """The OGC test registry plus facilities named with formulas, on each store."""
     store = any_app.extensions["registry_store"]
-    seed(store)
+    seed_ogc(store)
     from registry.models import Facility
     from registry.services.base import unit_of_work
 
@@ -119,10 +117,10 @@ def test_county_ledger_xlsx_has_no_formula(app, store):
 
 
 def test_reconciliation_xlsx_has_no_formula(any_store):
-    martyrs = [add_martyr(any_store, text) for text in FORMULAS]
+    martyrs = [new_martyr(any_store, text) for text in FORMULAS]
     for martyr_id in martyrs:
-        add_tomb(any_store, None, martyr_id)
-        add_tomb(any_store, None, martyr_id)
+        new_tomb(any_store, None, martyr_id)
+        new_tomb(any_store, None, martyr_id)
     for english in (False, True):
         values = assert_no_formula(to_xlsx(reconcile(any_store), english=english))
         for text in FORMULAS:
@@ -137,7 +135,7 @@ def small_export_app(store_url):
     from tests.conftest import make_app
 
     application = make_app(store_url, EXPORT_MAX_ROWS="5")
-    seed(application.extensions["registry_store"])
+    seed_ogc(application.extensions["registry_store"])
     yield application
     application.extensions["registry_store"].dispose()
 

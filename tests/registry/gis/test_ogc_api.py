@@ -3,90 +3,32 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import pytest
 import shapely
-from shapely.geometry import LineString, MultiPolygon, Point, box
+from shapely.geometry import Point
 from sqlalchemy import select
 
 from registry.models import (
     ApiToken,
-    Facility,
-    FacilityZone,
-    HeritageSite,
     Inspection,
-    MaintenanceTask,
-    Martyr,
-    PreservationPlan,
-    Relocation,
-    Tomb,
 )
 from registry.services import Actor
 from registry.services.gis.ogc.parameters import CRS84, EPSG
 from registry.services.gis.tokens import create_token
 from registry.services.users import create_user
 from tests.conftest import make_app
-
-N_TOMBS = 25
-# Tombs lie on a 5 x 5 grid from (116.81, 25.20), 0.01° apart; facilities near 古田 and 长汀.
-GRID_X0, GRID_Y0, STEP = 116.81, 25.20, 0.01
-
-
-def seed(store) -> dict:
-    """A small registry with a row of every published kind, written straight to the store."""
-    with store.write_session() as s:
-        f1 = Facility(code="F1", name="古田会议烈士纪念碑", category="monument", level="provincial",
-                      county_code="350823", caretaker="张三", caretaker_phone="13800000000",
-                      level_approved_on=date(2001, 6, 1), geom=Point(116.818, 25.225))
-        f2 = Facility(code="F2", name="长汀烈士陵园", category="cemetery", level="county", county_code="350821",
-                      geom=Point(116.361, 25.842))
-        f3 = Facility(code="F3", name="已撤销设施", category="monument", level="ungraded", county_code="350821",
-                      status="retired", geom=Point(116.5, 25.5))
-        s.add_all([f1, f2, f3])
-        s.flush()
-        s.add(HeritageSite(code="H1", name="古田会议会址", kind="会址", county_code="350823", education_base=True,
-                           geom=Point(116.8185, 25.2255)))
-        martyrs = [Martyr(name=f"烈士{i}", sex="男") for i in range(N_TOMBS)]
-        s.add_all(martyrs)
-        s.flush()
-        for i in range(N_TOMBS):
-            s.add(Tomb(martyr_id=martyrs[i].id, facility_id=f2.id, plot_area="A", plot_row=str(i // 5),
-                       plot_number=str(i % 5), geom=Point(GRID_X0 + STEP * (i % 5), GRID_Y0 + STEP * (i // 5))))
-        s.flush()
-        s.add(Relocation(code="R1", origin_place="上杭县某村", origin_county_code="350823", consent_by="李四",
-                         consent_relation="孙子",
-                         family_consent=True, dest_facility_id=f2.id, reburied_on=date(2021, 4, 1),
-                         stage="accepted", funding_amount=5000.0,
-                         geom=LineString([(116.7, 25.1), (116.361, 25.842)])))
-        s.add(Relocation(code="R2", origin_place="武平县某村", consent_by="王五", consent_relation="侄子",
-                         reburied_on=date(2022, 3, 1), stage="accepted",
-                         geom=LineString([(116.1, 25.09), (116.361, 25.842)])))
-        s.add(FacilityZone(facility_id=f1.id, kind="protection_range", area_m2=1234.0, reported_on=date(2020, 1, 5),
-                           geom=MultiPolygon([box(116.817, 25.224, 116.819, 25.226)])))
-        s.add(FacilityZone(facility_id=f1.id, kind="control_zone",
-                           geom=MultiPolygon([box(116.81, 25.22, 116.83, 25.23)])))
-        s.add(Inspection(facility_id=f1.id, inspector_name="巡查员甲", inspected_at=datetime(2025, 3, 1, 2, tzinfo=UTC),
-                         condition="good", geom=Point(116.8181, 25.2251)))
-        s.add(MaintenanceTask(facility_id=f1.id, title="修补墓碑", priority="high"))
-        s.add(PreservationPlan(code="P1", title="龙岩市烈士纪念设施保护规划", budget=1.0e6))
-        s.commit()
-        return {"f1": f1.id, "f2": f2.id, "f3": f3.id}
+from tests.factories import GRID_X0, GRID_Y0, N_TOMBS, PUBLIC, STEP, get_json, seed_ogc
 
 
 @pytest.fixture
 def seeded(any_app):
     store = any_app.extensions["registry_store"]
-    ids = seed(store)
+    ids = seed_ogc(store)
     create_user(store, Actor.system(), "planner1", "planner-pass-123", ["planner"])
     create_user(store, Actor.system(), "manager1", "manager-pass-123", ["manager"], ["350823"])
     return any_app, any_app.test_client(), ids
-
-
-def get_json(client, url, status=200, **kw):
-    response = client.get(url, **kw)
-    assert response.status_code == status, (url, response.status_code, response.get_data(as_text=True)[:500])
-    return response.get_json(force=True) if response.data else None
 
 
 def login(client, username, password):
@@ -94,7 +36,6 @@ def login(client, username, password):
     assert response.status_code == 302
 
 
-PUBLIC = ("facilities", "heritage_sites", "tombs", "relocations", "protection_ranges")
 STAFF = ("inspections", "maintenance_tasks", "preservation_plans", "relocation_records")
 
 
@@ -347,7 +288,7 @@ def test_large_limit_is_accepted(gpkg_url):
     app = make_app(gpkg_url)
     try:
         store = app.extensions["registry_store"]
-        seed(store)
+        seed_ogc(store)
         page = get_json(app.test_client(), "/ogc/collections/tombs/items?limit=10000")
         assert page["numberReturned"] == N_TOMBS
         assert not [link for link in page["links"] if link["rel"] == "next"]

@@ -12,7 +12,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from tests.conftest import make_app
-from tests.registry.gis.test_ogc_api import GRID_X0, GRID_Y0, N_TOMBS, PUBLIC, STEP, seed
+from tests.factories import GRID_X0, GRID_Y0, N_TOMBS, PUBLIC, STEP, seed_ogc
 
 OGRINFO = shutil.which("ogrinfo") or "/usr/bin/ogrinfo"
 
@@ -21,7 +21,7 @@ OGRINFO = shutil.which("ogrinfo") or "/usr/bin/ogrinfo"
 def ogc_server(store_url):
     """A seeded registry served on 127.0.0.1 at a free port in a thread; yields the /ogc URL."""
     app = make_app(store_url)
-    seed(app.extensions["registry_store"])
+    seed_ogc(app.extensions["registry_store"])
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="ogc-live-server", daemon=True)
     thread.start()

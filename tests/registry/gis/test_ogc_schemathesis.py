@@ -7,7 +7,7 @@ import os
 import pytest
 
 from tests.conftest import make_app
-from tests.registry.gis.test_ogc_api import seed
+from tests.factories import seed_ogc
 
 schemathesis = pytest.importorskip("schemathesis")
 
@@ -24,7 +24,7 @@ def test_no_server_errors(store_url):
 
     app = make_app(store_url)
     try:
-        seed(app.extensions["registry_store"])
+        seed_ogc(app.extensions["registry_store"])
         schema = schemathesis.openapi.from_wsgi("/ogc/api", app)
         operations = [result.ok() for result in schema.get_all_operations()]
         assert len(operations) >= 10

@@ -6,7 +6,7 @@ import mapbox_vector_tile
 import pytest
 
 from geodata import mvt
-from tests.registry.gis.test_ogc_api import N_TOMBS, get_json, seed
+from tests.factories import N_TOMBS, get_json, seed_ogc
 
 
 def _tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
@@ -20,7 +20,7 @@ def _tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
 
 @pytest.fixture
 def tiles_client(any_app):
-    seed(any_app.extensions["registry_store"])
+    seed_ogc(any_app.extensions["registry_store"])
     return any_app.test_client()
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from registry.models import ApiToken, AuditEvent, User
 from registry.models.types import utcnow
 from registry.services.manage.tasks import create_task
-from tests.registry.test_manage_helpers import facility, people
+from tests.factories import facility, people
 
 SECRET = re.compile(r"^rgt_[A-Za-z0-9_-]{20,}$", re.MULTILINE)
 

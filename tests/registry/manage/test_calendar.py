@@ -13,8 +13,7 @@ from registry.models import CalendarOrder, Inspection, MaintenanceTask, Martyr
 from registry.services import Forbidden, InvalidInput
 from registry.services.manage import calendar as cal
 from registry.services.manage.tasks import task_queue
-from tests.registry.public_factories import add_martyr, add_tomb
-from tests.registry.test_manage_helpers import CHANGTING, SHANGHANG, SYSTEM, facility, people
+from tests.factories import CHANGTING, SHANGHANG, SYSTEM, add_martyr, add_tomb, facility, people
 
 QINGMING_2027 = date(2027, 4, 5)
 QINGMING_2028 = date(2028, 4, 4)

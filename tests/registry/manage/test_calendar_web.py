@@ -14,8 +14,7 @@ from registry.models import FacilityDay
 from registry.services.gis.tokens import create_token
 from registry.services.manage import calendar as cal
 from registry.solar_terms import qingming
-from tests.registry.public_factories import add_martyr, add_tomb
-from tests.registry.test_manage_helpers import CHANGTING, SHANGHANG, SYSTEM, facility, people
+from tests.factories import CHANGTING, SHANGHANG, SYSTEM, add_martyr, add_tomb, facility, people
 
 AWKWARD = '陈,一;二\\三\n"四"'  # commas, a semicolon, a backslash, a newline and quotes
 

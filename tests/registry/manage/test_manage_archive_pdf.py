@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import io
-import re
-
 import pytest
-from pypdf import PdfReader
 from sqlalchemy import select
 
 from registry.models import AuditEvent
@@ -14,7 +10,7 @@ from registry.services.manage.archive import PdfFontMissing, pdf_font
 from registry.services.manage.inspections import submit_inspection
 from registry.services.manage.tasks import create_task
 from tests.conftest import make_app
-from tests.registry.test_manage_helpers import backdate, facility, form, jpeg, people
+from tests.factories import backdate, facility, form, jpeg, pdf_text, people
 
 
 @pytest.fixture
@@ -43,13 +39,6 @@ def login(app, name):
     response = client.post("/login", data={"username": name, "password": f"{name}-password"})
     assert response.status_code == 302
     return client
-
-
-def pdf_text(data: bytes) -> tuple[PdfReader, str]:
-    reader = PdfReader(io.BytesIO(data))
-    # pypdf reads the font's embedded two-byte CMap as spaced-out characters with NULs between them; what
-    # a reader sees is the characters in order, so both are dropped before comparing.
-    return reader, re.sub(r"[\s\x00]+", "", "".join(page.extract_text() for page in reader.pages))
 
 
 def test_the_archive_pdf_has_the_facility_and_its_inspections(app, site):

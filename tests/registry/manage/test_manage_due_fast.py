@@ -19,7 +19,7 @@ from registry.services.manage.due import (
     priority_for,
     statuses,
 )
-from tests.registry.test_manage_helpers import CHANGTING, SHANGHANG, people
+from tests.factories import CHANGTING, SHANGHANG, people
 
 WORST_FIRST = ("critical", "poor", "fair", "good")
 

@@ -14,7 +14,7 @@ from geodata.images import check_image
 from registry.models import Attachment, AuditEvent, Facility, Inspection
 from registry.services import Forbidden, InvalidInput
 from registry.services.manage.inspections import FieldRules, submit_inspection
-from tests.registry.test_manage_helpers import CHANGTING, facility, form, jpeg, people, pixel_bomb, png
+from tests.factories import CHANGTING, facility, form, jpeg, people, pixel_bomb, png
 
 
 def counts(store):

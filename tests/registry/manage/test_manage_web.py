@@ -9,13 +9,12 @@ import pytest
 from openpyxl import load_workbook
 from PIL import Image
 from sqlalchemy import func, select
-from werkzeug.test import EnvironBuilder
 
 from registry.models import AuditEvent, Facility, Inspection
 from registry.services.manage.inspections import submit_inspection
 from registry.services.manage.tasks import create_task
 from tests.conftest import make_app
-from tests.registry.test_manage_helpers import backdate, facility, form, jpeg, people, pixel_bomb
+from tests.factories import as_user, backdate, facility, form, jpeg, multipart, people, pixel_bomb
 
 
 @pytest.fixture
@@ -42,17 +41,6 @@ def site(app, store):
 
         photo = s.scalar(select(Attachment.id))
     return {"facility": place.id, "inspection": inspection.id, "task": task.id, "photo": photo, "actors": actors}
-
-
-def login(client, name):
-    response = client.post("/login", data={"username": name, "password": f"{name}-password"})
-    assert response.status_code == 302, name
-    return client
-
-
-def as_user(app, name):
-    client = app.test_client()
-    return login(client, name) if name else client
 
 
 READ_EVERYWHERE = {"mgr", "mgr2", "reviewer1", "admin1"}
@@ -143,17 +131,6 @@ def test_the_list_shows_status_and_only_my_counties(app, store, site):
     filtered = as_user(app, "mgr").get("/manage?status=overdue").get_data(as_text=True)
     assert "逾期的纪念碑" in filtered and "测试纪念碑" not in filtered
     assert as_user(app, "mgr").get("/manage?status=bogus").status_code == 400
-
-
-def multipart(client, url, data, headers=None):
-    """POST multipart data, closing the spooled request body afterwards (the test client leaves a large one open)."""
-    builder = EnvironBuilder(path=url, method="POST", data=data, headers=headers)
-    environ = builder.get_environ()
-    try:
-        return client.open(environ)
-    finally:
-        environ["wsgi.input"].close()
-        builder.close()
 
 
 def _post_inspection(client, facility_id, photos, **extra):

@@ -15,7 +15,7 @@ from registry.services.manage.archive import facility_archive, ledger_xlsx
 from registry.services.manage.due import Cadence, priority_for, statuses, trend_for
 from registry.services.manage.inspections import submit_inspection
 from registry.services.manage.tasks import complete_task, create_task, start_task, update_task, verify_task
-from tests.registry.test_manage_helpers import CHANGTING, backdate, facility, form, jpeg, people
+from tests.factories import CHANGTING, backdate, facility, form, jpeg, people
 
 
 @pytest.fixture

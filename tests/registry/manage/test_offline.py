@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from registry.models import Attachment, AuditEvent, Facility, Inspection
 from registry.services.facilities import retire_facility, update_facility
 from tests.conftest import make_app
-from tests.registry.test_manage_helpers import SYSTEM, backdate, facility, form, jpeg, people
+from tests.factories import SYSTEM, backdate, facility, form, jpeg, people
 
 
 @pytest.fixture

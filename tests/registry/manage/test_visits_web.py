@@ -10,8 +10,7 @@ from sqlalchemy import func, select
 
 from geodata.crs import wgs84_to_gcj02
 from registry.models import AuditEvent, Facility
-from tests.registry.manage.test_manage_web import as_user
-from tests.registry.test_manage_helpers import CHANGTING, backdate, facility, people
+from tests.factories import CHANGTING, as_user, backdate, facility, people
 
 # Four places on one parallel, about 1 km apart, created out of order: B, D, A, C (west to east A B C D).
 LINE = {"A": 116.40, "B": 116.41, "C": 116.42, "D": 116.43}

@@ -26,8 +26,8 @@ from registry.services.plan.plans import (
     update_plan,
 )
 from registry.services.plan.zones import buffer_control_zone, save_zone, upload_zone, zones_of
+from tests.factories import ADMIN
 
-ADMIN = Actor(name="admin", roles=("admin",))
 PLANNER = Actor(name="planner", id=None, roles=("planner",))
 REVIEWER = Actor(name="reviewer", id=None, roles=("reviewer",))
 

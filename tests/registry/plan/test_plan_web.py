@@ -9,12 +9,11 @@ import re
 import pytest
 from shapely.geometry import LineString, Polygon
 
-from registry.services import Actor
 from registry.services.facilities import create_facility
 from registry.services.plan.zones import buffer_control_zone, save_zone
 from registry.services.users import create_user
+from tests.factories import ADMIN
 
-ADMIN = Actor(name="admin", roles=("admin",))
 ROAD = LineString([(116.80, 25.225), (116.84, 25.225)])
 RANGE = Polygon([(116.817, 25.224), (116.819, 25.224), (116.819, 25.226), (116.817, 25.226)])
 

@@ -28,7 +28,7 @@ from registry.models.name_grams import (
 from registry.services.public.name_grams import rebuild_name_grams, refresh_name_grams
 from registry.services.public.roll import RollQuery, name_condition, search_martyrs, to_simplified
 from tests.conftest import throwaway_database
-from tests.registry.public_factories import add_martyr
+from tests.factories import add_martyr
 
 # Names chosen to trip an index: repeats, traditional and mixed scripts, one-character names, unknown
 # martyrs with and without a name, LIKE's own metacharacters, ASCII letters in both cases, spaces.

@@ -7,14 +7,9 @@ from shapely.geometry import Point
 
 from registry.models import Tomb
 from tests.conftest import make_app
-from tests.registry.public_factories import XSS_NAME, demo_like
+from tests.factories import XSS_NAME, demo_like
 
 LONGYAN = "116,24.5,118,26.5"
-
-
-@pytest.fixture
-def seeded(any_app):
-    return any_app, demo_like(any_app.extensions["registry_store"])
 
 
 def names(body):
@@ -22,7 +17,7 @@ def names(body):
 
 
 def test_facilities_in_a_box_come_as_geojson(seeded):
-    app, ids = seeded
+    app, _store, ids = seeded
     response = app.test_client().get(f"/api/facilities?bbox={LONGYAN}")
     body = response.get_json()
 
@@ -36,14 +31,14 @@ def test_facilities_in_a_box_come_as_geojson(seeded):
 
 
 def test_a_small_box_holds_only_what_is_inside(seeded):
-    app, _ids = seeded
+    app, _store, _ids = seeded
     body = app.test_client().get("/api/facilities?bbox=116.94,25.04,116.96,25.06").get_json()
 
     assert names(body) == ["示例纪念亭（示例）"]
 
 
 def test_category_filter_and_cemeteries_sized_by_relocations(seeded):
-    app, ids = seeded
+    app, _store, ids = seeded
     client = app.test_client()
 
     only = client.get(f"/api/facilities?bbox={LONGYAN}&category=pavilion").get_json()
@@ -54,7 +49,7 @@ def test_category_filter_and_cemeteries_sized_by_relocations(seeded):
 
 
 def test_heritage_sites_layer(seeded):
-    app, _ids = seeded
+    app, _store, _ids = seeded
     body = app.test_client().get(f"/api/heritage-sites?bbox={LONGYAN}").get_json()
 
     assert names(body) == ["示例革命旧址（示例）"]
@@ -62,14 +57,14 @@ def test_heritage_sites_layer(seeded):
 
 
 def test_names_with_markup_travel_as_json_text(seeded):
-    app, ids = seeded
+    app, _store, ids = seeded
     body = app.test_client().get(f"/api/facilities?bbox={LONGYAN}").get_json()
 
     assert next(f for f in body["features"] if f["id"] == ids["monument"])["properties"]["name"] == XSS_NAME
 
 
 def test_few_tombs_come_one_by_one_with_unknown_martyrs_named_honestly(seeded):
-    app, _ids = seeded
+    app, _store, _ids = seeded
     body = app.test_client().get(f"/api/tombs?bbox={LONGYAN}").get_json()
 
     assert body["clustered"] is False
@@ -97,7 +92,7 @@ def test_many_tombs_come_as_clusters_that_add_up(any_app):
 
 
 def test_capped_answer_says_so(seeded):
-    app, _ids = seeded
+    app, _store, _ids = seeded
     body = app.test_client().get("/api/facilities?bbox=-180,-90,180,90&limit=1").get_json()
 
     assert body["capped"] is True and body["numberReturned"] == 1 and body["numberMatched"] == 3
@@ -106,7 +101,7 @@ def test_capped_answer_says_so(seeded):
 
 
 def test_world_sized_box_is_answered(seeded):
-    app, _ids = seeded
+    app, _store, _ids = seeded
     response = app.test_client().get("/api/tombs?bbox=-180,-90,180,90")
 
     assert response.status_code == 200 and response.get_json()["numberMatched"] == 4
@@ -137,7 +132,7 @@ def test_bad_boxes_are_refused_with_a_message(app, query, words):
 
 
 def test_gcj02_display_shifts_coordinates_and_reads_the_box_in_gcj02(seeded):
-    app, ids = seeded
+    app, _store, ids = seeded
     client = app.test_client()
     body = client.get(f"/api/facilities?bbox={LONGYAN}&crs=GCJ-02").get_json()
     lon, lat = next(f for f in body["features"] if f["id"] == ids["pavilion"])["geometry"]["coordinates"]
@@ -149,7 +144,7 @@ def test_gcj02_display_shifts_coordinates_and_reads_the_box_in_gcj02(seeded):
 
 
 def test_search_by_name(seeded):
-    app, _ids = seeded
+    app, _store, _ids = seeded
     client = app.test_client()
 
     assert names(client.get("/api/facilities?q=纪念亭").get_json()) == ["示例纪念亭（示例）"]

@@ -7,12 +7,7 @@ import re
 
 import pytest
 
-from tests.registry.public_factories import XSS_NAME, add_facility, add_martyr, add_tomb, demo_like
-
-
-@pytest.fixture
-def seeded(any_app):
-    return any_app, demo_like(any_app.extensions["registry_store"])
+from tests.factories import XSS_NAME, add_facility, add_martyr, add_tomb
 
 
 def text_of(html: str) -> str:
@@ -20,7 +15,7 @@ def text_of(html: str) -> str:
 
 
 def test_facility_page_shows_the_public_record(seeded):
-    app, ids = seeded
+    app, _store, ids = seeded
     response = app.test_client().get(f"/facilities/{ids['national']}")
     html = response.get_data(as_text=True)
     text = text_of(html)
@@ -38,7 +33,7 @@ def test_facility_page_shows_the_public_record(seeded):
 
 
 def test_facility_page_in_english(seeded):
-    app, ids = seeded
+    app, _store, ids = seeded
     client = app.test_client()
     client.get("/lang/en")
     text = text_of(client.get(f"/facilities/{ids['national']}").get_data(as_text=True))
@@ -64,7 +59,7 @@ def test_martyrs_on_a_facility_page_are_paged(any_app):
 
 
 def test_names_with_markup_show_as_text_on_pages(seeded):
-    app, ids = seeded
+    app, _store, ids = seeded
     html = app.test_client().get(f"/facilities/{ids['monument']}").get_data(as_text=True)
 
     assert "<script>window.__pwned" not in html and "<img src=x" not in html
@@ -86,7 +81,7 @@ def test_unknown_ids_are_a_404_page_in_the_visitors_language(app, path):
 
 
 def test_retired_facility_is_not_shown(seeded):
-    app, ids = seeded
+    app, _store, ids = seeded
     assert app.test_client().get(f"/facilities/{ids['retired']}").status_code == 404
 
 
@@ -113,7 +108,7 @@ def search(app, **params):
     ],
 )
 def test_roll_search(seeded, params, found, not_found):
-    app, _ids = seeded
+    app, _store, _ids = seeded
     response, text = search(app, **params)
 
     assert response.status_code == 200
@@ -124,7 +119,7 @@ def test_roll_search(seeded, params, found, not_found):
 
 
 def test_search_results_say_where_the_martyr_lies(seeded):
-    app, _ids = seeded
+    app, _store, _ids = seeded
     _response, text = search(app, q="zj")
 
     assert "示例烈士陵园（示例）" in text.split("查找结果", 1)[1]
@@ -149,7 +144,7 @@ def test_bad_searches_are_refused_with_a_message(app, params, field):
 
 
 def test_find_the_grave_page(seeded):
-    app, ids = seeded
+    app, _store, ids = seeded
     html = app.test_client().get(f"/martyrs/{ids['martyrs'][0]}").get_data(as_text=True)
     text = text_of(html)
 
@@ -158,7 +153,7 @@ def test_find_the_grave_page(seeded):
 
 
 def test_unknown_martyr_page_says_so(seeded):
-    app, ids = seeded
+    app, _store, ids = seeded
     text = text_of(app.test_client().get(f"/martyrs/{ids['unknown']}").get_data(as_text=True))
 
     assert "无名烈士" in text and "姓名已无从查考" in text
@@ -180,7 +175,7 @@ def test_only_published_photos_are_served_and_only_their_display_copy(seeded, tm
     from registry.services import NotFound
     from registry.services.public.roll import public_photo
 
-    app, ids = seeded
+    app, _store, ids = seeded
     store = app.extensions["registry_store"]
     (tmp_path / "attachments").mkdir()
     (tmp_path / "attachments" / "abc-display.jpg").write_bytes(b"\xff\xd8\xff display")
@@ -206,7 +201,7 @@ def test_only_published_photos_are_served_and_only_their_display_copy(seeded, tm
 
 
 def test_unknown_martyrs_are_named_in_the_visitors_language(seeded):
-    app, ids = seeded
+    app, _store, ids = seeded
     client = app.test_client()
     client.get("/lang/en")
 

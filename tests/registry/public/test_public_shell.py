@@ -7,6 +7,7 @@ import re
 import pytest
 
 from tests.conftest import make_app
+from tests.factories import installed_vendor
 
 NAV_ZH = ["地图", "英名录", "数据服务", "登录"]
 # A visitor's menu: the public areas only (staff areas appear after signing in, by role).
@@ -140,8 +141,6 @@ def test_a_wrong_base_map_setting_keeps_the_page_up(build):
 
 
 def test_every_asset_the_page_loads_is_served(app, client):
-    from tests.maps.test_assets import installed_vendor
-
     installed_vendor()
     html = client.get("/").get_data(as_text=True)
     urls = set(re.findall(r'(?:src|href)="(/static/[^"]+)"', html))

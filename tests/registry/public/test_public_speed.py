@@ -7,14 +7,8 @@ import re
 import pytest
 
 from registry.services.public.tribute import lay_flower
-from tests.registry.public_factories import demo_like
 
 YEAR = "max-age=31536000"
-
-
-@pytest.fixture
-def seeded(any_app):
-    return any_app, any_app.extensions["registry_store"], demo_like(any_app.extensions["registry_store"])
 
 
 def map_id(html: str) -> str:
@@ -112,7 +106,7 @@ def test_vendor_assets_are_fingerprinted_and_kept_a_year(seeded):
 
 def test_letters_that_are_initials_or_pinyin_find_both_in_pinyin_order_page_by_page(any_store):
     from registry.services.public.roll import RollQuery, search_martyrs
-    from tests.registry.public_factories import add_martyr
+    from tests.factories import add_martyr
 
     with any_store.write_session() as session:
         for name in ("蓝明", "林安宁", "刘安", "兰花", "陈兰", "李安南"):

@@ -21,16 +21,10 @@ from registry.services.public.tribute import (
     pending_tributes,
     tribute_summary,
 )
-from tests.registry.public_factories import XSS_NAME, demo_like
-from tests.registry.test_manage_helpers import jpeg, pixel_bomb
+from tests.factories import XSS_NAME, jpeg, pixel_bomb
 
 MANAGER = Actor(name="mgr", id=7, roles=("manager",), counties=("350802",))
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-
-
-@pytest.fixture
-def seeded(any_app):
-    return any_app, any_app.extensions["registry_store"], demo_like(any_app.extensions["registry_store"])
 
 
 def count(store, model, *where):

@@ -11,14 +11,12 @@ from sqlalchemy import func, select
 
 from geodata.ledger import propose, read_ledger
 from registry.models import ColumnMapping, ImportBatch, Relocation
-from registry.services import Actor, InvalidInput
+from registry.services import InvalidInput
 from registry.services.relocations import ledger as imports
 from registry.services.users import create_user
 from tests.conftest import make_app
-from tests.registry.relocations.test_relocations_ledger_gen import make_destinations
+from tests.factories import IMPORTER, SYSTEM, make_destinations
 
-IMPORTER = Actor(name="importer", roles=("manager",), counties=("350823", "350821"))
-SYSTEM = Actor.system("test")
 CEMETERY = "上杭县烈士陵园（测试）"
 CONSENT_LEDGER = ("编号,县区,原址,经度,纬度,迁入地,家属同意书,批准文号,安葬日期\n"
                   f"C1,上杭县,蛟洋村,116.5,25.1,{CEMETERY},是,杭民〔2021〕5号,2021-05-03\n"

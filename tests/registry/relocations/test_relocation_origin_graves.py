@@ -11,21 +11,18 @@ from shapely.geometry import Point
 from sqlalchemy import func, select
 
 from geodata.demo import SECOND_CITY_RELOCATIONS, SECOND_CITY_TOMBS
-from registry.models import AuditEvent, Martyr, Relocation, Tomb
+from registry.models import AuditEvent, Relocation, Tomb
 from registry.services import Actor, unit_of_work
 from registry.services import relocations as service
 from registry.services.facilities import create_facility
 from registry.services.relocations import ledger as imports
 from registry.services.relocations.reconciliation import reconcile
 from registry.services.users import create_user
-from tests.registry.relocations.test_relocations_ledger_gen import DESTINATIONS, make_destinations
+from tests.factories import ADMIN, DESTINATIONS, IMPORTER, MOVED, make_destinations, new_martyr
 
-ADMIN = Actor(name="tester", roles=("admin",))
-IMPORTER = Actor(name="importer", roles=("manager",), counties=("350823", "350821"))
 CEMETERY, CEMETERY_NAME = "SH-CEM", DESTINATIONS[0][1]
 CHANGTING = "CT-CEM"
 SCATTERED_NAME = "蛟洋镇某村零散烈士墓（测试）"
-MOVED = {"surveyed_on": date(2021, 3, 1), "exhumed_on": date(2021, 5, 2), "reburied_on": date(2021, 5, 3)}
 
 
 @pytest.fixture
@@ -35,14 +32,6 @@ def dests(any_store):
         "code": "SH-SCT", "name": SCATTERED_NAME, "category": "scattered_tomb", "county_code": "350823",
         "lon": 116.61, "lat": 25.15})
     return ids | {"SH-SCT": scattered.id}
-
-
-def add_martyr(store, name: str) -> int:
-    with unit_of_work(store) as s:
-        martyr = Martyr(name=name, version=1)
-        s.add(martyr)
-        s.flush()
-        return martyr.id
 
 
 def add_grave(store, facility_id, martyr_id, state="in_place", plot=(None, None, None)) -> int:
@@ -86,7 +75,7 @@ def grave_page(app, martyr_id) -> tuple[str, str]:
 
 
 def test_a_reburial_retires_the_original_grave_and_the_page_shows_one_grave(any_store, any_app, dests):
-    martyr_id = add_martyr(any_store, "李明")
+    martyr_id = new_martyr(any_store, "李明")
     original = add_grave(any_store, dests["SH-SCT"], martyr_id)
     graves, _journey = grave_page(any_app, martyr_id)
     assert graves.count("墓位") == 1 and SCATTERED_NAME in graves
@@ -107,7 +96,7 @@ def test_a_reburial_retires_the_original_grave_and_the_page_shows_one_grave(any_
 
 
 def test_a_move_not_yet_reburied_leaves_the_original_until_the_reburial_is_dated(any_store, any_app, dests):
-    martyr_id = add_martyr(any_store, "王某")
+    martyr_id = new_martyr(any_store, "王某")
     original = add_grave(any_store, dests["SH-SCT"], martyr_id, state="awaiting_relocation")
     planned = record(any_store, dests, "P1", martyr_id, surveyed_on=date(2021, 3, 1))
     assert (tomb(any_store, original).status, tomb(any_store, original).version) == ("active", 1)
@@ -124,7 +113,7 @@ def test_a_move_not_yet_reburied_leaves_the_original_until_the_reburial_is_dated
 
 
 def test_a_cancelled_move_leaves_the_original_alone(any_store, any_app, dests):
-    martyr_id = add_martyr(any_store, "赵某")
+    martyr_id = new_martyr(any_store, "赵某")
     original = add_grave(any_store, dests["SH-SCT"], martyr_id)
     planned = record(any_store, dests, "C1", martyr_id, surveyed_on=date(2021, 3, 1))
     cancelled = service.cancel_relocation(any_store, ADMIN, planned.id, planned.version, "家属不同意迁移")
@@ -138,9 +127,9 @@ def test_a_cancelled_move_leaves_the_original_alone(any_store, any_app, dests):
 
 
 def test_only_the_martyrs_own_grave_outside_a_cemetery_is_taken_for_the_original(any_store, any_app, dests):
-    martyr_id = add_martyr(any_store, "孙某")
+    martyr_id = new_martyr(any_store, "孙某")
     nameless = add_grave(any_store, dests["SH-SCT"], None)  # no martyr: we cannot know it is the same grave
-    other = add_grave(any_store, dests["SH-SCT"], add_martyr(any_store, "钱某"))
+    other = add_grave(any_store, dests["SH-SCT"], new_martyr(any_store, "钱某"))
     # A grave in a cemetery is where moves end: a conflict for staff to check, never retired by a reburial.
     in_cemetery = add_grave(any_store, dests[CHANGTING], martyr_id, plot=("乙区", "1排", "5号"))
     record(any_store, dests, "O1", martyr_id, **MOVED)
@@ -151,7 +140,7 @@ def test_only_the_martyrs_own_grave_outside_a_cemetery_is_taken_for_the_original
 
 
 def test_the_ledger_import_retires_the_originals_in_bulk_in_its_transaction(any_store, any_app, dests, tmp_path):
-    martyrs = {name: add_martyr(any_store, name) for name in ("李明", "王某", "赵某")}
+    martyrs = {name: new_martyr(any_store, name) for name in ("李明", "王某", "赵某")}
     originals = {
         "李明": add_grave(any_store, dests["SH-SCT"], martyrs["李明"]),
         "王某": add_grave(any_store, None, martyrs["王某"], state="awaiting_relocation"),  # no facility recorded
@@ -179,7 +168,7 @@ def test_the_ledger_import_retires_the_originals_in_bulk_in_its_transaction(any_
 
 
 def test_a_failed_import_retires_nothing(any_store, dests, tmp_path, monkeypatch):
-    martyr_id = add_martyr(any_store, "李明")
+    martyr_id = new_martyr(any_store, "李明")
     original = add_grave(any_store, dests["SH-SCT"], martyr_id)
     path = tmp_path / "r.csv"
     path.write_text(f"编号,县区,原址,经度,纬度,迁入地,烈士姓名,安葬日期\nL1,上杭县,某处1,116.5,25.1,{CEMETERY_NAME},李明,"
@@ -199,7 +188,7 @@ def test_a_failed_import_retires_nothing(any_store, dests, tmp_path, monkeypatch
 
 
 def test_link_tombs_retires_the_originals_older_records_kept(any_store, any_app, dests):
-    martyr_id = add_martyr(any_store, "周某")
+    martyr_id = new_martyr(any_store, "周某")
     original = add_grave(any_store, dests["SH-SCT"], martyr_id)
     with unit_of_work(any_store) as s:  # written around the services, as older data holds it: no tomb yet
         s.add(Relocation(code="OLD-1", origin_place="某处", origin_county_code="350823", martyr_id=martyr_id,
@@ -258,7 +247,7 @@ def active_tombs(store) -> dict[int, tuple]:
 
 def test_the_dry_run_counts_and_lists_the_graves_the_commit_then_retires(any_store, any_app, dests, tmp_path):
     names = ("李明", "王某", "赵某", "孙某", "钱某")
-    martyrs = {name: add_martyr(any_store, name) for name in names}
+    martyrs = {name: new_martyr(any_store, name) for name in names}
     originals = {
         "李明": add_grave(any_store, dests["SH-SCT"], martyrs["李明"]),
         "王某": add_grave(any_store, None, martyrs["王某"], state="awaiting_relocation"),  # no facility: the place
@@ -305,7 +294,7 @@ def test_the_dry_run_counts_and_lists_the_graves_the_commit_then_retires(any_sto
 
 def test_a_ledger_that_reburies_no_one_with_an_original_grave_says_nothing_of_it(any_store, any_app, dests,
                                                                                     tmp_path):
-    martyr_id = add_martyr(any_store, "赵某")
+    martyr_id = new_martyr(any_store, "赵某")
     original = add_grave(any_store, dests["SH-SCT"], martyr_id)
     path = tmp_path / "r.csv"
     path.write_text(LEDGER_HEAD + f"L3,上杭县,某处3,116.5,25.12,{CEMETERY_NAME},赵某,A区,1排,3号,\n"

@@ -22,18 +22,12 @@ from registry.services.divisions import load_demo_divisions
 from registry.services.relocations.reconciliation import reconcile, to_xlsx
 from registry.services.users import create_demo_users
 from tests.conftest import throwaway_database
-from tests.registry.relocations.test_relocations_ledger_gen import make_destinations
+from tests.factories import ADMIN, make_destinations
 
-ADMIN = Actor(name="tester", roles=("admin",))
 MOVED = {"surveyed_on": date(2021, 3, 1), "exhumed_on": date(2021, 5, 2), "reburied_on": date(2021, 5, 3)}
 PASSWORDS = {"admin": "demo-admin-pass", "manager": "demo-manager-pass", "manager2": "demo-manager-pass",
              "reviewer": "demo-reviewer-pass"}
 PAGE = "/relocations/reconciliation"
-
-
-@pytest.fixture
-def dests(any_store):
-    return make_destinations(any_store)
 
 
 def login(app, username):
@@ -80,9 +74,9 @@ def test_bare_reads_numbers_from_spreadsheets():
 
 def test_the_grave_page_relocation_page_and_messages_show_the_plot_as_signed(any_app, any_store, dests):
     create_demo_users(any_store, Actor.system("test"))
-    from tests.registry.relocations.test_relocation_tombs import add_martyr
+    from tests.factories import new_martyr
 
-    martyr = add_martyr(any_store, "陈某")
+    martyr = new_martyr(any_store, "陈某")
     moved = record(any_store, dests, "P1", martyr_id=martyr, plot=("A区", "4排", "20号"),
                    family_consent=True, approval_number="杭民〔2021〕5号")
     with any_store.session() as s:
@@ -97,7 +91,7 @@ def test_the_grave_page_relocation_page_and_messages_show_the_plot_as_signed(any
     english = login(any_app, "manager").get(f"/relocations/{moved.id}?lang=en").get_data(as_text=True)
     assert "Area A, row 4, no. 20" in english
     # A conflict names the plot the same way: row 2 and number 2 cannot be read as row 22.
-    other = add_martyr(any_store, "林某")
+    other = new_martyr(any_store, "林某")
     with pytest.raises(Conflict) as caught:
         record(any_store, dests, "P2", martyr_id=other, plot=("A", "4", "20"))
     assert "A区 4排 20号" in caught.value.message
@@ -307,7 +301,7 @@ def test_the_migration_strips_units_and_refuses_plots_that_would_collide(store_b
 
 
 def test_the_archive_pdf_names_the_plot_as_signed(any_app, any_store, dests):
-    from tests.registry.manage.test_manage_archive_pdf import pdf_text
+    from tests.factories import pdf_text
 
     create_demo_users(any_store, Actor.system("test"))
     record(any_store, dests, "PDF-1", plot=("A区", "4排", "20号"))

@@ -11,19 +11,7 @@ from registry.models import AuditEvent, ImportBatch, Martyr, Relocation, Tomb
 from registry.services import Actor, Forbidden, InvalidInput, unit_of_work
 from registry.services.relocations import ledger as imports
 from tests.conftest import make_app
-from tests.registry.relocations.test_relocations_ledger_gen import (
-    FIXED_MAPPING,
-    make_destinations,
-    write_clean_csv,
-    write_messy_ledger,
-)
-
-IMPORTER = Actor(name="importer", roles=("manager",), counties=("350823", "350821"))
-
-
-@pytest.fixture
-def dests(any_store):
-    return make_destinations(any_store)
+from tests.factories import FIXED_MAPPING, IMPORTER, make_destinations, write_clean_csv, write_messy_ledger
 
 
 def counts(store):

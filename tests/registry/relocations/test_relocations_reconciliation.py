@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import re
 from collections import Counter
-from datetime import date
 
 import pytest
 from openpyxl import load_workbook
@@ -16,12 +15,11 @@ from sqlalchemy import select
 from geodata.demo import SECOND_CITY_RELOCATIONS
 from registry.models import Martyr, Tomb
 from registry.services import Actor, unit_of_work
-from registry.services import relocations as service
 from registry.services.demo import load_demo
 from registry.services.divisions import counties as store_counties
 from registry.services.relocations.reconciliation import reconcile, to_xlsx
 from registry.services.users import create_demo_users
-from tests.registry.relocations.test_relocations_ledger_gen import DESTINATIONS, make_destinations
+from tests.factories import DESTINATIONS, new_martyr, new_tomb, rebury
 
 
 @pytest.fixture
@@ -95,39 +93,6 @@ def test_xlsx_in_english(demo_store):
 
 # --- martyrs with more than one grave on the registry ----------------------------------------------------
 
-ADMIN = Actor(name="tester", roles=("admin",))
-MOVED = {"surveyed_on": date(2021, 3, 1), "exhumed_on": date(2021, 5, 2), "reburied_on": date(2021, 5, 3)}
-
-
-@pytest.fixture
-def dests(any_store):
-    return make_destinations(any_store)
-
-
-def add_martyr(store, name: str, unknown: bool = False) -> int:
-    with unit_of_work(store) as s:
-        martyr = Martyr(name=name, is_unknown=unknown, version=1)
-        s.add(martyr)
-        s.flush()
-        return martyr.id
-
-
-def add_tomb(store, facility_id, martyr_id, plot=(None, None, None), status="active") -> int:
-    with unit_of_work(store) as s:
-        tomb = Tomb(facility_id=facility_id, martyr_id=martyr_id, state="in_place", plot_area=plot[0],
-                    plot_row=plot[1], plot_number=plot[2], status=status, geom=Point(116.355, 25.835))
-        s.add(tomb)
-        s.flush()
-        return tomb.id
-
-
-def rebury(store, dests, code, martyr_id, number):
-    """A relocation of the martyr reburied at the Shanghang cemetery, plot B区 3排 <number>."""
-    return service.create_relocation(store, ADMIN, {
-        "code": code, "origin_place": "长汀县某村后山", "origin_county_code": "350821", "origin_lon": 116.36,
-        "origin_lat": 25.84, "martyr_id": martyr_id, "dest_facility_id": dests["SH-CEM"], "dest_plot_area": "B区",
-        "dest_plot_row": "3排", "dest_plot_number": number, **MOVED})
-
 
 def graves_of(result):
     return [(m.martyr_id, m.name, [(t.id, t.facility, t.plot, t.state, t.relocations) for t in m.tombs])
@@ -136,17 +101,17 @@ def graves_of(result):
 
 def test_a_martyr_reburied_from_a_cemetery_grave_is_listed_with_both_tombs(any_app, any_store, dests):
     cemetery, changting = DESTINATIONS[0][1], DESTINATIONS[2][1]
-    twice = add_martyr(any_store, "李明")
-    left = add_tomb(any_store, dests["CT-CEM"], twice, plot=("乙区", "1排", "5号"))
+    twice = new_martyr(any_store, "李明")
+    left = new_tomb(any_store, dests["CT-CEM"], twice, plot=("乙区", "1排", "5号"))
     moved = rebury(any_store, dests, "G1", twice, "12号")
-    once = add_martyr(any_store, "王某")  # one tomb: not listed
-    add_tomb(any_store, dests["CT-CEM"], once, plot=("乙区", "1排", "6号"))
-    unknown = add_martyr(any_store, "无名烈士", unknown=True)  # unknown martyrs are not one person: not listed
-    add_tomb(any_store, dests["CT-CEM"], unknown, plot=("乙区", "2排", "1号"))
-    add_tomb(any_store, dests["CT-CEM"], unknown, plot=("乙区", "2排", "2号"))
-    retired = add_martyr(any_store, "赵某")  # a retired tomb does not count
-    add_tomb(any_store, dests["CT-CEM"], retired, plot=("乙区", "3排", "1号"))
-    add_tomb(any_store, dests["CT-CEM"], retired, plot=("乙区", "3排", "2号"), status="retired")
+    once = new_martyr(any_store, "王某")  # one tomb: not listed
+    new_tomb(any_store, dests["CT-CEM"], once, plot=("乙区", "1排", "6号"))
+    unknown = new_martyr(any_store, "无名烈士", unknown=True)  # unknown martyrs are not one person: not listed
+    new_tomb(any_store, dests["CT-CEM"], unknown, plot=("乙区", "2排", "1号"))
+    new_tomb(any_store, dests["CT-CEM"], unknown, plot=("乙区", "2排", "2号"))
+    retired = new_martyr(any_store, "赵某")  # a retired tomb does not count
+    new_tomb(any_store, dests["CT-CEM"], retired, plot=("乙区", "3排", "1号"))
+    new_tomb(any_store, dests["CT-CEM"], retired, plot=("乙区", "3排", "2号"), status="retired")
 
     result = reconcile(any_store)
     assert graves_of(result) == [(twice, "李明", [
@@ -175,10 +140,10 @@ def test_a_martyr_reburied_from_a_cemetery_grave_is_listed_with_both_tombs(any_a
 
 
 def test_the_list_is_capped_and_the_xlsx_lists_every_tomb(any_store, dests):
-    ids = [add_martyr(any_store, name) for name in ("甲某", "乙某", "丙某")]
+    ids = [new_martyr(any_store, name) for name in ("甲某", "乙某", "丙某")]
     for martyr_id in ids:
-        add_tomb(any_store, None, martyr_id)
-        add_tomb(any_store, dests["SH-COL"], martyr_id)
+        new_tomb(any_store, None, martyr_id)
+        new_tomb(any_store, dests["SH-COL"], martyr_id)
     capped = reconcile(any_store, graves_limit=2)
     assert [m.martyr_id for m in capped.multi_graves] == ids[:2]
     assert (capped.multi_graves_total, capped.multi_graves_more) == (3, 1)

@@ -13,19 +13,12 @@ from sqlalchemy import func, select
 from registry.models import Attachment, AuditEvent, Martyr, Relocation
 from registry.services import Actor, Conflict, Forbidden, InvalidInput, unit_of_work
 from registry.services import relocations as service
-from tests.registry.relocations.test_relocations_ledger_gen import make_destinations
+from tests.factories import ADMIN, SHANGHANG_MANAGER
 
-ADMIN = Actor(name="tester", roles=("admin",))
-SHANGHANG_MANAGER = Actor(name="mgr", roles=("manager",), counties=("350823",))
 PLANNER = Actor(name="planner", roles=("planner",))
 
 STEPS = {"surveyed_on": date(2021, 3, 1), "consent_on": date(2021, 3, 20), "approved_on": date(2021, 4, 10),
          "exhumed_on": date(2021, 5, 2), "reburied_on": date(2021, 5, 3), "accepted_on": date(2021, 6, 20)}
-
-
-@pytest.fixture
-def dests(any_store):
-    return make_destinations(any_store)
 
 
 def base(dests, **extra):

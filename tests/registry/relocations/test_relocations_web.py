@@ -10,17 +10,11 @@ from sqlalchemy import func, select
 
 from geodata.ledger import MAX_BYTES
 from registry.models import Martyr, Relocation
-from registry.services import Actor, unit_of_work
 from registry.services import relocations as service
+from registry.services import unit_of_work
 from registry.services.users import create_user
 from tests.conftest import make_app
-from tests.registry.relocations.test_relocations_ledger_gen import (
-    FIXED_MAPPING_TEXT,
-    make_destinations,
-    write_messy_ledger,
-)
-
-SYSTEM = Actor.system("test")
+from tests.factories import FIXED_MAPPING_TEXT, SYSTEM, make_destinations, write_messy_ledger
 
 
 @pytest.fixture

@@ -11,8 +11,7 @@ from registry.models import AuditEvent, Tomb
 from registry.services import Actor, Conflict, Forbidden
 from registry.services import relocations as service
 from registry.services.users import create_demo_users
-from tests.registry.relocations.test_relocations_ledger_gen import DESTINATIONS
-from tests.registry.relocations.test_relocations_reconciliation import add_martyr, add_tomb, dests, rebury  # noqa: F401
+from tests.factories import DESTINATIONS, new_martyr, new_tomb, rebury
 
 PAGE = "/relocations/reconciliation"
 PASSWORDS = {"admin": "demo-admin-pass", "manager": "demo-manager-pass", "manager2": "demo-manager-pass",
@@ -20,11 +19,11 @@ PASSWORDS = {"admin": "demo-admin-pass", "manager": "demo-manager-pass", "manage
 
 
 @pytest.fixture
-def graves(any_app, any_store, dests):  # noqa: F811
+def graves(any_app, any_store, dests):
     """李明 lies in the Changting cemetery (county 350821) and was reburied in Shanghang's (350823) by G1."""
     create_demo_users(any_store, Actor.system("test"))
-    martyr = add_martyr(any_store, "李明")
-    left = add_tomb(any_store, dests["CT-CEM"], martyr, plot=("乙区", "1排", "5号"))
+    martyr = new_martyr(any_store, "李明")
+    left = new_tomb(any_store, dests["CT-CEM"], martyr, plot=("乙区", "1排", "5号"))
     moved = rebury(any_store, dests, "G1", martyr, "12号").tomb_id
     return {"martyr": martyr, "left": left, "moved": moved}
 
@@ -152,9 +151,9 @@ def test_a_tomb_a_live_relocation_ends_at_is_refused_naming_it(any_app, any_stor
     assert state(any_store, moved) == before
 
 
-def test_a_tomb_at_no_facility_is_for_admins_only(any_store, dests):  # noqa: F811
-    martyr = add_martyr(any_store, "张某")
-    scattered = add_tomb(any_store, None, martyr)
+def test_a_tomb_at_no_facility_is_for_admins_only(any_store, dests):
+    martyr = new_martyr(any_store, "张某")
+    scattered = new_tomb(any_store, None, martyr)
     version = version_of(any_store, scattered)
     manager = Actor(name="m", roles=("manager",), counties=tuple(code for _, _, _, code, _, _ in DESTINATIONS))
     with pytest.raises(Forbidden, match="only an administrator"):

@@ -20,23 +20,16 @@ from geodata.plots import bare, parse_plot
 from registry.db import Store, StoreError
 from registry.migrate import current_revision, head_revision, upgrade
 from registry.models import AuditEvent, ImportBatch, Martyr, Relocation, Tomb
-from registry.services import Actor, Conflict, InvalidInput
+from registry.services import Conflict, InvalidInput
 from registry.services import relocations as service
 from registry.services.gis import imports as gis_import
 from registry.services.relocations import ledger as imports
 from tests.conftest import make_app, new_store_url, throwaway_database
-from tests.registry.relocations.test_relocation_tombs import add_martyr
-from tests.registry.relocations.test_relocations_ledger_gen import make_destinations
+from tests.factories import ADMIN, make_destinations, new_martyr
 
-ADMIN = Actor(name="tester", roles=("admin",))
 CEMETERY = "SH-CEM"
 CEMETERY_NAME = "上杭县烈士陵园（测试）"
 INDEX = "ux_tombs_active_plot"
-
-
-@pytest.fixture
-def dests(any_store):
-    return make_destinations(any_store)
 
 
 @pytest.fixture
@@ -127,7 +120,7 @@ def relocation(dests, code, martyr_id=None, plot=("A区", "1排", "5号"), **ext
 
 def test_a_relocation_to_a_plot_held_with_a_blank_area_links_that_tomb(any_store, dests):
     # The check reads the plot as the index does: area '' is no area, so the tomb standing there is found.
-    martyr_id = add_martyr(any_store, "李明")
+    martyr_id = new_martyr(any_store, "李明")
     # Stored bare (as geodata.plots keeps plots); the form's "4排", "2号" are the same plot.
     standing = add_tomb(any_store, dests[CEMETERY], "", "4", "2", martyr_id=martyr_id)
     moved = service.create_relocation(any_store, ADMIN, relocation(dests, "B1", martyr_id, plot=(None, "4排", "2号")))
@@ -192,7 +185,7 @@ def run_both(first, second) -> dict:
 
 def test_two_relocations_racing_for_one_empty_plot_one_wins_the_other_hears_a_conflict(pg_store):
     dests = make_destinations(pg_store)
-    chen, lin = add_martyr(pg_store, "陈某"), add_martyr(pg_store, "林某")
+    chen, lin = new_martyr(pg_store, "陈某"), new_martyr(pg_store, "林某")
     before = counts(pg_store)
     with pg_store.session() as s:
         last_event = s.scalar(select(func.max(AuditEvent.id)))
@@ -266,7 +259,7 @@ def indexes_of_tombs(store) -> set:
 def _destinations_before_divisions(store) -> dict[str, int]:
     # A registry at 0010 has no divisions table to check counties against: its facilities go in directly.
     from registry.models import Facility
-    from tests.registry.relocations.test_relocations_ledger_gen import DESTINATIONS
+    from tests.factories import DESTINATIONS
 
     with store.write_session() as s:
         made = {code: Facility(code=code, name=name, category=category, county_code=county, geom=Point(lon, lat))
@@ -363,8 +356,8 @@ def row(code, name, plot) -> tuple:
 
 
 def test_a_ledger_giving_one_plot_twice_or_an_occupied_plot_is_refused_by_row(any_store, dests, tmp_path):
-    add_martyr(any_store, "李明")
-    held = add_tomb(any_store, dests[CEMETERY], None, "2排", "3号", martyr_id=add_martyr(any_store, "王某"))
+    new_martyr(any_store, "李明")
+    held = add_tomb(any_store, dests[CEMETERY], None, "2排", "3号", martyr_id=new_martyr(any_store, "王某"))
     path = ledger(tmp_path, row("L1", "陈某", ("A区", "1排", "5号")), row("L2", "林某", ("A区", "1排", "5号")),
                   row("L3", "李明", ("", "2排", "3号")))
     checked = imports.preview(any_store, path, "plots.csv")

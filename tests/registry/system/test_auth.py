@@ -9,11 +9,9 @@ from sqlalchemy import select
 
 from registry import ConfigError
 from registry.models import AuditEvent, User
-from registry.services import Actor
 from registry.services.users import create_user
 from tests.conftest import make_app
-
-SYSTEM = Actor.system("test")
+from tests.factories import SYSTEM
 
 
 @pytest.fixture

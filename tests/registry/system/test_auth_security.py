@@ -17,11 +17,11 @@ from sqlalchemy import select, update
 from registry import ConfigError, config
 from registry.models import AuditEvent, LoginThrottle, User
 from registry.models.types import utcnow
-from registry.services import Actor, InvalidInput
+from registry.services import InvalidInput
 from registry.services.users import create_user, retire_user
 from tests.conftest import make_app
+from tests.factories import SYSTEM
 
-SYSTEM = Actor.system("test")
 PASSWORD = "planner-password"
 # The development key the registry once shipped with: anyone could read it, so anyone could sign a session.
 PUBLISHED_KEY = "dev-only-not-secret"

@@ -17,9 +17,8 @@ from registry.services.manage.inspections import submit_inspection
 from registry.services.public.tribute import lay_flower
 from registry.services.relocations import attach_scan
 from tests.conftest import make_app, new_store_url
+from tests.factories import demo_like, facility, form, jpeg, people, png
 from tests.faults.disk import fill, small_disk
-from tests.registry.public_factories import demo_like
-from tests.registry.test_manage_helpers import facility, form, jpeg, people, png
 
 PDF = b"%PDF-1.4\n" + b"scan of a consent form\n" * 40
 

@@ -15,7 +15,7 @@ from registry.services import Actor
 from registry.services.public.tribute import TRIBUTE_RATE
 from registry.services.users import create_user
 from tests.conftest import make_app
-from tests.registry.public_factories import demo_like
+from tests.factories import demo_like
 
 
 def flower(client, martyr, key, remote="10.0.0.1", forwarded=None):
@@ -215,8 +215,7 @@ def test_a_scrape_shows_requests_latency_flowers_and_the_pool(app):
 
 
 def test_a_scrape_counts_import_commits(gpkg_url, tmp_path):
-    from tests.registry.gis.test_gis_import_web import GOOD, _commit, _csv, _preview
-    from tests.registry.test_manage_helpers import people
+    from tests.factories import GOOD, import_commit, import_csv, import_preview, people
 
     app = make_app(gpkg_url)
     app.instance_path = str(tmp_path / "instance")
@@ -224,9 +223,9 @@ def test_a_scrape_counts_import_commits(gpkg_url, tmp_path):
     client = app.test_client()
     assert client.post("/login", data={"username": "admin1", "password": "admin1-password"}).status_code == 302
     before = client.get("/metrics").get_data(as_text=True)
-    preview = _preview(client, _csv(GOOD), "设施.csv")
+    preview = import_preview(client, import_csv(GOOD), "设施.csv")
     assert preview.status_code == 200
-    assert _commit(client, preview.get_data(as_text=True)).status_code == 200
+    assert import_commit(client, preview.get_data(as_text=True)).status_code == 200
     refused = client.post("/gis/import/commit", data={"token": "0" * 64, "filename": "a.csv", "kind": "facilities"})
     assert refused.status_code == 400
     after = client.get("/metrics").get_data(as_text=True)

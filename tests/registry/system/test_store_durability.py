@@ -10,7 +10,7 @@ from sqlalchemy import func, select, text
 from registry.db import Store
 from registry.models import Tribute
 from tests.conftest import make_app
-from tests.registry.public_factories import demo_like
+from tests.factories import demo_like
 
 # What the sqlite3 shell, QGIS or a backup script does: open the file read-write, read, close. The last
 # connection to close checkpoints and deletes the -wal and -shm files if it can take the exclusive lock.

@@ -14,8 +14,8 @@ from sqlalchemy.engine import make_url
 
 from registry.models import Tribute
 from tests.conftest import _pg_admin, make_app, new_store_url
+from tests.factories import demo_like
 from tests.faults.disk import fill, small_disk
-from tests.registry.public_factories import demo_like
 
 # Holds the registry file in SQLite's exclusive locking mode: other processes can neither read nor write.
 LOCKER = """
