@@ -194,6 +194,24 @@ def login(client, name):
     return client
 
 
+def login_with(client, username, password):
+    response = client.post("/login", data={"username": username, "password": password})
+    assert response.status_code == 302
+    return client
+
+
+# The passwords `create_demo_users` gives the demo's staff.
+DEMO_PASSWORDS = {"admin": "demo-admin-pass", "manager": "demo-manager-pass", "manager2": "demo-manager-pass",
+                  "reviewer": "demo-reviewer-pass"}
+
+
+def demo_login(app, username):
+    """A test client signed in as one of the demo's staff."""
+    client = app.test_client()
+    assert client.post("/login", data={"username": username, "password": DEMO_PASSWORDS[username]}).status_code == 302
+    return client
+
+
 def as_user(app, name):
     client = app.test_client()
     return login(client, name) if name else client

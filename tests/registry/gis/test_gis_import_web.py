@@ -32,19 +32,13 @@ from tests.factories import (
 
 
 @pytest.fixture
-def app(gpkg_url, tmp_path):
-    application = make_app(gpkg_url)
-    application.instance_path = str(tmp_path / "instance")
-    yield application
-    application.extensions["registry_store"].dispose()
+def app(folder_app):
+    return folder_app
 
 
 @pytest.fixture
-def any_app(store_url, tmp_path):
-    application = make_app(store_url)
-    application.instance_path = str(tmp_path / "instance")
-    yield application
-    application.extensions["registry_store"].dispose()
+def any_app(any_folder_app):
+    return any_folder_app
 
 
 def _client(app, name):

@@ -19,7 +19,7 @@ from registry.services.gis.ogc.parameters import CRS84, EPSG
 from registry.services.gis.tokens import create_token
 from registry.services.users import create_user
 from tests.conftest import make_app
-from tests.factories import GRID_X0, GRID_Y0, N_TOMBS, PUBLIC, STEP, get_json, seed_ogc
+from tests.factories import GRID_X0, GRID_Y0, N_TOMBS, PUBLIC, STEP, get_json, login_with, seed_ogc
 
 
 @pytest.fixture
@@ -29,11 +29,6 @@ def seeded(any_app):
     create_user(store, Actor.system(), "planner1", "planner-pass-123", ["planner"])
     create_user(store, Actor.system(), "manager1", "manager-pass-123", ["manager"], ["350823"])
     return any_app, any_app.test_client(), ids
-
-
-def login(client, username, password):
-    response = client.post("/login", data={"username": username, "password": password})
-    assert response.status_code == 302
 
 
 STAFF = ("inspections", "maintenance_tasks", "preservation_plans", "relocation_records")
@@ -205,7 +200,7 @@ def test_staff_collections_need_a_role(seeded):
         assert body["code"] == "NotAuthorized"
     listed = [c["id"] for c in get_json(client, "/ogc/collections")["collections"]]
     assert not set(STAFF) & set(listed)
-    login(client, "manager1", "manager-pass-123")
+    login_with(client, "manager1", "manager-pass-123")
     inspections = get_json(client, "/ogc/collections/inspections/items")
     assert inspections["features"][0]["properties"]["inspector_name"] == "巡查员甲"
     full = get_json(client, "/ogc/collections/relocation_records/items")
@@ -225,7 +220,7 @@ def test_a_manager_reads_only_their_counties_staff_rows(seeded):
                          inspected_at=datetime(2025, 4, 1, 2, tzinfo=UTC), geom=Point(116.361, 25.842)))
         s.commit()
         other = s.scalar(select(Inspection.id).where(Inspection.facility_id == ids["f2"]))
-    login(client, "manager1", "manager-pass-123")
+    login_with(client, "manager1", "manager-pass-123")
 
     mine = get_json(client, "/ogc/collections/inspections/items")
     assert [f["properties"]["inspector_name"] for f in mine["features"]] == ["巡查员甲"]
@@ -236,7 +231,7 @@ def test_a_manager_reads_only_their_counties_staff_rows(seeded):
 
     # A planner reads no inspections or work orders, as /manage refuses them; a reviewer reads every county's.
     planner = app.test_client()
-    login(planner, "planner1", "planner-pass-123")
+    login_with(planner, "planner1", "planner-pass-123")
     for collection in ("inspections", "maintenance_tasks"):
         assert "manager, reviewer" in get_json(planner, f"/ogc/collections/{collection}/items", 403)["description"]
     assert planner.get("/manage/tasks").status_code == 403
@@ -323,7 +318,7 @@ def test_geojson_items_equal_the_html_features(seeded, crs):
     from registry.services.gis import ogc
 
     app, client, _ids = seeded
-    login(client, "manager1", "manager-pass-123")  # staff collections too: they have date-times and JSON
+    login_with(client, "manager1", "manager-pass-123")  # staff collections too: they have date-times and JSON
     store = app.extensions["registry_store"]
     manager = Actor(name="manager1", roles=("manager",), counties=("350823",))
     for cid in ogc.COLLECTIONS:

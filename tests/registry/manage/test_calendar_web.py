@@ -14,15 +14,9 @@ from registry.models import FacilityDay
 from registry.services.gis.tokens import create_token
 from registry.services.manage import calendar as cal
 from registry.solar_terms import qingming
-from tests.factories import CHANGTING, SHANGHANG, SYSTEM, add_martyr, add_tomb, facility, people
+from tests.factories import CHANGTING, SHANGHANG, SYSTEM, add_martyr, add_tomb, as_user, facility, people
 
 AWKWARD = '陈,一;二\\三\n"四"'  # commas, a semicolon, a backslash, a newline and quotes
-
-
-def login(app, name):
-    client = app.test_client()
-    assert client.post("/login", data={"username": name, "password": f"{name}-password"}).status_code == 302
-    return client
 
 
 def buried(store, facility_obj, name, died):
@@ -166,7 +160,7 @@ def test_the_county_feed_for_staff_by_session_or_token(world):
     app, store, actors, a, b = world
     cal.prepare(store, SYSTEM, today=date(2027, 3, 20))
     url = f"/manage/calendar/{SHANGHANG}.ics"
-    feed = parse(login(app, "mgr").get(url))
+    feed = parse(as_user(app, "mgr").get(url))
     summaries = [str(e["SUMMARY"]) for e in events(feed)]
     assert f"清明前清扫与准备：{a.name}" in summaries
     assert f"巡查到期：{a.name}" in summaries
@@ -175,8 +169,8 @@ def test_the_county_feed_for_staff_by_session_or_token(world):
     assert order["DTSTART"].dt == date(2027, 4, 5) and "/manage/tasks/" in str(order["URL"])
     assert any(str(e["SUMMARY"]) == "烈士纪念日" for e in events(feed))
 
-    assert login(app, "other").get(url).status_code == 403
-    assert login(app, "admin1").get("/manage/calendar/999999.ics").status_code == 404
+    assert as_user(app, "other").get(url).status_code == 403
+    assert as_user(app, "admin1").get("/manage/calendar/999999.ics").status_code == 404
     anonymous = app.test_client().get(url)
     assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
 
@@ -195,7 +189,7 @@ def test_managers_add_list_and_retire_facility_days(app):
     store = app.extensions["registry_store"]
     people(store)
     a, b = facility(store, SHANGHANG), facility(store, CHANGTING)
-    client = login(app, "mgr")
+    client = as_user(app, "mgr")
     added = client.post("/manage/calendar/days", data={"facility_code": a.code, "name": "开馆纪念日",
                                                        "kind": "opening", "month": "6", "day": "18",
                                                        "since_year": "1985"})
@@ -212,7 +206,7 @@ def test_managers_add_list_and_retire_facility_days(app):
     with store.session() as s:
         day = s.scalar(select(FacilityDay))
         assert s.scalar(select(func.count(FacilityDay.id))) == 1
-    assert login(app, "other").post(f"/manage/calendar/days/{day.id}/retire",
+    assert as_user(app, "other").post(f"/manage/calendar/days/{day.id}/retire",
                                     data={"version": day.version}).status_code == 403
     assert client.post(f"/manage/calendar/days/{day.id}/retire", data={"version": day.version}).status_code == 303
     assert f'data-day="{day.id}"' not in client.get("/manage/calendar").get_data(as_text=True)
@@ -225,9 +219,10 @@ def test_the_archivist_sees_the_skipped_dates_of_death(app):
     with store.write_session() as s:
         s.execute(text("UPDATE martyrs SET death_date = '1934-02-30' WHERE id = :i"), {"i": martyr_id})
         s.commit()
-    page = login(app, "mgr").get("/manage/calendar/dates").get_data(as_text=True)
+    page = as_user(app, "mgr").get("/manage/calendar/dates").get_data(as_text=True)
     assert f'data-martyr="{martyr_id}"' in page and "1934-02-30" in page and "不存在的日期" in page
-    assert f'data-martyr="{martyr_id}"' not in login(app, "other").get("/manage/calendar/dates").get_data(as_text=True)
+    other = as_user(app, "other").get("/manage/calendar/dates").get_data(as_text=True)
+    assert f'data-martyr="{martyr_id}"' not in other
 
 
 @pytest.mark.parametrize("stored", ["1934年5月", "1934-02-30", "1934-W05-1", "19340502"])

@@ -9,17 +9,13 @@ from registry.models import AuditEvent
 from registry.services.manage.archive import PdfFontMissing, pdf_font
 from registry.services.manage.inspections import submit_inspection
 from registry.services.manage.tasks import create_task
-from tests.conftest import make_app
-from tests.factories import backdate, facility, form, jpeg, pdf_text, people
+from tests.factories import as_user, backdate, facility, form, jpeg, pdf_text, people
 
 
 @pytest.fixture
-def app(store_url, tmp_path):
+def app(any_folder_app):
     """The app over a fresh registry of each store kind, its instance folder (photos) in the test's folder."""
-    application = make_app(store_url)
-    application.instance_path = str(tmp_path / "instance")
-    yield application
-    application.extensions["registry_store"].dispose()
+    return any_folder_app
 
 
 @pytest.fixture
@@ -34,17 +30,10 @@ def site(app):
     return place
 
 
-def login(app, name):
-    client = app.test_client()
-    response = client.post("/login", data={"username": name, "password": f"{name}-password"})
-    assert response.status_code == 302
-    return client
-
-
 def test_the_archive_pdf_has_the_facility_and_its_inspections(app, site):
-    page = login(app, "mgr").get(f"/manage/facilities/{site.id}")
+    page = as_user(app, "mgr").get(f"/manage/facilities/{site.id}")
     assert f'href="/manage/facilities/{site.id}/archive.pdf"' in page.get_data(as_text=True)
-    response = login(app, "mgr").get(f"/manage/facilities/{site.id}/archive.pdf")
+    response = as_user(app, "mgr").get(f"/manage/facilities/{site.id}/archive.pdf")
     assert response.status_code == 200
     assert response.mimetype == "application/pdf"
     assert "attachment" in response.headers["Content-Disposition"]
@@ -66,11 +55,11 @@ def test_the_archive_pdf_has_the_facility_and_its_inspections(app, site):
 
 
 def test_a_reviewer_may_read_it(app, site):
-    assert login(app, "reviewer1").get(f"/manage/facilities/{site.id}/archive.pdf").status_code == 200
+    assert as_user(app, "reviewer1").get(f"/manage/facilities/{site.id}/archive.pdf").status_code == 200
 
 
 def test_another_countys_manager_is_refused_and_the_attempt_kept(app, site):
-    response = login(app, "other").get(f"/manage/facilities/{site.id}/archive.pdf")
+    response = as_user(app, "other").get(f"/manage/facilities/{site.id}/archive.pdf")
     assert response.status_code == 403
     assert not response.get_data().startswith(b"%PDF")
     store = app.extensions["registry_store"]
@@ -83,7 +72,7 @@ def test_another_countys_manager_is_refused_and_the_attempt_kept(app, site):
 
 def test_a_missing_font_is_named(app, site, tmp_path):
     app.config["PDF_FONT"] = str(tmp_path / "no-such-font.ttf")
-    response = login(app, "mgr").get(f"/manage/facilities/{site.id}/archive.pdf",
+    response = as_user(app, "mgr").get(f"/manage/facilities/{site.id}/archive.pdf",
                                      headers={"Accept": "application/json"})
     assert response.status_code == 503
     body = response.get_json()

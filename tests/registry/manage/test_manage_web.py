@@ -13,17 +13,13 @@ from sqlalchemy import func, select
 from registry.models import AuditEvent, Facility, Inspection
 from registry.services.manage.inspections import submit_inspection
 from registry.services.manage.tasks import create_task
-from tests.conftest import make_app
 from tests.factories import as_user, backdate, facility, form, jpeg, multipart, people, pixel_bomb
 
 
 @pytest.fixture
-def app(gpkg_url, tmp_path):
+def app(folder_app):
     """The app over a fresh registry, its instance folder (where photos go) in the test's own folder."""
-    application = make_app(gpkg_url)
-    application.instance_path = str(tmp_path / "instance")
-    yield application
-    application.extensions["registry_store"].dispose()
+    return folder_app
 
 
 @pytest.fixture

@@ -11,27 +11,13 @@ from sqlalchemy import func, select
 from registry.models import Attachment, AuditEvent, Facility, Inspection
 from registry.services.facilities import retire_facility, update_facility
 from tests.conftest import make_app
-from tests.factories import SYSTEM, backdate, facility, form, jpeg, people
+from tests.factories import SYSTEM, as_user, backdate, facility, form, jpeg, people
 
 
 @pytest.fixture
-def app(store_url, tmp_path):
+def app(any_folder_app):
     """The app over a fresh registry of each store kind, photos under the test's own folder."""
-    application = make_app(store_url)
-    application.instance_path = str(tmp_path / "instance")
-    yield application
-    application.extensions["registry_store"].dispose()
-
-
-@pytest.fixture
-def store(app):
-    return app.extensions["registry_store"]
-
-
-def signed_in(app, name):
-    client = app.test_client()
-    assert client.post("/login", data={"username": name, "password": f"{name}-password"}).status_code == 302
-    return client
+    return any_folder_app
 
 
 def sync(client, facility_id, values, photos=()):
@@ -50,7 +36,7 @@ def test_an_inspection_of_a_facility_changed_meanwhile_is_kept_and_flagged(app, 
     actors = people(store)
     site = facility(store)
     seen = site.version
-    client = signed_in(app, "mgr")
+    client = as_user(app, "mgr")
     form_page = client.get(f"/manage/facilities/{site.id}/inspect").get_data(as_text=True)
     assert f'name="facility_version" value="{seen}"' in form_page
     # While the phone is offline, a colleague edits the facility.
@@ -81,7 +67,7 @@ def test_an_inspection_of_a_facility_changed_meanwhile_is_kept_and_flagged(app, 
 def test_an_inspection_of_an_unchanged_facility_is_not_flagged_and_the_plain_form_works(app, store):
     people(store)
     site = facility(store)
-    client = signed_in(app, "mgr")
+    client = as_user(app, "mgr")
     answer = sync(client, site.id, form(key="queued-0002-same", facility_version=str(site.version)))
     assert answer.status_code == 201 and answer.get_json()["facility_changed"] is False
     assert 'id="facility-changed"' not in client.get(answer.get_json()["url"]).get_data(as_text=True)
@@ -101,14 +87,14 @@ def test_an_inspection_of_an_unchanged_facility_is_not_flagged_and_the_plain_for
 def test_refusals_answer_json_with_the_reason_and_the_field(app, store, case):
     actors = people(store)
     site = facility(store)
-    client = signed_in(app, "mgr")
+    client = as_user(app, "mgr")
     values, photos = form(key=f"refused-{case}"), [("a.jpg", jpeg())]
     expected = {"retired": (404, "facility"), "other_county": (403, "facility"), "bad_photo": (400, "photos"),
                 "bad_version": (400, "facility_version"), "no_condition": (400, "condition")}[case]
     if case == "retired":
         retire_facility(store, actors["mgr2"], site.id, site.version, "迁入烈士陵园")
     elif case == "other_county":
-        client = signed_in(app, "other")  # a manager of 长汀县: 上杭县 is not (or no longer) theirs
+        client = as_user(app, "other")  # a manager of 长汀县: 上杭县 is not (or no longer) theirs
     elif case == "bad_photo":
         photos = [("notes.jpg", b"not really a photo")]
     elif case == "bad_version":
@@ -163,13 +149,13 @@ def test_the_phone_keeps_the_due_forms_of_its_own_counties(app, store):
     backdate(store, due.id, 400)
     elsewhere = facility(store, county="350821")
     backdate(store, elsewhere.id, 400)
-    listing = signed_in(app, "mgr").get("/manage/offline/pages.json").get_json()
+    listing = as_user(app, "mgr").get("/manage/offline/pages.json").get_json()
     assert f"/manage/facilities/{due.id}/inspect" in listing["urls"]
     assert f"/manage/facilities/{elsewhere.id}/inspect" not in listing["urls"]
     assert "/manage" in listing["urls"] and "/static/js/offline-store.js" in listing["urls"]
     # The archive (caretakers' phone numbers) is not kept on the phone.
     assert not any(url == f"/manage/facilities/{due.id}" for url in listing["urls"])
-    assert signed_in(app, "reviewer1").get("/manage/offline/pages.json").status_code == 403
+    assert as_user(app, "reviewer1").get("/manage/offline/pages.json").status_code == 403
 
 
 def test_the_worker_and_the_manifest_are_served_from_the_managers_area(app, store):

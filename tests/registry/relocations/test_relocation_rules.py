@@ -22,18 +22,10 @@ from registry.services.divisions import load_demo_divisions
 from registry.services.relocations.reconciliation import reconcile, to_xlsx
 from registry.services.users import create_demo_users
 from tests.conftest import throwaway_database
-from tests.factories import ADMIN, make_destinations
+from tests.factories import ADMIN, demo_login, make_destinations
 
 MOVED = {"surveyed_on": date(2021, 3, 1), "exhumed_on": date(2021, 5, 2), "reburied_on": date(2021, 5, 3)}
-PASSWORDS = {"admin": "demo-admin-pass", "manager": "demo-manager-pass", "manager2": "demo-manager-pass",
-             "reviewer": "demo-reviewer-pass"}
 PAGE = "/relocations/reconciliation"
-
-
-def login(app, username):
-    client = app.test_client()
-    assert client.post("/login", data={"username": username, "password": PASSWORDS[username]}).status_code == 302
-    return client
 
 
 def record(store, dests, code, *, county="350823", plot=("B区", "3排", "12号"), **extra):
@@ -86,9 +78,9 @@ def test_the_grave_page_relocation_page_and_messages_show_the_plot_as_signed(any
     assert (stored.dest_plot_area, stored.dest_plot_row, stored.dest_plot_number) == ("A", "4", "20")
     html = any_app.test_client().get(f"/martyrs/{martyr}").get_data(as_text=True)  # the grave page
     assert "A区 4排 20号" in html and "区 区" not in html and "排 排" not in html
-    page = login(any_app, "manager").get(f"/relocations/{moved.id}").get_data(as_text=True)
+    page = demo_login(any_app, "manager").get(f"/relocations/{moved.id}").get_data(as_text=True)
     assert "A区 4排 20号" in page
-    english = login(any_app, "manager").get(f"/relocations/{moved.id}?lang=en").get_data(as_text=True)
+    english = demo_login(any_app, "manager").get(f"/relocations/{moved.id}?lang=en").get_data(as_text=True)
     assert "Area A, row 4, no. 20" in english
     # A conflict names the plot the same way: row 2 and number 2 cannot be read as row 22.
     other = new_martyr(any_store, "林某")
@@ -119,16 +111,16 @@ def test_missing_consent_or_approval_is_listed_per_county_on_the_page_xlsx_and_r
     result = reconcile(any_store)
     listed = {c.county: [(r.code, r.consent, r.approval) for r in c.relocations] for c in result.missing}
     assert listed == {"350823": [("SH-NC", True, False)], "350821": [("CT-NA", False, True)]}
-    html = login(any_app, "admin").get(PAGE).get_data(as_text=True)
+    html = demo_login(any_app, "admin").get(PAGE).get_data(as_text=True)
     section = html[html.index('id="missing-consent-or-approval"'):html.index('id="multi-graves"')]
     assert re.search(r'data-code="SH-NC"><a href="/relocations/\d+">SH-NC</a>：\s*<span data-missing="consent">',
                      section)
     assert 'data-code="CT-NA"' in section and "缺批准文号" in section
     assert "OK-1" not in section and "SH-PL" not in section
     # A county's manager sees their own county's list only.
-    own = login(any_app, "manager").get(PAGE).get_data(as_text=True)
+    own = demo_login(any_app, "manager").get(PAGE).get_data(as_text=True)
     assert 'data-code="SH-NC"' in own and 'data-code="CT-NA"' not in own
-    book = load_workbook(io.BytesIO(login(any_app, "admin").get(PAGE + "?format=xlsx").data))
+    book = load_workbook(io.BytesIO(demo_login(any_app, "admin").get(PAGE + "?format=xlsx").data))
     sheet = book["缺少同意或批准"]
     rows = [tuple(c.value for c in r) for r in sheet.iter_rows()]
     assert rows[0] == ("县（市、区）", "台账编号", "缺家属同意", "缺批准文号")
@@ -136,7 +128,7 @@ def test_missing_consent_or_approval_is_listed_per_county_on_the_page_xlsx_and_r
     english = load_workbook(io.BytesIO(to_xlsx(result, english=True)))["Missing consent or approval"]
     assert [c.value for c in english[1]] == ["County", "Ledger number", "Consent missing", "Approval missing"]
     # Each relocation's page lists what its file lacks.
-    client = login(any_app, "admin")
+    client = demo_login(any_app, "admin")
     lacks = client.get(f"/relocations/{no_consent.id}").get_data(as_text=True)
     checklist = re.findall(r'data-lacks="(\w+)"', lacks)
     assert checklist == ["family_consent", "consent_on", "approved_on", "accepted_on"]
@@ -155,7 +147,7 @@ def test_a_journey_ends_at_the_tombs_own_point(any_app, any_store, dests):
     create_demo_users(any_store, Actor.system("test"))
     at_plot = record(any_store, dests, "J1", plot=("A", "1", "1"), dest_lon=116.4211, dest_lat=25.0457)
     at_facility = record(any_store, dests, "J2", plot=("A", "1", "2"))
-    data = login(any_app, "admin").get("/relocations/journeys.geojson").get_json()
+    data = demo_login(any_app, "admin").get("/relocations/journeys.geojson").get_json()
     ends = {f["properties"]["code"]: f["geometry"]["coordinates"][-1] for f in data["features"]
             if f["properties"]["kind"] == "journey"}
     assert ends["J1"] == [116.4211, 25.0457]
@@ -208,7 +200,7 @@ def test_a_manager_restores_a_retired_tomb_with_a_reason_audited(any_app, any_st
     create_demo_users(any_store, Actor.system("test"))
     tomb = add_tomb(any_store, dests["SH-CEM"], ("C", "2", "9"))
     service.retire_tomb(any_store, ADMIN, tomb, 1, "误注销")
-    client = login(any_app, "manager")  # Shanghang's manager
+    client = demo_login(any_app, "manager")  # Shanghang's manager
     html = client.get(PAGE).get_data(as_text=True)
     form = re.search(rf'<form method="post" action="/relocations/tombs/{tomb}/restore#retired-tombs".*?</form>',
                      html, re.S)
@@ -226,7 +218,7 @@ def test_restoring_onto_a_taken_plot_is_a_409_naming_the_plot_and_changes_nothin
     service.retire_tomb(any_store, ADMIN, old, 1, "迁走")
     holder = add_tomb(any_store, dests["SH-CEM"], ("A", "1", "5"))
     before = tomb_state(any_store, old)
-    response = login(any_app, "manager").post(f"/relocations/tombs/{old}/restore",
+    response = demo_login(any_app, "manager").post(f"/relocations/tombs/{old}/restore",
                                               data={"version": 2, "reason": "误注销"})
     assert response.status_code == 409
     html = response.get_data(as_text=True)
@@ -246,7 +238,7 @@ def test_a_refused_restore_names_why_and_changes_nothing(any_app, any_store, des
     tomb = add_tomb(any_store, dests["SH-CEM"], ("D", "1", "1"))
     service.retire_tomb(any_store, ADMIN, tomb, 1, "误注销")
     before = tomb_state(any_store, tomb)
-    response = login(any_app, who).post(f"/relocations/tombs/{tomb}/restore", data=form)
+    response = demo_login(any_app, who).post(f"/relocations/tombs/{tomb}/restore", data=form)
     assert response.status_code == status
     assert message in response.get_data(as_text=True)
     assert tomb_state(any_store, tomb) == before
@@ -305,7 +297,7 @@ def test_the_archive_pdf_names_the_plot_as_signed(any_app, any_store, dests):
 
     create_demo_users(any_store, Actor.system("test"))
     record(any_store, dests, "PDF-1", plot=("A区", "4排", "20号"))
-    response = login(any_app, "admin").get(f"/manage/facilities/{dests['SH-CEM']}/archive.pdf")
+    response = demo_login(any_app, "admin").get(f"/manage/facilities/{dests['SH-CEM']}/archive.pdf")
     assert response.status_code == 200
     _reader, text = pdf_text(response.get_data())  # the PDF's text without its spaces
     assert "PDF-1" in text and "A区4排20号" in text and "区区" not in text

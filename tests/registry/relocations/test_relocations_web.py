@@ -14,7 +14,7 @@ from registry.services import relocations as service
 from registry.services import unit_of_work
 from registry.services.users import create_user
 from tests.conftest import make_app
-from tests.factories import FIXED_MAPPING_TEXT, SYSTEM, make_destinations, write_messy_ledger
+from tests.factories import FIXED_MAPPING_TEXT, SYSTEM, login_with, make_destinations, write_messy_ledger
 
 
 @pytest.fixture
@@ -32,15 +32,9 @@ def staff(store):
     return make_destinations(store)
 
 
-def login(client, username, password):
-    response = client.post("/login", data={"username": username, "password": password})
-    assert response.status_code == 302
-    return client
-
-
 @pytest.fixture
 def manager(client, staff):
-    return login(client, "mgr", "manager-password")
+    return login_with(client, "mgr", "manager-password")
 
 
 def relocation_count(store):
@@ -56,7 +50,7 @@ def test_anonymous_visitors_are_sent_to_login(client):
 
 
 def test_planners_read_but_do_not_import(client, staff):
-    login(client, "planner1", "planner-password")
+    login_with(client, "planner1", "planner-password")
     assert client.get("/relocations").status_code == 200
     assert client.get("/relocations/import").status_code == 403
     assert client.post("/relocations/import/commit", data={"token": "0" * 64}).status_code == 403

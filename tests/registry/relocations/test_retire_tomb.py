@@ -11,11 +11,9 @@ from registry.models import AuditEvent, Tomb
 from registry.services import Actor, Conflict, Forbidden
 from registry.services import relocations as service
 from registry.services.users import create_demo_users
-from tests.factories import DESTINATIONS, new_martyr, new_tomb, rebury
+from tests.factories import DESTINATIONS, demo_login, new_martyr, new_tomb, rebury
 
 PAGE = "/relocations/reconciliation"
-PASSWORDS = {"admin": "demo-admin-pass", "manager": "demo-manager-pass", "manager2": "demo-manager-pass",
-             "reviewer": "demo-reviewer-pass"}
 
 
 @pytest.fixture
@@ -26,12 +24,6 @@ def graves(any_app, any_store, dests):
     left = new_tomb(any_store, dests["CT-CEM"], martyr, plot=("乙区", "1排", "5号"))
     moved = rebury(any_store, dests, "G1", martyr, "12号").tomb_id
     return {"martyr": martyr, "left": left, "moved": moved}
-
-
-def login(app, username):
-    client = app.test_client()
-    assert client.post("/login", data={"username": username, "password": PASSWORDS[username]}).status_code == 302
-    return client
 
 
 def state(store, tomb_id):
@@ -58,7 +50,7 @@ def retire(client, tomb_id, version, reason):
 
 
 def test_the_page_offers_a_form_per_tomb_to_those_who_may_retire(any_app, any_store, graves):
-    html = section(login(any_app, "manager2").get(PAGE))
+    html = section(demo_login(any_app, "manager2").get(PAGE))
     for tomb_id in (graves["left"], graves["moved"]):
         form = re.search(rf'<form method="post" action="/relocations/tombs/{tomb_id}/retire#multi-graves".*?</form>',
                          html, re.S)
@@ -67,11 +59,11 @@ def test_the_page_offers_a_form_per_tomb_to_those_who_may_retire(any_app, any_st
         assert re.search(r'<label>注销原因 <input name="reason" required', form.group(0))
         assert "注销此墓位</button>" in form.group(0)
     # A reviewer reads the list but retires nothing: no forms.
-    assert "注销此墓位" not in section(login(any_app, "reviewer").get(PAGE))
+    assert "注销此墓位" not in section(demo_login(any_app, "reviewer").get(PAGE))
 
 
 def test_retiring_by_the_form_takes_the_martyr_off_the_list(any_app, any_store, graves):
-    client = login(any_app, "manager2")  # Changting is one of manager2's counties
+    client = demo_login(any_app, "manager2")  # Changting is one of manager2's counties
     left = graves["left"]
     response = retire(client, left, version_of(any_store, left), "  重复登记，烈士已迁葬上杭县烈士陵园  ")
     assert response.status_code == 302 and response.headers["Location"].endswith(f"{PAGE}#multi-graves")
@@ -89,7 +81,7 @@ def test_retiring_by_the_form_takes_the_martyr_off_the_list(any_app, any_store, 
 
 
 def test_a_missing_reason_is_refused_naming_it(any_app, any_store, graves):
-    client = login(any_app, "admin")
+    client = demo_login(any_app, "admin")
     left = graves["left"]
     before = state(any_store, left)
     response = retire(client, left, version_of(any_store, left), "   ")
@@ -101,7 +93,7 @@ def test_a_missing_reason_is_refused_naming_it(any_app, any_store, graves):
 
 
 def test_a_stale_version_is_refused(any_app, any_store, graves):
-    client = login(any_app, "admin")
+    client = demo_login(any_app, "admin")
     left = graves["left"]
     before = state(any_store, left)
     response = retire(client, left, before[1] - 1, "重复登记")
@@ -113,7 +105,7 @@ def test_a_stale_version_is_refused(any_app, any_store, graves):
 
 
 def test_another_countys_manager_is_refused_and_the_attempt_audited(any_app, any_store, graves):
-    client = login(any_app, "manager")  # Shanghang only; the tomb is in Changting
+    client = demo_login(any_app, "manager")  # Shanghang only; the tomb is in Changting
     left = graves["left"]
     before = state(any_store, left)
     response = retire(client, left, before[1], "重复登记")
@@ -128,7 +120,7 @@ def test_another_countys_manager_is_refused_and_the_attempt_audited(any_app, any
 
 
 def test_an_already_retired_tomb_is_a_conflict(any_app, any_store, graves):
-    client = login(any_app, "admin")
+    client = demo_login(any_app, "admin")
     left = graves["left"]
     old = version_of(any_store, left)
     assert retire(client, left, old, "重复登记").status_code == 302
@@ -141,7 +133,7 @@ def test_an_already_retired_tomb_is_a_conflict(any_app, any_store, graves):
 
 
 def test_a_tomb_a_live_relocation_ends_at_is_refused_naming_it(any_app, any_store, graves):
-    client = login(any_app, "admin")
+    client = demo_login(any_app, "admin")
     moved = graves["moved"]
     before = state(any_store, moved)
     response = retire(client, moved, before[1], "重复登记")
