@@ -11,6 +11,8 @@ import io
 import itertools
 import os
 import re
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -228,7 +230,7 @@ def multipart(client, url, data, headers=None):
         builder.close()
 
 
-# Files: photos, an image bomb, a PDF's text
+# Files: photos, an image bomb, a PDF's text, a valid GeoPackage
 
 def jpeg(width=64, height=48, colour=(120, 30, 30), exif_time: str | None = None, gps=None) -> bytes:
     image = Image.new("RGB", (width, height), colour)
@@ -262,6 +264,15 @@ def pdf_text(data: bytes) -> tuple[PdfReader, str]:
     # pypdf reads the font's embedded two-byte CMap as spaced-out characters with NULs between them; what
     # a reader sees is the characters in order, so both are dropped before comparing.
     return reader, re.sub(r"[\s\x00]+", "", "".join(page.extract_text() for page in reader.pages))
+
+
+def assert_valid_geopackage(path) -> None:
+    """GDAL's GeoPackage validator passes the file (skipped where the validator is not installed)."""
+    result = subprocess.run([sys.executable, "-m", "osgeo_utils.samples.validate_gpkg", str(path)],
+                            capture_output=True, text=True, timeout=120)
+    if "No module named" in result.stderr:
+        pytest.skip("the GeoPackage validator is not installed (pip install --no-deps gdal-utils)")
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 # Relocations: martyrs, graves, destinations and messy ledgers
