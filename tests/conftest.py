@@ -137,6 +137,26 @@ def any_app(store_url):
     application.extensions["registry_store"].dispose()
 
 
+def app_over(url: str, tmp_path, **extra):
+    """An application over ``url`` with its instance folder (photos, uploads) in the test's own folder; closed after."""
+    application = make_app(url, **extra)
+    application.instance_path = str(tmp_path / "instance")
+    yield application
+    application.extensions["registry_store"].dispose()
+
+
+@pytest.fixture
+def folder_app(gpkg_url, tmp_path):
+    """An application over a fresh embedded registry, its instance folder in the test's folder."""
+    yield from app_over(gpkg_url, tmp_path)
+
+
+@pytest.fixture
+def any_folder_app(store_url, tmp_path):
+    """An application over a fresh registry of each store kind, its instance folder in the test's folder."""
+    yield from app_over(store_url, tmp_path)
+
+
 @pytest.fixture
 def store(app):
     return app.extensions["registry_store"]

@@ -17,8 +17,7 @@ from registry.models import AuditEvent, Facility, ImportBatch, Relocation
 from registry.services import InvalidInput
 from registry.uploads import Staging, TooLarge, areas
 from tests.conftest import make_app
-from tests.registry.test_manage_helpers import people
-from tests.registry.test_relocations_ledger_gen import FIXED_MAPPING_TEXT, make_destinations, write_messy_ledger
+from tests.factories import FIXED_MAPPING_TEXT, make_destinations, people, write_messy_ledger
 
 EXPIRED = "上传的文件已失效，请重新上传。"
 CSV = "code,name,category,county_code,lon,lat\nST-1,才溪乡调查纪念馆,memorial_hall,350823,116.45,25.0\n".encode()

@@ -133,3 +133,27 @@ def watched_page(browser):
     context.close()
     # Every browser test fails on a policy violation, even one that only looks at what the page shows.
     assert watched.csp_violations == [], f"the Content-Security-Policy blocked something: {watched.csp_violations}"
+
+
+@pytest.fixture
+def field_server(gpkg_url, tmp_path):
+    """The app on 127.0.0.1 with its instance folder (photos) under the test's folder; yields (base URL, app)."""
+    app = make_app(gpkg_url, BASEMAP="none")
+    app.instance_path = str(tmp_path / "instance")
+    server = make_server(ALLOWED_HOST, 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="manage-live-server", daemon=True)
+    thread.start()
+    yield f"http://{ALLOWED_HOST}:{server.server_port}", app
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)
+    app.extensions["registry_store"].dispose()
+
+
+def sign_in(page, base_url, username):
+    """Sign in through the form as ``username`` (password ``<username>-password``)."""
+    page.goto(base_url + "/login")
+    page.fill("#username" if page.locator("#username").count() else "input[name=username]", username)
+    page.fill("input[name=password]", f"{username}-password")
+    page.locator("form").filter(has=page.locator("input[name=password]")).locator("button[type=submit]").click()
+    page.wait_for_load_state("networkidle")

@@ -3,38 +3,20 @@
 from __future__ import annotations
 
 import io
-import threading
 from urllib.parse import urlsplit
 
 import pytest
 from PIL import Image
 from playwright.sync_api import expect
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
 from registry.models import Inspection
-from tests.browser.conftest import ALLOWED_HOST
-from tests.conftest import make_app
-from tests.registry.test_manage_helpers import GUTIAN, backdate, facility, people
+from tests.browser.conftest import ALLOWED_HOST, sign_in
+from tests.factories import GUTIAN, backdate, facility, people
 
 pytestmark = pytest.mark.browser
 
 COLOURS = {"overdue": "#c62828", "problem_open": "#7b1fa2", "ok": "#2e7d32"}
-
-
-@pytest.fixture
-def field_server(gpkg_url, tmp_path):
-    """The app on 127.0.0.1 with its instance folder (photos) under the test's folder; yields (base URL, app)."""
-    app = make_app(gpkg_url, BASEMAP="none")
-    app.instance_path = str(tmp_path / "instance")
-    server = make_server(ALLOWED_HOST, 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="manage-live-server", daemon=True)
-    thread.start()
-    yield f"http://{ALLOWED_HOST}:{server.server_port}", app
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
-    app.extensions["registry_store"].dispose()
 
 
 @pytest.fixture
@@ -64,14 +46,6 @@ def photo_file():
     out = io.BytesIO()
     Image.new("RGB", (800, 600), (150, 60, 40)).save(out, "JPEG")
     return {"name": "wall.jpg", "mimeType": "image/jpeg", "buffer": out.getvalue()}
-
-
-def sign_in(page, base, name):
-    page.goto(base + "/login")
-    page.fill("#username", name)
-    page.fill("#password", f"{name}-password")
-    page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
 
 
 def colour_on_map(page, base) -> str:

@@ -13,9 +13,8 @@ from sqlalchemy import func, select
 
 from registry.models import Attachment, Facility, Inspection
 from registry.services.facilities import retire_facility
-from tests.browser.conftest import ALLOWED_HOST
-from tests.browser.test_manage_field import field_server, sign_in  # noqa: F401 - the live server fixture
-from tests.registry.test_manage_helpers import GUTIAN, SYSTEM, backdate, facility, people
+from tests.browser.conftest import ALLOWED_HOST, sign_in
+from tests.factories import GUTIAN, SYSTEM, backdate, facility, people
 
 pytestmark = pytest.mark.browser
 

@@ -11,15 +11,14 @@ from shapely.geometry import Polygon, shape
 
 from geodata.crs import wgs84_to_gcj02
 from registry.db import Store
-from registry.services import Actor
 from registry.services.facilities import create_facility
 from registry.services.plan.zones import buffer_control_zone, save_zone
 from registry.services.users import create_user
-from tests.browser.test_plan_review import sign_in
+from tests.browser.conftest import sign_in
+from tests.factories import ADMIN
 
 pytestmark = pytest.mark.browser
 
-ADMIN = Actor(name="admin", roles=("admin",))
 # The demo places 古田会议会址 near 25.225 N, 116.818 E; this test makes its own copy with a range.
 RANGE = Polygon([(116.817, 25.224), (116.819, 25.224), (116.819, 25.226), (116.817, 25.226)])
 # A road drawn west to east across the range, 20 m north of the facility's point.

@@ -6,13 +6,12 @@ import pytest
 from shapely.geometry import Polygon
 
 from registry.db import Store
-from registry.services import Actor
 from registry.services.facilities import create_facility
 from registry.services.plan.zones import buffer_control_zone, save_zone
 from registry.services.users import create_user
+from tests.factories import ADMIN
 
 pytestmark = pytest.mark.browser
-ADMIN = Actor(name="admin", roles=("admin",))
 
 
 @pytest.fixture

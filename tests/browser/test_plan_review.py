@@ -8,14 +8,14 @@ import pytest
 from shapely.geometry import LineString, Polygon
 
 from registry.db import Store
-from registry.services import Actor
 from registry.services.facilities import create_facility
 from registry.services.plan.zones import buffer_control_zone, save_zone
 from registry.services.users import create_user
+from tests.browser.conftest import sign_in
+from tests.factories import ADMIN
 
 pytestmark = pytest.mark.browser
 
-ADMIN = Actor(name="admin", roles=("admin",))
 # The demo places 古田会议会址 near 25.225 N, 116.818 E; this test makes its own copy with a range.
 RANGE = Polygon([(116.817, 25.224), (116.819, 25.224), (116.819, 25.226), (116.817, 25.226)])
 ROAD = LineString([(116.80, 25.2252), (116.84, 25.2252)])
@@ -32,14 +32,6 @@ def seeded(gpkg_url):
     save_zone(store, ADMIN, site.id, "protection_range", RANGE, reported_on="2020-01-01")
     buffer_control_zone(store, ADMIN, site.id, 100)
     store.dispose()
-
-
-def sign_in(page, base_url, username):
-    page.goto(base_url + "/login")
-    page.fill("#username" if page.locator("#username").count() else "input[name=username]", username)
-    page.fill("input[name=password]", f"{username}-password")
-    page.locator("form").filter(has=page.locator("input[name=password]")).locator("button[type=submit]").click()
-    page.wait_for_load_state("networkidle")
 
 
 def sign_out(page):

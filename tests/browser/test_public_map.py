@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from registry.db import Store
-from tests.registry.public_factories import XSS_NAME, demo_like
+from tests.factories import XSS_NAME, demo_like
 
 pytestmark = pytest.mark.browser
 

@@ -6,7 +6,7 @@ import pytest
 
 from registry.db import Store
 from tests.browser.conftest import ALLOWED_HOST, cancelled
-from tests.registry.public_factories import demo_like
+from tests.factories import demo_like
 
 pytestmark = pytest.mark.browser
 

@@ -11,7 +11,7 @@ from registry.demo import SECOND_CITY_RELOCATIONS
 from registry.services import Actor
 from registry.services.demo import load_demo
 from registry.services.users import create_demo_users, create_user
-from tests.registry.test_relocations_ledger_gen import FIXED_MAPPING_TEXT, make_destinations, write_messy_ledger
+from tests.factories import FIXED_MAPPING_TEXT, make_destinations, write_messy_ledger
 
 pytestmark = pytest.mark.browser
 

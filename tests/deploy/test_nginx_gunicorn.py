@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import make_app, throwaway_database
 from tests.deploy.stack import Browser, Gunicorn, Nginx, need_nginx
-from tests.registry.public_factories import demo_like
+from tests.factories import demo_like
 
 FIVE = 5  # the tribute bucket's size (TRIBUTE_RATE)
 

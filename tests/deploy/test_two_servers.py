@@ -15,7 +15,7 @@ from registry.services import Actor
 from registry.services.users import create_user
 from tests.conftest import make_app, throwaway_database
 from tests.deploy.stack import Browser, Gunicorn
-from tests.registry.public_factories import demo_like
+from tests.factories import demo_like
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ import pytest
 from registry.db import Store
 from registry.migrate import upgrade
 from tests.conftest import new_store_url
+from tests.factories import demo_like
 from tests.faults.servers import FlowerRun, Gunicorn, PrivatePostgres, address, request, stored_flowers
-from tests.registry.public_factories import demo_like
 
 # How long the app may take to serve again once PostgreSQL is back. The promise is 10 s; the machine
 # running the tests is shared and may be slow, so the bound is generous and the figure is printed.

@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from registry.models import Attachment, Inspection
 from tests.conftest import make_app
+from tests.factories import facility, form, people
 from tests.faults.disk import fill, small_disk
-from tests.registry.test_manage_helpers import facility, form, people
 
 
 def noisy_jpeg(side: int = 400) -> bytes:

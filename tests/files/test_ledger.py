@@ -10,7 +10,7 @@ from openpyxl import Workbook
 
 from geodata.crs import gcj02_to_wgs84, wgs84_to_bd09, wgs84_to_gcj02
 from registry.files.ledger import MAX_BYTES, Alias, LedgerError, crs_check, read_ledger, sniff
-from tests.registry.test_relocations_ledger_gen import FIXED_MAPPING, write_clean_csv, write_messy_ledger
+from tests.factories import FIXED_MAPPING, write_clean_csv, write_messy_ledger
 
 # County seats in WGS 84, as the registry passes them (here rounded; only distances of tens of km matter).
 COUNTIES = {"350823": ("上杭县", 116.420, 25.053), "350821": ("长汀县", 116.356, 25.845),
@@ -58,7 +58,7 @@ def test_every_mess_is_named_with_row_column_value_and_why(messy, kind, row, lev
 def test_cleaned_values_of_the_messy_rows(messy):
     rows = {r.values["code"]: r.values for r in messy.rows}
     # Rows with errors are not offered for import; the duplicate is skipped. SH-008's unknown destination
-    # is found by the registry, which knows the facilities (tests/registry/test_relocations_import.py).
+    # is found by the registry, which knows the facilities (tests/registry/relocations/test_relocations_import.py).
     assert sorted(rows) == ["CT-001", "CT-002", "SH-001", "SH-002", "SH-003", "SH-004", "SH-005", "SH-006", "SH-007",
                             "SH-008"]
     assert rows["SH-002"]["origin_lon"] == pytest.approx(116.39, abs=1e-9)

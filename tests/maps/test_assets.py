@@ -18,9 +18,9 @@ from maps.assets import LOCAL_ASSETS, UnknownAssetError, asset_url, use_local_as
 from maps.basemaps import basemap_from_settings
 from maps.drawing import DrawOutline
 from maps.shell import build_overview_map, render_parts
+from tests.factories import installed_vendor
 
 ROOT = Path(__file__).resolve().parents[2]
-VENDOR = ROOT / "registry" / "static" / "vendor"
 EXTERNAL_URL = re.compile(r"https?://[^\s\"'<>\\)]+")
 VENDOR_URL = re.compile(r"/static/vendor/[^\s\"'<>\\)?#]+")
 # A quoted data: URI fetches nothing, and a url(%23...) inside an inline SVG (geoman's icons) points
@@ -35,15 +35,6 @@ BASEMAP_SETTINGS = [
     {"BASEMAP": "xyz", "BASEMAP_URL": "http://tiles.intranet.example/{z}/{x}/{y}.png", "BASEMAP_CRS": "GCJ-02"},
     {"BASEMAP": "xyz", "BASEMAP_URL": "/tiles/base/{z}/{x}/{y}.png"},
 ]
-
-
-def installed_vendor() -> Path:
-    """The installed vendor folder; CI must have it, a bare checkout skips the file checks."""
-    if not (VENDOR / "manifest.json").is_file():
-        if os.environ.get("CI"):
-            pytest.fail(f"{VENDOR} is not installed: the set-up must run npm ci and scripts/install_assets.py")
-        pytest.skip("vendor assets not installed (npm ci && python scripts/install_assets.py)")
-    return VENDOR
 
 
 def page_of(parts) -> str:

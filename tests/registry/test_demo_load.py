@@ -9,11 +9,10 @@ from sqlalchemy import func, select, text
 
 from registry import demo as demo_data
 from registry.models import FEATURE_TABLES, AuditEvent, Facility, Relocation, Tomb
-from registry.services import Actor, Conflict, InvalidInput
+from registry.services import Conflict, InvalidInput
 from registry.services.demo import MODELS, load_demo
 from registry.services.facilities import create_facility
-
-ADMIN = Actor(name="tester", roles=("admin",))
+from tests.factories import ADMIN
 
 
 def table_counts(store) -> dict[str, int]:

@@ -18,9 +18,8 @@ from registry.services.manage.due import Cadence, statuses
 from registry.services.manage.inspections import submit_inspection
 from registry.services.relocations import ledger as imports
 from registry.services.users import as_actor
-from tests.registry.test_manage_helpers import backdate, form
+from tests.factories import SYSTEM, backdate, form
 
-SYSTEM = Actor.system("test")
 HEADER = "code,name,level,parent,seat_lon,seat_lat,valid_from,valid_to\n"
 SANMING_COUNTIES = {"350404", "350421", "350423", "350424"}
 LONGYAN_COUNTIES = {"350802", "350803", "350821", "350823", "350824", "350825", "350881"}

@@ -8,11 +8,9 @@ import pytest
 from sqlalchemy import func, select
 
 from registry.models import AuditEvent, Facility, FacilityName
-from registry.services import Actor, Conflict, Forbidden, InvalidInput
+from registry.services import Conflict, Forbidden, InvalidInput
 from registry.services.facilities import create_facility, rename_facility, retire_facility, update_facility
-
-ADMIN = Actor(name="tester", id=None, roles=("admin",))
-SHANGHANG_MANAGER = Actor(name="mgr", roles=("manager",), counties=("350823",))
+from tests.factories import ADMIN, SHANGHANG_MANAGER
 
 
 def gutian(**extra):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from markupsafe import escape
 
-from tests.browser.test_markup_shows_as_text import public_pages, seed_markup, staff_pages
+from tests.factories import public_pages, seed_markup, staff_pages
 
 # The opening of every stored payload, as it would appear if a page wrote it as markup.
 RAW = ('<img src=x onerror="window.__pwned=1', "<img src=x onerror=alert(1)>", "<script>window.__pwned=2")

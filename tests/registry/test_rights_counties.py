@@ -15,16 +15,15 @@ from registry.services import Actor, Forbidden, unit_of_work
 from registry.services import relocations as service
 from registry.services.facilities import create_facility
 from registry.services.relocations.reconciliation import reconcile
-from tests.registry.test_rights_matrix import USERS, A, B, _seed
+from tests.factories import ADMIN, USERS, A, B, seed_rights
 
-ADMIN = Actor(name="admin", roles=("admin",))
 MANAGER_A = Actor(name="manager_a", roles=("manager",), counties=(A,))
 
 
 @pytest.fixture
 def world(any_app, tmp_path):
     store = any_app.extensions["registry_store"]
-    ids = _seed(store, tmp_path)
+    ids = seed_rights(store, tmp_path)
     clients = {}
     for name in USERS:
         client = any_app.test_client()

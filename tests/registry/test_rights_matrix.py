@@ -3,90 +3,20 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 
 import pytest
-from shapely.geometry import LineString, Point
 from sqlalchemy import func, select
-from werkzeug.security import generate_password_hash
 
 from registry.models import (
-    Attachment,
     AuditEvent,
-    FacilityDay,
-    ImportBatch,
-    Inspection,
-    MaintenanceTask,
-    ProblemReport,
     Relocation,
     Tomb,
-    Tribute,
-    User,
 )
-from registry.services import Actor
-from registry.services.facilities import create_facility
 from registry.web.rights import RIGHTS
 from tests.conftest import STORE_KINDS, make_app, new_store_url
+from tests.factories import USERS, A, B, seed_rights
 
-A, B = "350823", "350821"  # 上杭县, 长汀县
-SYSTEM = Actor.system("test")
-USERS = {
-    "admin": (["admin"], []),
-    "manager_a": (["manager"], [A]),
-    "manager_b": (["manager"], [B]),
-    "planner": (["planner"], []),
-    "reviewer": (["reviewer"], []),
-}
 WHO = ("anonymous", *USERS)
-PDF = b"%PDF-1.4\n% a scan\n"
-
-
-def _seed(store, folder) -> dict:
-    """One of every county-bound object in each county, all of it belonging to that county alone."""
-    ids: dict = {}
-    with store.write_session() as s:
-        for name, (roles, counties) in USERS.items():
-            s.add(User(username=name, display_name=name, roles=roles, counties=counties, version=1,
-                       password_hash=generate_password_hash(f"{name}-password", method="pbkdf2:sha256:1000")))
-        s.commit()
-    for county, lon, lat in ((A, 116.42, 25.05), (B, 116.36, 25.84)):
-        facility = create_facility(store, SYSTEM, {"code": f"CEM-{county}", "name": f"烈士陵园{county}",
-                                                   "category": "cemetery", "county_code": county,
-                                                   "lon": lon, "lat": lat})
-        scan = folder / f"scan-{county}.pdf"
-        scan.write_bytes(PDF)
-        with store.write_session() as s:
-            f = facility.id
-            inspection = Inspection(facility_id=f, inspected_at=datetime(2025, 3, 1, tzinfo=UTC), condition="good",
-                                    inspector_name=f"巡查员{county}", geom=Point(lon, lat), version=1)
-            task = MaintenanceTask(facility_id=f, title=f"修补{county}", version=1)
-            report = ProblemReport(reference=f"R-{county}", facility_id=f, text="碑面开裂", contact="13900000000",
-                                   idempotency_key=f"rep-{county}", version=1)
-            tribute = Tribute(target_type="facility", target_id=f, kind="message", message="缅怀",
-                              idempotency_key=f"trib-{county}", version=1)
-            tomb = Tomb(facility_id=f, plot_number="9", state="in_place", geom=Point(lon, lat), version=1)
-            relocation = Relocation(code=f"REL-{county}", origin_county_code=county, origin_place="某村",
-                                    origin_lon=lon + 0.1, origin_lat=lat + 0.1, dest_facility_id=f,
-                                    consent_by=f"家属{county}", consent_relation="侄子", family_consent=True,
-                                    geom=LineString([(lon + 0.1, lat + 0.1), (lon, lat)]), version=1)
-            s.add_all([inspection, task, report, tribute, tomb, relocation])
-            s.flush()
-            photo = Attachment(entity_type="facilities", entity_id=f, kind="object_photo", filename="p.jpg",
-                               content_type="image/jpeg", size=1, sha256="0" * 64, storage_path="missing.jpg",
-                               public=False, version=1)
-            scan_row = Attachment(entity_type="relocations", entity_id=relocation.id, kind="scan:consent_on",
-                                  filename="consent.pdf", content_type="application/pdf", size=len(PDF),
-                                  sha256="1" * 64, storage_path=str(scan), public=False, version=1)
-            batch = ImportBatch(content_hash=f"hash-{county}", filename="台账.xlsx", crs="EPSG:4326",
-                                actor_name="admin", codes=[relocation.code], version=1)
-            day = FacilityDay(facility_id=f, name=f"开馆纪念日{county}", month=6, day=18, version=1)
-            s.add_all([photo, scan_row, batch, day])
-            s.commit()
-            ids[county] = {"facility_id": f, "inspection_id": inspection.id, "task_id": task.id,
-                           "report_id": report.id, "tribute_id": tribute.id, "tomb_id": tomb.id,
-                           "relocation_id": relocation.id, "photo": photo.id, "scan": scan_row.id,
-                           "batch_id": batch.id, "county": county, "day_id": day.id}
-    return ids
 
 
 @pytest.fixture(scope="module", params=STORE_KINDS)
@@ -97,7 +27,7 @@ def world(request, tmp_path_factory):
     app = make_app(url, RELOCATION_FILES_DIR=str(folder))
     app.instance_path = str(folder / "instance")
     store = app.extensions["registry_store"]
-    ids = _seed(store, folder)
+    ids = seed_rights(store, folder)
     clients = {"anonymous": app.test_client()}
     for name in USERS:
         client = app.test_client()

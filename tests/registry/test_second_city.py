@@ -18,7 +18,7 @@ from registry.services.demo import load_demo
 from registry.services.manage.due import STATUSES, Cadence, statuses
 from registry.services.relocations.reconciliation import reconcile
 from registry.services.users import as_actor, create_demo_users
-from tests.registry.test_manage_helpers import form
+from tests.factories import form
 
 QINGLIU = "350423"
 SANMING = "350400"

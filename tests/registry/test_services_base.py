@@ -6,14 +6,13 @@ import pytest
 from sqlalchemy import func, select
 
 from registry.models import AuditEvent, Facility, MaintenanceTask
-from registry.services import Actor, NotFound
+from registry.services import NotFound
 from registry.services.base import load
 from registry.services.facilities import create_facility, retire_facility
 from registry.services.manage.inspections import facility_for_form
 from registry.services.manage.tasks import create_task, get_task
 from registry.services.plan.plans import get_plan
-
-ADMIN = Actor(name="tester", roles=("admin",))
+from tests.factories import ADMIN
 
 
 def gutian(store) -> Facility:

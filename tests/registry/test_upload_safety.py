@@ -23,14 +23,9 @@ from registry.models import (
     Relocation,
     Tomb,
 )
-from registry.services import Actor
 from registry.services.relocations import create_relocation
 from tests.conftest import make_app
-from tests.registry.public_factories import demo_like
-from tests.registry.test_manage_helpers import SHANGHANG, facility, form, jpeg, people
-from tests.registry.test_manage_web import multipart
-
-SYSTEM = Actor.system("test")
+from tests.factories import SHANGHANG, SYSTEM, demo_like, facility, form, jpeg, multipart, people
 
 # What an attacker saves under an upload's name: each names something else for a reader to open.
 POINTERS = {
@@ -65,7 +60,6 @@ def _client(site, name):
         response = client.post("/login", data={"username": name, "password": f"{name}-password"})
         assert response.status_code == 302
     return client
-
 
 
 def _gis(site, client, data, name):

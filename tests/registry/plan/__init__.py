@@ -1,0 +1,1 @@
+"""Tests of the planners' area: zones, the conflict check, plans and their review."""

@@ -1,0 +1,1 @@
+"""Tests of the relocations area: ledger import, records, reconciliation, tombs and plots."""
