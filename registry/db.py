@@ -78,6 +78,11 @@ class Store:
         else:
             _check_postgis(self.engine, self.url)
 
+    def read_probe(self) -> None:
+        """Read one row of a registry table: raises when the store cannot answer a real query."""
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT id FROM facilities LIMIT 1")).all()
+
     def dispose(self) -> None:
         self.engine.dispose()
 

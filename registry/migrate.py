@@ -10,6 +10,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from registry import gpkg
 from registry.db import Store, StoreError
@@ -32,6 +33,19 @@ def head_revision() -> str:
     health check cost more than the check itself.
     """
     return "+".join(sorted(ScriptDirectory.from_config(alembic_config()).get_heads()))
+
+
+def schema_revision(store: Store) -> str | None:
+    """The store's migration revision in one plain query (Alembic's own reader inspects the schema first).
+
+    For health checks, which run often: None when the store was never migrated (no version table).
+    """
+    with store.engine.connect() as conn:
+        try:
+            heads = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+        except DBAPIError:
+            return None
+    return "+".join(sorted(heads)) or None
 
 
 def current_revision(store: Store) -> str | None:

@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
 
 from registry import __version__
 from registry.db import StoreError
 from registry.extensions import get_store
-from registry.migrate import head_revision
+from registry.migrate import head_revision, schema_revision
 
 bp = Blueprint("system", __name__)
-
-
-def schema_revision(store) -> str | None:
-    """The store's migration revision in one plain query (Alembic's own reader inspects the schema first)."""
-    with store.engine.connect() as conn:
-        try:
-            heads = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
-        except DBAPIError:
-            return None  # no version table: an empty database, never migrated
-    return "+".join(sorted(heads)) or None
 
 
 @bp.get("/healthz")
@@ -58,8 +46,7 @@ def readyz():
     for name, store in stores:
         try:
             store.check()
-            with store.engine.connect() as conn:
-                conn.execute(text("SELECT id FROM facilities LIMIT 1")).all()
+            store.read_probe()
             revision = schema_revision(store)
         except StoreError as exc:
             return _not_ready(f"not ready: the {name} cannot serve: {exc}")
