@@ -9,10 +9,11 @@ from sqlalchemy import Boolean, Date, Float, ForeignKey, Integer, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.models.base import Base, Record
+from registry.models.provenance import FactsSource, PositionSource
 from registry.models.types import Geometry, UTCDateTime, utcnow
 
 
-class Facility(Record, Base):
+class Facility(PositionSource, FactsSource, Record, Base):
     """A martyr memorial facility (烈士纪念设施); its point is where it stands."""
 
     __tablename__ = "facilities"
@@ -94,7 +95,7 @@ class FacilityZone(Record, Base):
     facility: Mapped[Facility] = relationship(back_populates="zones")
 
 
-class HeritageSite(Record, Base):
+class HeritageSite(PositionSource, FactsSource, Record, Base):
     """A red heritage site (红色文化遗存 / 革命旧址) of 1919–1949; some are red education bases."""
 
     __tablename__ = "heritage_sites"

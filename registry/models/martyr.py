@@ -9,10 +9,11 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.models.base import Base, Record
+from registry.models.provenance import FactsSource, PositionSource
 from registry.models.types import Geometry, StoredDate
 
 
-class Martyr(Record, Base):
+class Martyr(FactsSource, Record, Base):
     """A martyr on the roll; unknown martyrs (无名烈士) are recorded, not hidden."""
 
     __tablename__ = "martyrs"
@@ -38,7 +39,7 @@ class Martyr(Record, Base):
     tombs: Mapped[list[Tomb]] = relationship(back_populates="martyr")
 
 
-class Tomb(Record, Base):
+class Tomb(PositionSource, FactsSource, Record, Base):
     """Where a martyr lies: a facility, a plot (area, row, number) and a point."""
 
     __tablename__ = "tombs"

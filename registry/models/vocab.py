@@ -54,3 +54,16 @@ FUNDING_SOURCES = {
     "county": ("县级资金", "County funds"),
     "other": ("其他", "Other"),
 }
+
+# Where a position or a fact came from (models/provenance.py): code -> (zh, en) label.
+PROVENANCE_SOURCES = {
+    "survey_gps": ("实地GPS测定", "Surveyed on site with GPS"),
+    "ledger_import": ("台账导入", "Ledger import"),
+    "map_digitising": ("地图数字化", "Digitised from a map"),
+    "public_correction": ("公众更正（已审核）", "Public correction, reviewed"),
+    "qgis_edit": ("QGIS编辑（已审批）", "QGIS edit, approved"),
+    "gis_import": ("GIS文件导入", "GIS file import"),
+    "staff_edit": ("工作人员录入", "Entered by staff"),
+    "demo": ("演示数据", "Demo data"),
+}
+PROVENANCE_PART_LABELS = {"position": ("位置", "Position"), "facts": ("信息", "Details")}
