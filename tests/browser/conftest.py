@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import os
-import threading
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from werkzeug.serving import make_server
 
 from tests.conftest import make_app
+from tests.servers import serving
 
 CHROMIUM = "/usr/bin/chromium"
 # Debian's Chromium, not a Playwright download (the machines cannot fetch one). The switches keep
@@ -36,22 +36,12 @@ def live_store_url(gpkg_url):
 @pytest.fixture
 def live_server(live_store_url):
     """Start the app on 127.0.0.1 at a free port in a thread: ``live_server(**settings) -> base URL``."""
-    running = []
+    with ExitStack() as running:
 
-    def start(**settings) -> str:
-        app = make_app(live_store_url, **settings)
-        server = make_server(ALLOWED_HOST, 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-        thread.start()
-        running.append((app, server, thread))
-        return f"http://{ALLOWED_HOST}:{server.server_port}"
+        def start(**settings) -> str:
+            return running.enter_context(serving(make_app(live_store_url, **settings)))
 
-    yield start
-    for app, server, thread in running:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-        app.extensions["registry_store"].dispose()
+        yield start
 
 
 @pytest.fixture(scope="session")
@@ -140,14 +130,8 @@ def field_server(gpkg_url, tmp_path):
     """The app on 127.0.0.1 with its instance folder (photos) under the test's folder; yields (base URL, app)."""
     app = make_app(gpkg_url, BASEMAP="none")
     app.instance_path = str(tmp_path / "instance")
-    server = make_server(ALLOWED_HOST, 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="manage-live-server", daemon=True)
-    thread.start()
-    yield f"http://{ALLOWED_HOST}:{server.server_port}", app
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
-    app.extensions["registry_store"].dispose()
+    with serving(app, "manage-live-server") as base:
+        yield base, app
 
 
 def sign_in(page, base_url, username):

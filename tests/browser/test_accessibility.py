@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import threading
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -11,7 +10,6 @@ from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from registry.db import Store
 from registry.models import (
@@ -32,6 +30,7 @@ from registry.services.users import create_demo_users
 from registry.solar_terms import qingming
 from tests.browser.conftest import ALLOWED_HOST, CSP_WORDS
 from tests.conftest import make_app
+from tests.servers import serving
 
 pytestmark = pytest.mark.browser
 
@@ -74,15 +73,8 @@ def demo_site(tmp_path_factory, gpkg_template):
     upcoming = next(q for q in (qingming(upcoming.year), qingming(upcoming.year + 1)) if q > upcoming)
     calendar.prepare(store, manager, today=upcoming - timedelta(days=10))
     store.dispose()
-    app = make_app(url, BASEMAP="none")
-    server = make_server(ALLOWED_HOST, 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="axe-live-server", daemon=True)
-    thread.start()
-    yield f"http://{ALLOWED_HOST}:{server.server_port}", ids
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
-    app.extensions["registry_store"].dispose()
+    with serving(make_app(url, BASEMAP="none"), "axe-live-server") as base:
+        yield base, ids
 
 
 def pages(ids) -> dict[str, tuple[str | None, list[str]]]:

@@ -6,16 +6,15 @@ import http.client
 import os
 import re
 import shutil
-import socket
 import ssl
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.servers import ROOT, free_port, http_status, wait_for
+
 NGINX = "/usr/sbin/nginx"
 REQUIRE_TOOLS = os.environ.get("REGISTRY_REQUIRE_TOOLS") == "1"
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -28,71 +27,6 @@ def need_nginx() -> None:
         if REQUIRE_TOOLS:
             pytest.fail(reason)
         pytest.skip(reason)
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(check, what: str, seconds: float = 60.0, proc: subprocess.Popen | None = None, log: Path | None = None):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"{what} exited with {proc.returncode}: {log.read_text()[-3000:] if log else ''}")
-        try:
-            if check():
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{what} not ready after {seconds:.0f} s: {log.read_text()[-3000:] if log else ''}")
-
-
-def http_status(host: str, port: int, path: str) -> int:
-    conn = http.client.HTTPConnection(host, port, timeout=5)
-    try:
-        conn.request("GET", path)
-        return conn.getresponse().status
-    finally:
-        conn.close()
-
-
-class Gunicorn:
-    """gunicorn with the repository's config on a free loopback port; its output (the access log) in a file."""
-
-    def __init__(self, tmp: Path, env: dict, name: str = "gunicorn"):
-        self.port = free_port()
-        self.metrics_port = free_port()
-        self.log = tmp / f"{name}.log"
-        full_env = {**os.environ, "REGISTRY_BIND": f"127.0.0.1:{self.port}", "REGISTRY_WORKERS": "2",
-                    "REGISTRY_THREADS": "2", "REGISTRY_METRICS_BIND": f"127.0.0.1:{self.metrics_port}",
-                    "PROMETHEUS_MULTIPROC_DIR": str(tmp / f"{name}-metrics"), **env}
-        self._out = open(self.log, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "gunicorn"), "-c", "deploy/gunicorn.conf.py",
-                                      "registry:create_app()"], cwd=ROOT, env=full_env, stdout=self._out,
-                                     stderr=subprocess.STDOUT)
-        try:
-            wait_for(lambda: http_status("127.0.0.1", self.port, "/readyz") == 200, "gunicorn", proc=self.proc,
-                     log=self.log)
-        except BaseException:
-            self.stop()
-            raise
-
-    def access_lines(self) -> list[str]:
-        return [line for line in self.log.read_text(errors="replace").splitlines() if '"GET ' in line
-                or '"POST ' in line]
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self._out.close()
 
 
 def make_certificate(tmp: Path) -> tuple[Path, Path]:

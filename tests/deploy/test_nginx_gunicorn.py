@@ -15,8 +15,9 @@ import uuid
 import pytest
 
 from tests.conftest import make_app, throwaway_database
-from tests.deploy.stack import Browser, Gunicorn, Nginx, need_nginx
+from tests.deploy.stack import Browser, Nginx, need_nginx
 from tests.factories import demo_like
+from tests.servers import Gunicorn
 
 FIVE = 5  # the tribute bucket's size (TRIBUTE_RATE)
 

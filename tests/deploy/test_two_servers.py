@@ -14,8 +14,9 @@ from registry.models import AuditEvent, Tribute, TributeCount
 from registry.services import Actor
 from registry.services.users import create_user
 from tests.conftest import make_app, throwaway_database
-from tests.deploy.stack import Browser, Gunicorn
+from tests.deploy.stack import Browser
 from tests.factories import demo_like
+from tests.servers import Gunicorn
 
 
 @pytest.fixture

@@ -6,8 +6,6 @@ import http.client
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -17,14 +15,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.servers import Gunicorn, free_port
+
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class PrivatePostgres:
@@ -82,50 +75,11 @@ class PrivatePostgres:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-class Gunicorn:
-    """The production server as `make serve` starts it, on a free loopback port, over the given store."""
-
-    def __init__(self, database_url: str, tmp: Path, workers: int = 2, threads: int = 4, **env):
-        self.port = free_port()
-        self.log = tmp / f"gunicorn-{self.port}.log"
-        environment = dict(os.environ, REGISTRY_BIND=f"127.0.0.1:{self.port}", REGISTRY_DATABASE_URL=database_url,
-                           REGISTRY_WORKERS=str(workers), REGISTRY_THREADS=str(threads),
-                           REGISTRY_SECRET_KEY="fault-test-secret", REGISTRY_INSTANCE_PATH=str(tmp / "instance"))
-        environment.update(env)
-        self.handle = open(self.log, "w")  # noqa: SIM115 - open for the server's whole life
-        self.process = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "gunicorn"), "-c", str(ROOT / "deploy" / "gunicorn.conf.py"),
-             "registry:create_app()"], cwd=ROOT, env=environment, stdout=self.handle, stderr=subprocess.STDOUT,
-            start_new_session=True)
-        self.wait_ready()
-
-    def wait_ready(self, path: str = "/martyrs", limit: float = 60) -> None:
-        deadline = time.monotonic() + limit
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited: {self.log.read_text()[-3000:]}")
-            try:
-                if request(self.port, "GET", path)[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"gunicorn did not answer within {limit} s: {self.log.read_text()[-3000:]}")
-
-    def workers(self) -> list[int]:
-        """The worker processes' ids (children of the gunicorn master)."""
-        done = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True)
-        return [int(p) for p in done.stdout.split()]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
-        self.handle.close()
+def serve(database_url: str, tmp: Path, workers: int = 2, threads: int = 4, **env) -> Gunicorn:
+    """The production server as `make serve` starts it, over ``database_url``, ready once a grave list answers."""
+    environment = {"REGISTRY_DATABASE_URL": database_url, "REGISTRY_SECRET_KEY": "fault-test-secret",
+                   "REGISTRY_INSTANCE_PATH": str(tmp / "instance"), **env}
+    return Gunicorn(tmp, environment, workers=workers, threads=threads, ready_path="/martyrs")
 
 
 def request(port: int, method: str, path: str, form: dict | None = None, source: str = "127.0.0.1",

@@ -12,7 +12,7 @@ from registry.db import Store
 from registry.migrate import upgrade
 from tests.conftest import new_store_url
 from tests.factories import demo_like
-from tests.faults.servers import FlowerRun, Gunicorn, PrivatePostgres, address, request, stored_flowers
+from tests.faults.servers import FlowerRun, PrivatePostgres, address, request, serve, stored_flowers
 
 # How long the app may take to serve again once PostgreSQL is back. The promise is 10 s; the machine
 # running the tests is shared and may be slow, so the bound is generous and the figure is printed.
@@ -60,7 +60,7 @@ def test_postgres_stopped_and_started_during_a_flower_run(tmp_path):
     try:
         url = pg.create_database("registry_faults")
         martyr = seeded(url)
-        server = Gunicorn(url, tmp_path)
+        server = serve(url, tmp_path)
         run = FlowerRun(server.port, martyr)
         try:
             run.wait_for(303, 30)
@@ -86,7 +86,7 @@ def test_postgres_stopped_and_started_during_a_flower_run(tmp_path):
         status, headers, body = request(server.port, "GET", f"/martyrs/{martyr}")
         assert status == 503 and headers["retry-after"] and "Traceback" not in body and "服务暂不可用" in body
         pg.start()
-        server.wait_ready(limit=RECOVERY_BOUND)
+        server.wait_ready("/martyrs", limit=RECOVERY_BOUND)
         refused = [key for key, status, _r, _t in run.answers if status != 303][:150]
         replayed = [key for key, status, _r, _t in run.answers if status == 303][:50]
         retried = retry_until_taken(run, refused + replayed)
@@ -102,7 +102,7 @@ def test_postgres_stopped_and_started_during_a_flower_run(tmp_path):
 def test_a_worker_killed_mid_request_loses_nothing_answered(kind, tmp_path, request):
     url = new_store_url(kind, tmp_path, request)
     martyr = seeded(url)
-    server = Gunicorn(url, tmp_path)
+    server = serve(url, tmp_path)
     try:
         run = FlowerRun(server.port, martyr)
         try:

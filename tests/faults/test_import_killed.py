@@ -16,7 +16,7 @@ from registry import backup as backups
 from registry.db import Store
 from registry.models import Relocation
 from tests.conftest import new_store_url
-from tests.faults.servers import ROOT
+from tests.servers import ROOT
 
 ROWS = 100_000
 

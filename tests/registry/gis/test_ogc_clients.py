@@ -6,13 +6,12 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
 from tests.conftest import make_app
 from tests.factories import GRID_X0, GRID_Y0, N_TOMBS, PUBLIC, STEP, seed_ogc
+from tests.servers import serving
 
 OGRINFO = shutil.which("ogrinfo") or "/usr/bin/ogrinfo"
 
@@ -22,14 +21,8 @@ def ogc_server(store_url):
     """A seeded registry served on 127.0.0.1 at a free port in a thread; yields the /ogc URL."""
     app = make_app(store_url)
     seed_ogc(app.extensions["registry_store"])
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="ogc-live-server", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/ogc"
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
-    app.extensions["registry_store"].dispose()
+    with serving(app, "ogc-live-server") as base:
+        yield f"{base}/ogc"
 
 
 def ogrinfo(*args: str) -> str:
