@@ -36,6 +36,9 @@ def calendar_prepare(today):
     result = service.prepare(get_store(), Actor.system("calendar prepare"), today=today, lead=lead)
     for facility_id, on, task_id in result.created:
         click.echo(f"created work order {task_id} for facility {facility_id}, day {on.isoformat()}")
+    for facility_id, on, task_id, added in result.updated:
+        click.echo(f"work order {task_id} for facility {facility_id}, day {on.isoformat()}, now also names "
+                   + "; ".join(added))
     for bad in result.bad_dates:
         reason = service.BAD_DATE_REASONS[bad.reason][1]
         click.echo(f"skipped martyr {bad.martyr_id} {bad.name}: date of death {bad.raw!r} is {reason}")

@@ -93,6 +93,8 @@ class Prepared:
     today: date
     created: list[tuple[int, date, int]] = field(default_factory=list)
     existing: int = 0
+    # Orders already there that gained an occasion added since (facility, date, task id, titles added).
+    updated: list[tuple[int, date, int, list[str]]] = field(default_factory=list)
     bad_dates: list[BadDate] = field(default_factory=list)
 
 
@@ -174,7 +176,7 @@ def prepare(store: Store, actor: Actor, today: date | None = None, lead: LeadDay
     wanted = _wanted(store, today, lead)
     for attempt in range(3):
         try:
-            result.created, result.existing = _write_orders(store, actor, wanted, today, lead)
+            result.created, result.existing, result.updated = _write_orders(store, actor, wanted, today, lead)
             return result
         except IntegrityError:
             if attempt == 2:
@@ -182,14 +184,40 @@ def prepare(store: Store, actor: Actor, today: date | None = None, lead: LeadDay
     return result
 
 
+def _order_title(titles: list[str], facility_name: str) -> str:
+    return ("、".join(titles[:2]) + ("等" if len(titles) > 2 else "") + f"前清扫与准备：{facility_name}")[:200]
+
+
+def _add_occasions(session, actor: Actor, wanted, have: dict) -> list:
+    """Name on an order still open the occasions added for its date since it was made (a facility's new day).
+
+    An order already done or cancelled is left as it is: the work it asked for has been done or dropped.
+    """
+    updated = []
+    for key in sorted(set(wanted) & set(have)):
+        order = have[key]
+        added = [o.title for o in wanted[key] if o.title not in (order.occasions or [])]
+        task = session.get(MaintenanceTask, order.task_id) if added else None
+        if task is None or task.state not in ("open", "in_progress"):
+            continue
+        order.occasions = [*(order.occasions or []), *added]
+        task.title = _order_title(order.occasions, session.get(Facility, order.facility_id).name)
+        task.description = f"{task.description}\n另有纪念日：{'；'.join(added)}"
+        record_audit(session, actor, "update", entity_type="maintenance_tasks", entity_id=task.id,
+                     note=f"calendar: {order.day_on.isoformat()} also " + "; ".join(added))
+        updated.append((order.facility_id, order.day_on, task.id, added))
+    return updated
+
+
 def _write_orders(store: Store, actor: Actor, wanted, today: date, lead: LeadDays):
     created = []
     with unit_of_work(store) as session:
-        have = set(session.execute(select(CalendarOrder.facility_id, CalendarOrder.day_on).where(
-            CalendarOrder.day_on >= today, CalendarOrder.day_on <= today + timedelta(days=lead.longest))).all())
+        have = {(o.facility_id, o.day_on): o for o in session.scalars(select(CalendarOrder).where(
+            CalendarOrder.day_on >= today, CalendarOrder.day_on <= today + timedelta(days=lead.longest)))}
+        updated = _add_occasions(session, actor, wanted, have)
         todo = sorted(key for key in wanted if key not in have)
         if not todo:
-            return created, len(wanted)
+            return created, len(wanted), updated
         ids = sorted({facility_id for facility_id, _on in todo})
         wanting, names = {}, {}
         for start in range(0, len(ids), 5000):
@@ -199,10 +227,9 @@ def _write_orders(store: Store, actor: Actor, wanted, today: date, lead: LeadDay
         tasks = []
         for facility_id, on in todo:
             listed = wanted[(facility_id, on)]
-            titles = [o.title for o in listed]
-            title = "、".join(titles[:2]) + ("等" if len(titles) > 2 else "") + f"前清扫与准备：{names[facility_id]}"
-            task = MaintenanceTask(facility_id=facility_id, title=title[:200], state="open", priority="normal",
-                                   due_on=on, description=_order_text(listed, wanting.get(facility_id)))
+            title = _order_title([o.title for o in listed], names[facility_id])
+            task = MaintenanceTask(facility_id=facility_id, title=title, state="open", priority="normal", due_on=on,
+                                   description=_order_text(listed, wanting.get(facility_id)))
             session.add(task)
             tasks.append((facility_id, on, listed, task))
         session.flush()
@@ -213,7 +240,7 @@ def _write_orders(store: Store, actor: Actor, wanted, today: date, lead: LeadDay
                          note=f"calendar: {on.isoformat()} " + "; ".join(o.title for o in listed))
             created.append((facility_id, on, task.id))
         session.flush()
-    return created, len(wanted) - len(created)
+    return created, len(wanted) - len(created), updated
 
 
 def prepared_orders(store: Store, actor: Actor, *, county: str | None = None, since: date | None = None,

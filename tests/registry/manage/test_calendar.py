@@ -234,3 +234,30 @@ def test_facility_days_keep_to_the_managers_county(world):
 def test_29_february_is_kept_on_28_february_in_common_years():
     assert cal.anniversary_in(2027, date(1932, 2, 29)) == date(2027, 2, 28)
     assert cal.anniversary_in(2028, date(1932, 2, 29)) == date(2028, 2, 29)
+
+
+def test_a_day_added_after_its_order_was_made_is_named_on_the_open_order(world):
+    store, actors, a, b = world
+    cal.prepare(store, SYSTEM, today=date(2027, 3, 20))
+    # Facility b's order is finished before the new days are added: it stays as it was.
+    with store.write_session() as s:
+        done = s.scalar(select(MaintenanceTask).join(CalendarOrder, CalendarOrder.task_id == MaintenanceTask.id)
+                        .where(CalendarOrder.facility_id == b.id))
+        done.state = "done"
+        s.commit()
+    before = orders(store)
+    for place in (a, b):
+        cal.add_day(store, actors["admin1"], {"facility_code": place.code, "name": "烈士公祭日", "month": "4",
+                                             "day": "5"})
+    again = cal.prepare(store, SYSTEM, today=date(2027, 3, 21))
+    assert again.created == []
+    assert [(f, on, added) for f, on, _task, added in again.updated] == [(a.id, QINGMING_2027, ["烈士公祭日"])]
+    after = orders(store)
+    assert task_count(store) == 2
+    assert after[0][2].startswith("清明、烈士公祭日前清扫与准备") and "另有纪念日：烈士公祭日" in after[0][3]
+    assert after[1] == before[1]
+    # Named once: a third run changes nothing more.
+    assert cal.prepare(store, SYSTEM, today=date(2027, 3, 22)).updated == []
+    with store.session() as s:
+        assert s.scalar(select(CalendarOrder.occasions).where(CalendarOrder.facility_id == a.id)) == \
+            ["清明", "烈士公祭日"]
