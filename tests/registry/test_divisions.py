@@ -9,11 +9,12 @@ from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
 from registry.demo import SECOND_CITY_RELOCATIONS
-from registry.models import AuditEvent, Division, DivisionAlias, Relocation, User
+from registry.models import AuditEvent, Division, DivisionAlias, Facility, Relocation, User
 from registry.services import Actor, InvalidInput
 from registry.services import divisions as service
 from registry.services.access import readable_counties
 from registry.services.facilities import create_facility
+from registry.services.gis.imports import import_features
 from registry.services.manage.due import Cadence, statuses
 from registry.services.manage.inspections import submit_inspection
 from registry.services.relocations import ledger as imports
@@ -99,6 +100,25 @@ def test_townships_and_villages_load_list_and_name_a_facility_township(any_app, 
     free = create_facility(store, SYSTEM, {"code": "T-3", "name": "县碑", "category": "monument",
                                            "county_code": "350423", "township": "某某镇", "lon": 116.8, "lat": 26.2})
     assert free.township == "某某镇"
+
+
+def test_a_gis_import_names_the_row_whose_township_is_not_one_of_its_county(any_app, tmp_path):
+    store = any_app.extensions["registry_store"]
+    assert load_cli(any_app, tmp_path, "t.csv", TOWNSHIPS).exit_code == 0
+    sheet = ("code,name,category,county_code,township,lon,lat\n"
+             "G-1,东乡碑,monument,990101,990101001,100.6,30.6\n"
+             "G-2,错乡碑,monument,990101,东相镇,100.6,30.61\n").encode()
+    report = import_features(store, SYSTEM, "facilities", sheet, "csv", dry_run=False)
+    assert [(p.row, p.column) for p in report.problems] == [(2, "township")]
+    assert "row 2: township '东相镇' is not a township of 测试县 (990101)" in report.problems[0].message
+    with store.session() as session:
+        assert session.scalar(select(func.count(Facility.id)).where(Facility.code.like("G-%"))) == 0
+    report = import_features(store, SYSTEM, "facilities", sheet.replace("东相镇".encode(), "西乡镇".encode()), "csv",
+                             dry_run=False)
+    assert report.ok
+    with store.session() as session:
+        made = session.execute(select(Facility.code, Facility.township).where(Facility.code.like("G-%"))).all()
+    assert dict(made) == {"G-1": "东乡镇", "G-2": "西乡镇"}
 
 
 BAD = [

@@ -26,6 +26,7 @@ from geodata.sniff import Limits
 from registry.db import Store
 from registry.models import Facility, FacilityName, Tomb
 from registry.models.vocab import TOMB_STATES
+from registry.services import divisions
 from registry.services.base import (
     Actor,
     Conflict,
@@ -295,6 +296,8 @@ def _facilities(session, actor: Actor, rows: list, report: ImportReport) -> list
             continue
         try:
             check_facility_fields(values, session)
+            if values.get("township"):
+                values["township"] = divisions.check_township(session, values["county_code"], values["township"])
         except InvalidInput as exc:
             problems.append(Problem(number, exc.field, f"row {number}: {exc.message}", values.get(exc.field)))
             continue
