@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from PIL import Image
+from PIL import ExifTags, Image
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
+from registry.files.images import exif_summary
 from registry.models import Attachment, Facility, Inspection
 from registry.services.facilities import retire_facility
 from tests.browser.conftest import ALLOWED_HOST, sign_in
@@ -42,10 +44,19 @@ def offline_phone(browser):
     context.close()
 
 
-def jpeg(width: int, height: int, colour) -> bytes:
+def jpeg(width: int, height: int, colour, exif: Image.Exif | None = None) -> bytes:
     out = io.BytesIO()
-    Image.new("RGB", (width, height), colour).save(out, "JPEG", quality=90)
+    Image.new("RGB", (width, height), colour).save(out, "JPEG", quality=90, **({"exif": exif} if exif else {}))
     return out.getvalue()
+
+
+def camera_exif() -> Image.Exif:
+    """What a phone camera writes: the time taken (Beijing), the GPS position, and "turn 90° to show"."""
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = 6
+    exif[ExifTags.IFD.Exif] = {ExifTags.Base.DateTimeOriginal: "2026:04:05 09:30:00"}
+    exif[ExifTags.IFD.GPSInfo] = {1: "N", 2: (25.0, 12.0, 0.0), 3: "E", 4: (116.0, 48.0, 0.0)}
+    return exif
 
 
 def image_size(path: Path) -> tuple[int, int]:
@@ -97,7 +108,7 @@ def test_an_inspection_made_offline_arrives_once_with_its_photos(field_server, o
     page.locator(f".facility-row[data-facility='{site.id}']").get_by_role("link", name="巡查").click()
     page.wait_for_url(f"**/manage/facilities/{site.id}/inspect")
     fill_inspection(page, [
-        {"name": "wall.jpg", "mimeType": "image/jpeg", "buffer": jpeg(2400, 1800, (150, 60, 40))},
+        {"name": "wall.jpg", "mimeType": "image/jpeg", "buffer": jpeg(2400, 1800, (150, 60, 40), camera_exif())},
         {"name": "road.jpg", "mimeType": "image/jpeg", "buffer": jpeg(640, 480, (60, 120, 40))},
     ])
     page.click("#submit-inspection")
@@ -121,7 +132,14 @@ def test_an_inspection_made_offline_arrives_once_with_its_photos(field_server, o
         assert inspection.problems == "山路塌方，无信号" and inspection.on_site is True
         assert inspection.facility_changed is False
     sizes = sorted(image_size(Path(app.instance_path) / a.storage_path) for a in stored)
-    assert sizes == [(640, 480), (1600, 1200)]  # the large photo was resized on the phone
+    # The large photo was resized on the phone, turned upright as its EXIF asked, and keeps its time and place.
+    assert sizes == [(640, 480), (1200, 1600)]
+    wall = next(a for a in stored if image_size(Path(app.instance_path) / a.storage_path) == (1200, 1600))
+    assert wall.taken_at == datetime(2026, 4, 5, 1, 30, tzinfo=UTC)
+    kept = (Path(app.instance_path) / wall.storage_path).read_bytes()
+    assert exif_summary(kept)[1:] == (116.8, 25.2)
+    with Image.open(io.BytesIO(kept)) as upright:
+        assert upright.getexif().get(ExifTags.Base.Orientation) == 1  # not turned a second time when shown
 
     # "Send now" again, then the same queued key once more: the registry still holds one inspection.
     page.click("#send-now")

@@ -86,10 +86,60 @@
       return new Promise(function (resolve) {
         canvas.toBlob(function (blob) {
           var name = file.name.replace(/\.[^.]*$/, "") + ".jpg";
-          resolve(blob ? {name: name, type: "image/jpeg", blob: blob} : keep);
+          if (!blob) { resolve(keep); return; }
+          withExif(file, blob).then(function (carried) {
+            resolve({name: name, type: "image/jpeg", blob: carried});
+          });
         }, "image/jpeg", 0.85);
       });
     }, function () { return keep; });
+  }
+
+  // The Exif block (APP1) of a JPEG, with its orientation set to 1 (the canvas has already turned the
+  // pixels), or null. Markers are walked up to the start of the scan; nothing past it is read.
+  function exifSegment(bytes) {
+    if (bytes[0] !== 0xFF || bytes[1] !== 0xD8) { return null; }
+    var at = 2;
+    while (at + 4 <= bytes.length && bytes[at] === 0xFF && bytes[at + 1] !== 0xDA) {
+      var length = (bytes[at + 2] << 8) | bytes[at + 3];
+      var isExif = bytes[at + 1] === 0xE1 && String.fromCharCode.apply(null, bytes.subarray(at + 4, at + 10))
+        === "Exif\0\0";
+      if (isExif) {
+        var segment = bytes.slice(at, at + 2 + length);
+        uprightOrientation(segment, 10);
+        return segment;
+      }
+      at += 2 + length;
+    }
+    return null;
+  }
+
+  // Set tag 0x0112 (orientation) of IFD0 to 1 in the TIFF data that starts at `tiff` in `segment`.
+  function uprightOrientation(segment, tiff) {
+    var view = new DataView(segment.buffer, segment.byteOffset, segment.byteLength);
+    if (view.byteLength < tiff + 8) { return; }
+    var little = view.getUint16(tiff) === 0x4949;
+    var ifd = tiff + view.getUint32(tiff + 4, little);
+    if (ifd + 2 > view.byteLength) { return; }
+    for (var i = 0, n = view.getUint16(ifd, little); i < n; i++) {
+      var entry = ifd + 2 + 12 * i;
+      if (entry + 12 > view.byteLength) { return; }
+      if (view.getUint16(entry, little) === 0x0112) { view.setUint16(entry + 8, 1, little); }
+    }
+  }
+
+  // The resized JPEG with the original's Exif block (time taken, GPS position) put back after its header,
+  // so the registry can compare them with the form's as it does for a photo sent whole.
+  function withExif(original, resized) {
+    if (original.type !== "image/jpeg" || !original.arrayBuffer) { return Promise.resolve(resized); }
+    return Promise.all([original.arrayBuffer(), resized.arrayBuffer()]).then(function (buffers) {
+      var exif = exifSegment(new Uint8Array(buffers[0]));
+      var made = new Uint8Array(buffers[1]);
+      if (!exif || made[0] !== 0xFF || made[1] !== 0xD8) { return resized; }
+      // After the JFIF header (APP0) when there is one, as readers expect it first.
+      var cut = made[2] === 0xFF && made[3] === 0xE0 ? 4 + ((made[4] << 8) | made[5]) : 2;
+      return new Blob([made.subarray(0, cut), exif, made.subarray(cut)], {type: "image/jpeg"});
+    }, function () { return resized; });
   }
 
   // Store the form's inspection in the queue (the same key replaces an item being edited).
