@@ -425,7 +425,7 @@ def write_clean_csv(path: Path, n: int = 5, encoding: str = "utf-8", gcj: bool =
 # Tombs lie on a 5 x 5 grid from (116.81, 25.20), 0.01° apart; facilities near 古田 and 长汀.
 N_TOMBS = 25
 GRID_X0, GRID_Y0, STEP = 116.81, 25.20, 0.01
-PUBLIC = ("facilities", "heritage_sites", "tombs", "relocations", "protection_ranges")
+PUBLIC = ("facilities", "heritage_sites", "tombs", "relocations", "protection_ranges", "service_stations")
 
 
 def seed_ogc(store) -> dict:
