@@ -42,6 +42,7 @@ VIEWPORT_LAYERS = (
     ("cemeteries", "/api/cemeteries", True),
     ("heritage_sites", "/api/heritage-sites", True),
     ("tombs", "/api/tombs", False),
+    ("service_stations", "/api/stations", False),
 )
 
 

@@ -40,6 +40,7 @@ from registry.models import (
     PreservationPlan,
     ProblemReport,
     Relocation,
+    ServiceStation,
     Tomb,
     Tribute,
     User,
@@ -275,6 +276,16 @@ def assert_valid_geopackage(path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def new_station(county: str, code: str, lon: float, lat: float, **extra) -> ServiceStation:
+    """A township service station of ``county`` (not yet added to a session), with all five of the 五有."""
+    values = {"name": f"服务站{code}", "level": "township", "county_code": county, "township": "某镇",
+              "demonstration": "none", "has_body": True, "has_posts": True, "has_staff": True, "has_funds": True,
+              "has_provisions": True, "opening_hours": "周一至周五 9:00—17:00", "phone": "0597-1234567",
+              "geom": Point(lon, lat), "version": 1}
+    values.update(extra)
+    return ServiceStation(code=code, **values)
+
+
 # Relocations: martyrs, graves, destinations and messy ledgers
 
 MOVED = {"surveyed_on": date(2021, 3, 1), "exhumed_on": date(2021, 5, 2), "reburied_on": date(2021, 5, 3)}
@@ -414,7 +425,7 @@ def write_clean_csv(path: Path, n: int = 5, encoding: str = "utf-8", gcj: bool =
 # Tombs lie on a 5 x 5 grid from (116.81, 25.20), 0.01° apart; facilities near 古田 and 长汀.
 N_TOMBS = 25
 GRID_X0, GRID_Y0, STEP = 116.81, 25.20, 0.01
-PUBLIC = ("facilities", "heritage_sites", "tombs", "relocations", "protection_ranges")
+PUBLIC = ("facilities", "heritage_sites", "tombs", "relocations", "protection_ranges", "service_stations")
 
 
 def seed_ogc(store) -> dict:
@@ -539,12 +550,13 @@ def seed_rights(store, folder) -> dict:
             batch = ImportBatch(content_hash=f"hash-{county}", filename="台账.xlsx", crs="EPSG:4326",
                                 actor_name="admin", codes=[relocation.code], version=1)
             day = FacilityDay(facility_id=f, name=f"开馆纪念日{county}", month=6, day=18, version=1)
-            s.add_all([photo, scan_row, batch, day])
+            station = new_station(county, f"ST-{county}", lon, lat)
+            s.add_all([photo, scan_row, batch, day, station])
             s.commit()
             ids[county] = {"facility_id": f, "inspection_id": inspection.id, "task_id": task.id,
                            "report_id": report.id, "tribute_id": tribute.id, "tomb_id": tomb.id,
                            "relocation_id": relocation.id, "photo": photo.id, "scan": scan_row.id,
-                           "batch_id": batch.id, "county": county, "day_id": day.id}
+                           "batch_id": batch.id, "county": county, "day_id": day.id, "station_id": station.id}
     return ids
 
 

@@ -10,11 +10,12 @@ from registry.demo.burial_rows import martyr_chunk, relocation_chunk, tomb_chunk
 from registry.demo.facility_rows import facility_rows, heritage_rows
 from registry.demo.figures import CHUNK, FACILITY_BLOCK, TASK_BLOCK
 from registry.demo.layout import lay_out
+from registry.demo.station_rows import station_rows
 from registry.demo.upkeep_rows import inspection_chunk, task_chunk
 
 __all__ = ["CityData"]
 
-_SMALL_TABLES = ("facilities", "facility_names", "facility_zones", "heritage_sites")
+_SMALL_TABLES = ("facilities", "facility_names", "facility_zones", "heritage_sites", "service_stations")
 
 
 class CityData:
@@ -28,7 +29,9 @@ class CityData:
         self.county_list = self.layout.ground.counties
         built = facility_rows(self.layout, rng, used_names if used_names is not None else set())
         self._small = {"facilities": built.facilities, "facility_names": built.names,
-                       "facility_zones": built.zones, "heritage_sites": heritage_rows(self.layout, rng)}
+                       "facility_zones": built.zones, "heritage_sites": heritage_rows(self.layout, rng),
+                       # The stations draw from a stream of their own (Layout.rng), after everything else.
+                       "service_stations": station_rows(self.layout)}
         n_facilities = self.layout.facilities.n
         # The big tables: how many records, how many per chunk and the builder of a chunk.
         self._big = {

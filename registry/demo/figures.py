@@ -27,10 +27,16 @@ SECOND_CITY_TOMBS = 120
 SECOND_CITY_RELOCATIONS = 24
 SECOND_CITY_MARTYRS = 140
 
+# Veterans service stations of the first city (DOMAIN.md): 2,086 in all, of which 92 national model stations and
+# 23 provincial "五有" advanced units. The second city gets its centres and township stations only.
+DEFAULT_STATIONS = 2086
+NATIONAL_MODEL_STATIONS = 92
+PROVINCIAL_ADVANCED_STATIONS = 23
+
 # Tables in the order they must be written (foreign keys point backwards).
 TABLES = (
     "facilities", "facility_names", "facility_zones", "heritage_sites",
-    "martyrs", "tombs", "relocations", "inspections", "maintenance_tasks",
+    "martyrs", "tombs", "relocations", "inspections", "maintenance_tasks", "service_stations",
 )
 
 # Codes of registry.models.vocab, repeated so the generator stays free of the models (a test keeps the two

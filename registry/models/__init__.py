@@ -16,6 +16,7 @@ from registry.models.planning import ConflictCheck, PlanVersion
 from registry.models.public import ProblemReport, RateBucket, Tribute, TributeCount
 from registry.models.relocation import Relocation
 from registry.models.relocation_import import ColumnMapping, ImportBatch
+from registry.models.station import ServiceStation
 
 # Feature tables: (model, identifier shown in GIS tools, description). Each has one geometry column `geom`.
 FEATURE_TABLES = (
@@ -28,6 +29,8 @@ FEATURE_TABLES = (
     (PlanZone, "规划范围 Plan zones", "Zones of preservation plans"),
     (ConflictCheck, "冲突检查 Conflict checks",
      "Outlines of proposed projects checked against protection ranges and control zones"),
+    (ServiceStation, "退役军人服务站 Veterans service stations",
+     "Veterans service centres and stations, their demonstration status and 五有 checklist"),
 )
 
 
@@ -53,4 +56,5 @@ __all__ = [
     "ProblemReport", "RateBucket", "Tribute", "TributeCount",
     "martyr_name_grams",
     "CalendarOrder", "FacilityDay",
+    "ServiceStation",
 ]

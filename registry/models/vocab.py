@@ -67,3 +67,23 @@ PROVENANCE_SOURCES = {
     "demo": ("演示数据", "Demo data"),
 }
 PROVENANCE_PART_LABELS = {"position": ("位置", "Position"), "facts": ("信息", "Details")}
+# Veterans service stations (退役军人服务中心（站）): their levels, demonstration status and the 五有 checklist
+# (column name and labels), as issue 15 describes them.
+STATION_LEVELS = {
+    "city": ("市级服务中心", "City centre"),
+    "county": ("县级服务中心", "County centre"),
+    "township": ("乡镇（街道）服务站", "Township station"),
+    "village": ("村（社区）服务站", "Village station"),
+}
+STATION_DEMONSTRATION = {
+    "none": ("无", "None"),
+    "national_model": ("全国示范型服务站", "National model station"),
+    "provincial_advanced": ("全省“五有”先进单位", "Provincial \"five haves\" advanced unit"),
+}
+FIVE_HAVES = {
+    "has_body": ("有机构", "A body"),
+    "has_posts": ("有编制", "Posts"),
+    "has_staff": ("有人员", "Staff"),
+    "has_funds": ("有经费", "Funds"),
+    "has_provisions": ("有保障", "Provisions"),
+}

@@ -25,6 +25,7 @@ from registry.models import (
     MaintenanceTask,
     Martyr,
     Relocation,
+    ServiceStation,
     Tomb,
 )
 from registry.models.types import Geometry, JSONText, utcnow
@@ -43,6 +44,7 @@ MODELS = {
     "relocations": Relocation,
     "inspections": Inspection,
     "maintenance_tasks": MaintenanceTask,
+    "service_stations": ServiceStation,
 }
 # On PostGIS the big tables go through COPY: about twice as fast as batched Core INSERTs (measured at 100k tombs).
 COPY_TABLES = frozenset({"martyrs", "tombs", "relocations", "inspections"})

@@ -47,6 +47,7 @@ READERS: dict[str, tuple[tuple[str, ...], bool]] = {
     "funding_lines": (PLAN, False),
     "conflict_checks": (PLAN, False),
     "plan_versions": (PLAN, False),
+    "service_stations": (MANAGE, True),
 }
 SCAN = 500  # events read at a time while filtering
 MAX_SCANNED = 20_000  # a page never reads more than this many events to find what the reader may see

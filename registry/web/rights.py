@@ -182,6 +182,11 @@ RIGHTS: dict[str, Right] = {
     "calendar.county_feed": staff(*MANAGE_READ, county="county", tokens=True,
                                   check="a session, or an API token (Bearer, or Basic with the token as password)"),
     "calendar.martyr_feed": anyone(),
+    # veterans service stations: the managers' list, a station, its edit (web/stations); the public map's layer
+    "stations.index": staff(*MANAGE_READ, check=LISTS + "; a county filter outside them is refused (403)"),
+    "stations.detail": staff(*MANAGE_READ, county="station"),
+    "stations.edit": staff(*MANAGER, county="station", write=True),
+    "api.stations_in_bbox": anyone(check="public fields of live stations only"),
 }
 
 
@@ -271,6 +276,12 @@ def _history(session, args):
     return found or tuple(history.parent_counties(session, kind, ident))
 
 
+def _station(session, args):
+    from registry.models import ServiceStation
+
+    return session.scalar(select(ServiceStation.county_code).where(ServiceStation.id == args["station_id"]))
+
+
 def _facility_day(session, args):
     from registry.models import FacilityDay
 
@@ -293,6 +304,7 @@ COUNTY_OF: dict[str, Callable] = {
     "batch": _batch,
     "history": _history,
     "facility_day": _facility_day,
+    "station": _station,
 }
 
 

@@ -86,7 +86,8 @@ def test_geopackage_extents_cover_the_demo(store):
         con.close()
     assert indexed == 6850 + demo_data.SECOND_CITY_TOMBS
     written = [model.__tablename__ for model, _i, _d in FEATURE_TABLES if model.__tablename__ in MODELS]
-    assert set(written) == {"facilities", "facility_zones", "heritage_sites", "tombs", "relocations", "inspections"}
+    assert set(written) == {"facilities", "facility_zones", "heritage_sites", "tombs", "relocations", "inspections",
+                            "service_stations"}
     for table in written:
         min_x, min_y, max_x, max_y = extents[table]
         # Longyan (24.4-26.1 N) and the second city to its north (to 26.6 N).

@@ -107,12 +107,32 @@
       dot.bindPopup(popupFor(options, {name: name, url: p.url, is_demo: p.is_demo},
                              [plot ? format(label(options, "plot", "%(plot)s"), {plot: plot}) : ""]));
       return dot;
+    },
+    service_stations: function (options, f, latlng) {
+      var p = f.properties;
+      var major = p.level === "city" || p.level === "county" || p.demonstration !== "none";
+      var dot = L.circleMarker(latlng, {radius: major ? 7 : 4, color: "#ffffff", weight: 1,
+                                        fillColor: p.demonstration !== "none" ? "#b45309" : "#1e3a8a",
+                                        fillOpacity: 0.9, className: "pm-station"});
+      dot.bindPopup(popupFor(options, p, stationLines(options, p)));
+      dot.bindTooltip(el("span", "", p.name));
+      return dot;
     }
   };
+
+  function stationLines(options, p) {
+    var levels = options.labels.stationLevels || {}, demo = options.labels.stationDemonstration || {};
+    return [
+      (levels[p.level] || p.level) + (p.demonstration !== "none" ? " · " + (demo[p.demonstration] || p.demonstration) : ""),
+      p.opening_hours ? format(label(options, "stationHours", "%(hours)s"), {hours: p.opening_hours}) : "",
+      p.phone ? format(label(options, "stationPhone", "%(phone)s"), {phone: p.phone}) : ""
+    ];
+  }
 
   function describe(options, key, f) {
     var p = f.properties;
     if (key === "tombs") { return null; }
+    if (key === "service_stations") { return [p.name, stationLines(options, p)[0]]; }
     if (key === "heritage_sites") { return [p.name, label(options, "layerHeritage", "") + (p.kind ? " · " + p.kind : "")]; }
     var extra = categoryName(options, p.category) + " · " + levelName(options, p.level);
     if (key === "cemeteries") { extra += " · " + format(label(options, "relocated", "%(n)s"), {n: p.relocated || 0}); }

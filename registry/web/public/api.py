@@ -6,6 +6,7 @@ from flask import Blueprint, jsonify, request
 
 from registry.extensions import get_store
 from registry.services.public.features import DEFAULT_LIMIT, features_by_name, features_in_bbox
+from registry.services.stations import viewport as stations
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -34,3 +35,11 @@ def layer_in_bbox(segment: str):
     return _geojson(features_in_bbox(get_store(), _LAYERS[segment], args.get("bbox"),
                                      args.get("limit", DEFAULT_LIMIT), zoom=args.get("zoom"),
                                      crs=args.get("crs"), categories=categories))
+
+
+@bp.get("/stations")
+def stations_in_bbox():
+    """Veterans service stations in ``bbox`` (GeoJSON), at most ``limit``: the public map's optional layer."""
+    args = request.args
+    return _geojson(stations.stations_in_bbox(get_store(), args.get("bbox"), args.get("limit", stations.DEFAULT_LIMIT),
+                                              crs=args.get("crs")))

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from maps.basemaps import BasemapConfigError, basemap_from_settings
 from maps.public import build_public_map
 from registry.extensions import LOCALES, get_read_store
+from registry.models.vocab import STATION_DEMONSTRATION, STATION_LEVELS
 from registry.services import divisions
 from registry.services.base import InvalidInput
 from registry.services.facilities import registry_has_demo
@@ -61,6 +62,7 @@ def level_labels() -> dict[str, str]:
 
 
 def _map_labels() -> dict:
+    english = int(str(get_locale()).startswith("en"))
     return {
         "categories": category_labels(),
         "levels": level_labels(),
@@ -89,12 +91,18 @@ def _map_labels() -> dict:
         "nearShown": _("已显示您附近的纪念设施。"),
         "locationFailed": _("无法获取您的位置，请检查浏览器的定位权限。"),
         "cemeterySize": _("圆的大小表示迁入的烈士墓数量。"),
+        # The optional layer of veterans service stations (registry/services/stations/viewport.py).
+        "stationLevels": {code: pair[english] for code, pair in STATION_LEVELS.items()},
+        "stationDemonstration": {code: pair[english] for code, pair in STATION_DEMONSTRATION.items()},
+        "stationHours": _("开放时间：%(hours)s"),
+        "stationPhone": _("电话：%(phone)s"),
     }
 
 
 def _layer_names() -> dict[str, str]:
     return {"facilities": _("纪念设施"), "cemeteries": _("烈士陵园与集中安葬点"),
-            "heritage_sites": _("红色文化遗存与教育基地"), "tombs": _("烈士墓")}
+            "heritage_sites": _("红色文化遗存与教育基地"), "tombs": _("烈士墓"),
+            "service_stations": _("退役军人服务站")}
 
 
 @bp.get("/")

@@ -128,7 +128,8 @@ def test_every_point_lies_in_its_city(rows):
     facilities = {f["id"]: f["county_code"] for f in rows["facilities"]}
     tombs = {t["id"]: facilities[t["facility_id"]] for t in rows["tombs"]}
     county_of = {"facilities": lambda r: r["county_code"], "heritage_sites": lambda r: r["county_code"],
-                 "relocations": lambda r: r["origin_county_code"], "tombs": lambda r: tombs[r["id"]]}
+                 "relocations": lambda r: r["origin_county_code"], "tombs": lambda r: tombs[r["id"]],
+                 "service_stations": lambda r: r["county_code"]}
     for table, records in rows.items():
         for r in records:
             if r.get("geom") is None:

@@ -22,6 +22,7 @@ from registry.models import (
     Martyr,
     PreservationPlan,
     Relocation,
+    ServiceStation,
     Tomb,
 )
 from registry.services.base import Actor, Forbidden, NotFound, ServiceError
@@ -157,6 +158,15 @@ COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
         geometry_type="LINESTRING",
         # A relocation is the business of the county it left and of the county that received it.
         county=(Relocation.origin_county_code, _facility_county(Relocation.dest_facility_id))),
+    Collection(
+        "service_stations", "退役军人服务站", "Veterans service stations",
+        "Veterans service centres and stations (退役军人服务中心（站）): level, demonstration status, the 五有 "
+        "(a body, posts, staff, funds, provisions), opening hours and phone.",
+        ServiceStation,
+        ("code", "name", "level", "county_code", "township", "village", "address", "demonstration", "has_body",
+         "has_posts", "has_staff", "has_funds", "has_provisions", "opening_hours", "phone",
+         "position_approximate") + _RECORD,
+        geometry_type="POINT", tile_fields=("name", "level", "demonstration", "county_code")),
 )}
 
 
