@@ -667,6 +667,8 @@ def public_pages(ids: dict) -> list[tuple[str, list[str]]]:
         (f"/martyrs/{ids['martyr']}", [MARTYR, MESSAGE]),
         (f"/facilities/{ids['facility']}/report", [FACILITY_NAME]),
         ("/?county=350823", [DAY]),
+        (f"/corrections/new/facility/{ids['facility']}", [FACILITY_NAME]),
+        (f"/corrections/new/martyr/{ids['martyr']}", [MARTYR]),
     ]
 
 

@@ -86,7 +86,10 @@ def propose(target_type: str, target_id: int):
     try:
         target = _target(target_type, target_id)
     except NotFound:
-        abort(404)
+        if request.method == "GET":
+            abort(404)
+        # A retired record has no public page; the service says why it takes no correction (400, target_id).
+        target = {"name": f"{target_type} {target_id}", "lon": None, "lat": None, "url": url_for("public.index")}
     page = {"target": target, "target_type": target_type, "target_id": target_id, "tiles": _tiles(),
             "fields": _field_labels(target_type), "new_key": uuid.uuid4().hex}
     if request.method == "GET":

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from registry.models import AuditEvent, Correction, Facility, Tomb
 from registry.services import Actor
 from registry.services.facilities import update_facility
-from tests.factories import as_user, jpeg, multipart
+from tests.factories import XSS_NAME, as_user, jpeg, multipart
 
 NOT_A_PHOTO = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 REF = re.compile(r"JZ-\d{4}-[2-9A-HJ-NP-Z]{8}")
@@ -86,7 +86,9 @@ def test_a_photo_that_is_not_one_is_refused(world):
 def test_a_retired_record_takes_no_correction(world):
     app, store, ids = world
     response = propose(app.test_client(), "facility", ids["retired"], field="address", value="新地址")
-    assert response.status_code in (400, 404)
+    assert response.status_code == 400 and "更正对象：" in response.get_data(as_text=True)
+    assert app.test_client().get(f"/corrections/new/facility/{ids['retired']}").status_code == 404
+    assert propose(app.test_client(), "facility", 999999, field="address", value="新地址").status_code == 404
     assert corrections(store) == 0
 
 
@@ -191,3 +193,12 @@ def test_other_counties_staff_are_refused(world):
     assert "(hidden)" not in as_user(app, "rev_city").get(f"/manage/corrections/{cid}").get_data(as_text=True)
     with store.session() as s:
         assert s.get(Correction, cid).state == "pending"
+
+
+def test_proposed_markup_reaches_the_reviewer_as_text(world):
+    app, store, ids = world
+    reference = reference_of(propose(app.test_client(), "facility", ids["national"], field="description",
+                                     value=XSS_NAME))
+    cid, _version = correction_id(store, reference)
+    detail = as_user(app, "rev_a").get(f"/manage/corrections/{cid}").get_data(as_text=True)
+    assert "<script>window.__pwned" not in detail and "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in detail
