@@ -158,6 +158,7 @@ def test_declining_needs_a_reason_that_the_visitor_reads(world):
     refused = manager.post(f"/manage/corrections/{cid}/decline", data={"version": version, "reason": "  "})
     assert refused.status_code == 400 and "理由：" in refused.get_data(as_text=True)
     assert "13900002222" in manager.get(f"/manage/corrections/{cid}").get_data(as_text=True)
+    assert "13900002222" not in as_user(app, "rev_a").get(f"/manage/corrections/{cid}").get_data(as_text=True)
     assert manager.post(f"/manage/corrections/{cid}/decline",
                         data={"version": version, "reason": "开放时间以管理处公告为准"}).status_code == 303
     status = app.test_client().get(f"/corrections?reference={reference}").get_data(as_text=True)
@@ -202,3 +203,13 @@ def test_proposed_markup_reaches_the_reviewer_as_text(world):
     cid, _version = correction_id(store, reference)
     detail = as_user(app, "rev_a").get(f"/manage/corrections/{cid}").get_data(as_text=True)
     assert "<script>window.__pwned" not in detail and "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in detail
+
+
+def test_a_retried_proposal_is_filed_once(world):
+    app, store, ids = world
+    visitor = app.test_client()
+    first = reference_of(propose(visitor, "facility", ids["national"], key="corr-key-same", field="address",
+                                 value="虎岭山南麓"))
+    again = reference_of(propose(visitor, "facility", ids["national"], key="corr-key-same", field="address",
+                                 value="虎岭山南麓"))
+    assert first == again and corrections(store) == 1
