@@ -14,7 +14,7 @@
                 L.tileLayer(d.tiles, {attribution: d.attribution, subdomains: d.subdomains || "abc"}).addTo(map);
             }
             if (lat !== null) {
-                L.circleMarker([lat, lon], {radius: 7, color: "#666"}).addTo(map).bindTooltip(el.getAttribute("data-old-label") || "");
+                L.circleMarker([lat, lon], {radius: 7, color: "#666"}).addTo(map);  // the recorded point
             }
             var newLon = num(d.newLon), newLat = num(d.newLat);
             if (newLat !== null) {
