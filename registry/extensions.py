@@ -12,7 +12,7 @@ from registry.db import Store
 babel = Babel()
 csrf = CSRFProtect()
 LOCALES = ("zh_CN", "en")
-DOMAINS = ("messages", "public", "manage", "relocations", "plan", "gis")
+DOMAINS = ("messages", "public", "manage", "relocations", "plan", "gis", "corrections")
 
 
 def select_locale() -> str:

@@ -29,6 +29,7 @@ from geodata.crs import wgs84_to_gcj02
 from registry.db import Store
 from registry.models import (
     Attachment,
+    Correction,
     Facility,
     FacilityDay,
     FacilityZone,
@@ -551,12 +552,16 @@ def seed_rights(store, folder) -> dict:
                                 actor_name="admin", codes=[relocation.code], version=1)
             day = FacilityDay(facility_id=f, name=f"开馆纪念日{county}", month=6, day=18, version=1)
             station = new_station(county, f"ST-{county}", lon, lat)
-            s.add_all([photo, scan_row, batch, day, station])
+            correction = Correction(reference=f"JZ-2026-{county}", target_type="facility", target_id=f,
+                                    target_version=1, field="address", proposed_value="某路1号", contact="139",
+                                    county_code=county, state="pending", idempotency_key=f"corr-{county}", version=1)
+            s.add_all([photo, scan_row, batch, day, station, correction])
             s.commit()
             ids[county] = {"facility_id": f, "inspection_id": inspection.id, "task_id": task.id,
                            "report_id": report.id, "tribute_id": tribute.id, "tomb_id": tomb.id,
                            "relocation_id": relocation.id, "photo": photo.id, "scan": scan_row.id,
-                           "batch_id": batch.id, "county": county, "day_id": day.id, "station_id": station.id}
+                           "batch_id": batch.id, "county": county, "day_id": day.id, "station_id": station.id,
+                           "correction_id": correction.id}
     return ids
 
 
@@ -674,6 +679,8 @@ def public_pages(ids: dict) -> list[tuple[str, list[str]]]:
         (f"/martyrs/{ids['martyr']}", [MARTYR, MESSAGE]),
         (f"/facilities/{ids['facility']}/report", [FACILITY_NAME]),
         ("/?county=350823", [DAY]),
+        (f"/corrections/new/facility/{ids['facility']}", [FACILITY_NAME]),
+        (f"/corrections/new/martyr/{ids['martyr']}", [MARTYR]),
     ]
 
 

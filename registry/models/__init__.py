@@ -4,6 +4,7 @@ from sqlalchemy import Index, text
 
 from registry.models.base import Base, Record
 from registry.models.calendar import CalendarOrder, FacilityDay
+from registry.models.correction import Correction
 from registry.models.division import Division, DivisionAlias
 from registry.models.facility import Facility, FacilityName, FacilityZone, HeritageSite
 from registry.models.gis import ApiToken
@@ -57,4 +58,5 @@ __all__ = [
     "martyr_name_grams",
     "CalendarOrder", "FacilityDay",
     "ServiceStation",
+    "Correction",
 ]

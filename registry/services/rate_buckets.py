@@ -10,6 +10,7 @@ from registry.db import Store
 from registry.models import RateBucket
 from registry.models.types import utcnow
 from registry.services.base import unit_of_work
+from registry.services.corrections.submit import CORRECTION_RATE
 from registry.services.public.reports import REPORT_RATE
 from registry.services.public.tribute import TRIBUTE_RATE
 
@@ -17,7 +18,8 @@ from registry.services.public.tribute import TRIBUTE_RATE
 # capacity x seconds is full whatever it held, and a full bucket is the same as no row: the next take
 # inserts it full again. Keys of any other prefix are never purged, so a kind added elsewhere stays safe
 # until it is listed here.
-RATES: dict[str, tuple[float, float]] = {"tribute:": TRIBUTE_RATE, "report:": REPORT_RATE}
+RATES: dict[str, tuple[float, float]] = {"tribute:": TRIBUTE_RATE, "report:": REPORT_RATE,
+                                         "correction:": CORRECTION_RATE}
 
 
 def refill_seconds(rate: tuple[float, float]) -> float:

@@ -45,6 +45,8 @@ MANAGE_READ = ("manager", "reviewer")  # the managers' area: care of facilities,
 MANAGER = ("manager",)
 RELOCATION_READ = ("manager", "planner", "reviewer")  # planners read relocations without the family's consent
 PLAN = ("planner", "reviewer")
+REVIEW = ("manager", "reviewer")  # public corrections: the target county's managers and reviewers
+REVIEWERS = "a reviewer with a county scope only in those counties (services.corrections.review.require_review)"
 LISTS = "lists show only the reader's counties (services.access.readable_counties)"
 
 # endpoint -> Right. A route missing here is refused (403) and fails tests/registry/test_rights_matrix.py.
@@ -187,6 +189,14 @@ RIGHTS: dict[str, Right] = {
     "stations.detail": staff(*MANAGE_READ, county="station"),
     "stations.edit": staff(*MANAGER, county="station", write=True),
     "api.stations_in_bbox": anyone(check="public fields of live stations only"),
+    # public corrections: visitors propose and read the outcome; the county's reviewers and managers review
+    "corrections.propose": anyone(check="rate-limited"),
+    "corrections.status": anyone(check="the state and a decline's reason only, never the contact"),
+    "corrections.queue": staff(*REVIEW, check=LISTS + "; reviewers with a county scope: those counties"),
+    "corrections.detail": staff(*REVIEW, county="correction", check=REVIEWERS),
+    "corrections.photo": staff(*REVIEW, county="correction", check=REVIEWERS),
+    "corrections.accept": staff(*REVIEW, county="correction", write=True, check=REVIEWERS),
+    "corrections.decline": staff(*REVIEW, county="correction", write=True, check=REVIEWERS),
 }
 
 
@@ -282,6 +292,13 @@ def _station(session, args):
     return session.scalar(select(ServiceStation.county_code).where(ServiceStation.id == args["station_id"]))
 
 
+def _correction(session, args):
+    from registry.models import Correction
+
+    correction = session.get(Correction, args["correction_id"])
+    return None if correction is None else (correction.county_code,)
+
+
 def _facility_day(session, args):
     from registry.models import FacilityDay
 
@@ -305,6 +322,7 @@ COUNTY_OF: dict[str, Callable] = {
     "history": _history,
     "facility_day": _facility_day,
     "station": _station,
+    "correction": _correction,
 }
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import uuid
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from maps.public import build_facility_shell, place_facility_map
 from registry import uploads
 from registry.extensions import get_read_store, get_store
 from registry.services.base import InvalidInput, NotFound
+from registry.services.corrections.lines import provenance_lines
 from registry.services.public.reports import Photo, lookup_report, submit_report
 from registry.services.public.roll import (
     RollQuery,
@@ -70,6 +72,12 @@ def _common() -> dict:
             "author_max": AUTHOR_MAX, "new_key": uuid.uuid4().hex}
 
 
+def _provenance(target_type: str, target_id: int) -> dict:
+    """Where the record's position and facts come from, in the page's language; the position as numbers."""
+    english = str(get_locale() or "zh").startswith("en")
+    return {"lines": provenance_lines(get_read_store(), target_type, target_id, english)}
+
+
 def _facility_context(facility_id: int, page: int = 1) -> dict:
     facility = public_facility(get_read_store(), facility_id, page)
     return {
@@ -81,6 +89,7 @@ def _facility_context(facility_id: int, page: int = 1) -> dict:
         "tribute": tribute_summary(get_read_store(), "facility", facility_id),
         "target_type": "facility",
         "target_id": facility_id,
+        "provenance": _provenance("facility", facility_id),
         **_common(),
     }
 
@@ -125,6 +134,7 @@ def _grave_context(martyr_id: int) -> dict:
         "tribute": tribute_summary(get_read_store(), "martyr", martyr_id),
         "target_type": "martyr",
         "target_id": martyr_id,
+        "provenance": _provenance("martyr", martyr_id),
         **martyr_anniversary(martyr_id),
         **_common(),
     }

@@ -1,0 +1,1 @@
+"""Public corrections: visitors propose, the county reviews (submit, review), and the public pages' provenance."""

@@ -1,0 +1,189 @@
+"""A visitor proposes a correction: checked, rate-limited, stored with its reference number; and its status."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from registry.db import Store
+from registry.files.images import DEFAULT_MAX_PIXELS, ImageError, check_image, renditions
+from registry.models import Attachment, Correction, Facility
+from registry.models.types import utcnow
+from registry.services.base import InvalidInput, NotFound, TooLarge, load, record_audit, unit_of_work
+from registry.services.corrections.fields import (
+    TARGET_MODELS,
+    check_position,
+    check_text,
+    field_of,
+    holder,
+    shown,
+)
+from registry.services.photos import write_whole_file
+from registry.services.public.reports import PHOTO_MAX_BYTES, Photo
+from registry.services.public.tribute import PUBLIC, check_idempotency_key, take_token
+
+CONTACT_MAX = 60
+# (bucket size, seconds per new token): three proposals at once, then one every two minutes per client.
+CORRECTION_RATE = (3.0, 120.0)
+STATES = ("pending", "accepted", "declined")
+# Unambiguous characters (no 0/O, 1/I/L): a reference read out over the phone.
+_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+__all__ = ["CORRECTION_RATE", "Photo", "lookup_correction", "propose_correction"]
+
+
+def new_reference() -> str:
+    """``JZ-2026-7KQ2MX``: the year and eight random characters (31^8, about 8.5e11: not to be guessed)."""
+    return f"JZ-{utcnow():%Y}-" + "".join(secrets.choice(_ALPHABET) for _ in range(8))
+
+
+def target_county(session, target) -> str | None:
+    """The county whose staff review a correction: a facility's own; a martyr's first live tomb's facility's."""
+    if isinstance(target, Facility):
+        return target.county_code
+    for tomb in sorted(target.tombs, key=lambda t: t.id):
+        if tomb.status != "retired" and tomb.facility_id is not None:
+            return session.scalar(select(Facility.county_code).where(Facility.id == tomb.facility_id))
+    return target.native_county_code
+
+
+def _stored_photo(photo: Photo | None, max_bytes: int, max_pixels: int) -> bytes | None:
+    # The same checks as a problem report's photo: a real JPEG or PNG, within limits, resized, without EXIF.
+    if photo is None or not photo.data:
+        return None
+    try:
+        check_image(photo.data, "photo", max_bytes=max_bytes, max_pixels=max_pixels)
+        return renditions(photo.data, "photo").display
+    except ImageError as exc:
+        error = TooLarge if exc.kind in ("size", "pixels") else InvalidInput
+        raise error(str(exc), field="photo", errors=[exc.kind]) from None
+
+
+def _proposal(session, target, target_type: str, field_name: str, value, lon, lat) -> dict:
+    """The checked proposed value (text or position) and the current one; refused if it changes nothing."""
+    field = field_of(target_type, field_name)
+    row = holder(session, target, field)
+    if row is None:
+        raise InvalidInput(f"{field_name}: this martyr has no tomb in the registry to move", field="field")
+    current = shown(row, field)
+    county = target_county(session, target)
+    if field.kind == "position":
+        lon, lat = check_position(session, lon, lat, county)
+        proposed = f"{lon:.6f}, {lat:.6f}"
+        if proposed == current:
+            raise InvalidInput(f"position {proposed} is the position already recorded: nothing to correct",
+                               field="position")
+        return {"proposed_lon": lon, "proposed_lat": lat, "proposed_value": None, "current_value": current,
+                "county_code": county}
+    text = check_text(field_name, field, value)
+    if text == current:
+        raise InvalidInput(f"value of {field_name} is the value already recorded: nothing to correct", field="value")
+    return {"proposed_value": text, "current_value": current, "county_code": county}
+
+
+def _keep_photo(session, stored: bytes, photo: Photo, instance_path) -> Attachment:
+    digest = hashlib.sha256(stored).hexdigest()
+    relative = Path("attachments") / "corrections" / f"{digest}.jpg"
+    write_whole_file(Path(instance_path) / relative, stored)
+    attachment = Attachment(entity_type="corrections", entity_id=0, kind="correction_photo",
+                            filename=Path(photo.filename or "photo").name[:100] or "photo",
+                            content_type="image/jpeg", size=len(stored), sha256=digest,
+                            storage_path=relative.as_posix(), public=False)
+    session.add(attachment)
+    session.flush()
+    return attachment
+
+
+def live_target(session, target_type: str, target_id: int):
+    """The martyr or facility a correction is about; unknown is 404, retired is refused naming target_id."""
+    target = load(session, TARGET_MODELS[target_type], target_id, target_type)
+    if target.status == "retired":
+        raise InvalidInput(f"{target_type} {target_id} is retired: its record takes no corrections",
+                           field="target_id")
+    return target
+
+
+def _check_target(target_type: str, target_id) -> int:
+    if target_type not in TARGET_MODELS:
+        raise InvalidInput(f"target_type {target_type!r} is not martyr or facility", field="target_type")
+    try:
+        return int(target_id)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"target_id {target_id!r} is not an id", field="target_id") from None
+
+
+def propose_correction(store: Store, target_type: str, target_id, field: str, value=None, *, lon=None, lat=None,
+                       contact: str | None = None, photo: Photo | None = None, client: str, idempotency_key: str,
+                       instance_path: str | Path, max_photo_bytes: int = PHOTO_MAX_BYTES,
+                       max_photo_pixels: int = DEFAULT_MAX_PIXELS) -> dict:
+    """File a visitor's proposed correction; returns its reference and state. A retry with the same key
+    returns the first proposal. A retired or unknown record is 404; every refusal names its field."""
+    key = check_idempotency_key(idempotency_key)
+    target_id = _check_target(target_type, target_id)
+    contact = (contact or "").strip() or None
+    if contact and len(contact) > CONTACT_MAX:
+        raise InvalidInput(f"contact is {len(contact)} characters; at most {CONTACT_MAX}", field="contact")
+    existing = _by_key(store, key)
+    if existing is not None:
+        return existing
+    with store.session() as session:  # check the proposal before spending the client's token
+        target = live_target(session, target_type, target_id)
+        _proposal(session, target, target_type, field, value, lon, lat)
+    with unit_of_work(store) as session:
+        take_token(session, f"correction:{client}", CORRECTION_RATE,
+                   "Too many corrections from this device in a short time; please wait {seconds} seconds.")
+    stored = _stored_photo(photo, max_photo_bytes, max_photo_pixels)
+    try:
+        with unit_of_work(store) as session:
+            target = live_target(session, target_type, target_id)
+            values = _proposal(session, target, target_type, field, value, lon, lat)
+            attachment = _keep_photo(session, stored, photo, instance_path) if stored is not None else None
+            correction = Correction(reference=new_reference(), target_type=target_type, target_id=target_id,
+                                    target_version=target.version, field=field, contact=contact, state="pending",
+                                    photo_attachment_id=attachment.id if attachment else None, client_hash=client,
+                                    idempotency_key=key, **values)
+            session.add(correction)
+            session.flush()
+            if attachment is not None:
+                attachment.entity_id = correction.id
+            record_audit(session, PUBLIC, "correction_proposed", correction)
+            answer = public_view(correction)
+    except IntegrityError:
+        found = _by_key(store, key)
+        if found is None:
+            raise
+        return found
+    return answer
+
+
+def public_view(correction: Correction) -> dict:
+    """What anyone with the reference reads: never the contact, the client or the photo."""
+    return {"reference": correction.reference, "state": correction.state, "target_type": correction.target_type,
+            "target_id": correction.target_id, "field": correction.field,
+            "reason": correction.reason if correction.state == "declined" else None,
+            "filed_on": correction.created_at.date(),
+            "decided_on": correction.decided_at.date() if correction.decided_at else None}
+
+
+def _by_key(store: Store, key: str) -> dict | None:
+    with store.session() as session:
+        found = session.scalar(select(Correction).where(Correction.idempotency_key == key))
+        return None if found is None else public_view(found)
+
+
+def lookup_correction(store: Store, reference: str) -> dict:
+    """The public status of a correction by its reference number."""
+    reference = (reference or "").strip().upper()
+    if not reference:
+        raise InvalidInput("reference is required (it looks like JZ-2026-7KQ2MXAB)", field="reference")
+    if len(reference) > 40:
+        raise InvalidInput("reference is too long to be a reference number", field="reference")
+    with store.session() as session:
+        found = session.scalar(select(Correction).where(Correction.reference == reference))
+        if found is None:
+            raise NotFound(f"no correction {reference}")
+        return public_view(found)

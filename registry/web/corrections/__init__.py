@@ -1,0 +1,1 @@
+"""Public corrections: the visitors' form and status page, and the county's review queue."""
