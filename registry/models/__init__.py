@@ -5,6 +5,7 @@ from sqlalchemy import Index, text
 from registry.models.base import Base, Record
 from registry.models.calendar import CalendarOrder, FacilityDay
 from registry.models.division import Division, DivisionAlias
+from registry.models.edits import EditBatch, ProvisionalEdit
 from registry.models.facility import Facility, FacilityName, FacilityZone, HeritageSite
 from registry.models.gis import ApiToken
 from registry.models.inspection import Inspection, MaintenanceTask
@@ -53,4 +54,5 @@ __all__ = [
     "ProblemReport", "RateBucket", "Tribute", "TributeCount",
     "martyr_name_grams",
     "CalendarOrder", "FacilityDay",
+    "EditBatch", "ProvisionalEdit",
 ]
