@@ -1,4 +1,4 @@
-"""Edits made in QGIS: uploads refused with the layer, the CRS or the row and field named; nothing stored (both stores)."""
+"""Edits made in QGIS: uploads refused naming the layer, the CRS or the row and field; nothing stored (both stores)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Edits made in QGIS: export a county's layer, edit it with GDAL, upload, and a second person approves (both stores)."""
+"""Edits made in QGIS: export a layer, edit it with GDAL, upload, and a second person approves (both stores)."""
 
 from __future__ import annotations
 
