@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from geodata.crs.metric import distance_m
 from registry.models import EditBatch, Facility, ProvisionalEdit
+from registry.services import divisions
 from registry.services.base import InvalidInput
 from registry.services.facilities import check_facility_fields
 from registry.services.gis.files import clean_value
@@ -82,9 +83,11 @@ def _ident(raw, number: int, name: str, problems: list) -> int | None:
         return None
 
 
-def _check_row(session, number: int, values: dict, problems: list) -> None:
+def _check_row(session, county: str, number: int, values: dict, problems: list) -> None:
     try:
         check_facility_fields({k: v for k, v in values.items() if v is not None and k != "id"}, session)
+        if values.get("township"):
+            values["township"] = divisions.check_township(session, county, values["township"])
     except InvalidInput as exc:
         problems.append(f"row {number}, field {exc.field}: {exc.message}")
 
@@ -123,7 +126,7 @@ def diff_rows(session, batch: EditBatch, gdf) -> list[ProvisionalEdit]:
             if version != exported[ident]:
                 problems.append(f"row {number}, field version: {version} is not the version exported "
                                 f"({exported[ident]}); leave id and version as exported")
-        _check_row(session, number, values, problems)
+        _check_row(session, batch.county_code, number, values, problems)
         rows.append((number, ident, values, geom))
     if problems:
         raise InvalidInput(f"layer {batch.layer!r}: {problems[0]}" + (f" (and {len(problems) - 1} more)"

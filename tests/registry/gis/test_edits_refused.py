@@ -128,3 +128,4 @@ def test_an_export_uploaded_twice(world, tmp_path):  # noqa: F811
     assert response.status_code == 400 and "already uploaded" in response.get_data(as_text=True)
     with store.session() as s:
         assert s.scalar(select(func.count(ProvisionalEdit.id))) == 1
+
