@@ -100,6 +100,21 @@ def _geometry(geom, number: int, problems: list):
     return geom
 
 
+def _new_codes(session, rows: list, problems: list) -> None:
+    """A new row's code must be new: not a facility's already, nor another new row's of the file."""
+    seen: dict = {}
+    for number, ident, values, _geom in rows:
+        code = values.get("code")
+        if ident is not None or not code:
+            continue
+        taken = session.scalar(select(Facility.id).where(Facility.code == code))
+        if taken is not None:
+            problems.append(f"row {number}, field code: {code!r} is already the code of facility {taken}")
+        elif code in seen:
+            problems.append(f"row {number}, field code: {code!r} is already used in row {seen[code]}")
+        seen.setdefault(code, number)
+
+
 def diff_rows(session, batch: EditBatch, gdf) -> list[ProvisionalEdit]:
     """The provisional edits of an uploaded layer; InvalidInput naming every bad row and field (nothing stored)."""
     _columns(gdf, batch)
@@ -128,6 +143,7 @@ def diff_rows(session, batch: EditBatch, gdf) -> list[ProvisionalEdit]:
                                 f"({exported[ident]}); leave id and version as exported")
         _check_row(session, batch.county_code, number, values, problems)
         rows.append((number, ident, values, geom))
+    _new_codes(session, rows, problems)
     if problems:
         raise InvalidInput(f"layer {batch.layer!r}: {problems[0]}" + (f" (and {len(problems) - 1} more)"
                                                                        if len(problems) > 1 else ""),

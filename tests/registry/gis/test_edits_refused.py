@@ -129,3 +129,17 @@ def test_an_export_uploaded_twice(world, tmp_path):  # noqa: F811
     with store.session() as s:
         assert s.scalar(select(func.count(ProvisionalEdit.id))) == 1
 
+
+
+def test_a_new_row_with_a_code_already_used(world, tmp_path):  # noqa: F811
+    app, store, ids, _other = world
+    mgr = signed_in(app, "mgr")
+    path = export(mgr, tmp_path)
+    with store.session() as s:
+        from registry.models import Facility
+
+        code = s.get(Facility, ids[0]).code
+    gdal_sql(path, "INSERT INTO facilities (geom, code, name, category, sign_present, land_title_registered, "
+             "position_approximate) VALUES (AsGPB(ST_GeomFromText('POINT(116.45 25.06)', 4326)), "
+             f"'{code}', '重复', 'monument', 0, 0, 0)")
+    _refused(mgr, store, path, "row 6, field code", "is already the code of facility")
