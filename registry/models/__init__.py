@@ -6,6 +6,7 @@ from registry.models.base import Base, Record
 from registry.models.calendar import CalendarOrder, FacilityDay
 from registry.models.correction import Correction
 from registry.models.division import Division, DivisionAlias
+from registry.models.edits import EditBatch, ProvisionalEdit
 from registry.models.facility import Facility, FacilityName, FacilityZone, HeritageSite
 from registry.models.gis import ApiToken
 from registry.models.inspection import Inspection, MaintenanceTask
@@ -59,4 +60,5 @@ __all__ = [
     "CalendarOrder", "FacilityDay",
     "ServiceStation",
     "Correction",
+    "EditBatch", "ProvisionalEdit",
 ]

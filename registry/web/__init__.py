@@ -8,6 +8,7 @@ from flask import Flask
 def register(app: Flask) -> None:
     from registry.web import headers, rights
     from registry.web.corrections import pages as corrections
+    from registry.web.gis import edits as gis_edits
     from registry.web.gis import imports as gis_import
     from registry.web.gis import ogc, tiles
     from registry.web.manage import calendar, offline
@@ -22,8 +23,7 @@ def register(app: Flask) -> None:
     from registry.web.system import health as system
 
     for module in (assets, system, auth, public, public_pages, api, history, manage, relocations, plan, ogc, tiles,
-                   gis_import, offline, calendar, stations,
-                   corrections):
+                   gis_import, offline, calendar, stations, corrections, gis_edits):
         app.register_blueprint(module.bp)
     serving.init_app(app)
     headers.init_app(app)

@@ -174,6 +174,13 @@ RIGHTS: dict[str, Right] = {
     "gis_import.form": staff("manager", "planner"),
     "gis_import.preview": staff("manager", "planner", check="a manager's rows must be in their counties"),
     "gis_import.commit": staff("manager", "planner", write=True, check="a manager's rows must be in their counties"),
+    # edits made in QGIS (web/gis/edits.py): planners, and managers in their own counties (services.gis.edits)
+    "gis_edits.index": staff("manager", "planner", check="batches of the reader's counties only"),
+    "gis_edits.export": staff("manager", "planner", write=True, check="a manager exports their own counties only"),
+    "gis_edits.upload": staff("manager", "planner", write=True, check="the export's county must be the uploader's"),
+    "gis_edits.batch": staff("manager", "planner", check="the batch's county must be the reader's"),
+    "gis_edits.decide": staff("manager", "planner", write=True,
+                              check="the batch's county must be the decider's, and not the uploader"),
     # the calendar of remembrance: facilities' own days, skipped dates of death, iCalendar feeds (web/calendar.py)
     "calendar.days": staff(*MANAGE_READ, check=LISTS),
     "calendar.add_day": staff(*MANAGER, write=True,

@@ -98,6 +98,10 @@ def _report(site, client, data, name):
                                                                       "key": key, "photo": (io.BytesIO(data), name)})
 
 
+def _qgis_edits(site, client, data, name):
+    return multipart(client, "/gis/edits/upload", {"file": (io.BytesIO(data), name)})
+
+
 # form: (post, user, the name endings it accepts, whether its page shows the reason and names the field)
 FORMS = {
     "gis import": (_gis, "planner1", ("gpkg", "geojson", "json", "zip", "csv", "xlsx"), True),
@@ -107,6 +111,7 @@ FORMS = {
     "scan": (_scan, "mgr", ("pdf", "png", "jpg"), True),
     "inspection photo": (_inspection, "mgr", ("jpg", "png", "heic"), True),
     "report photo": (_report, None, ("jpg", "png"), False),
+    "qgis edits": (_qgis_edits, "planner1", ("gpkg",), True),
 }
 
 

@@ -1,11 +1,11 @@
 """Merge the revisions of public corrections and QGIS edits into one history again.
 
 Revision ID: 0020
-Revises: 0019, 0019_corrections
+Revises: 0019, 0019_corrections, 0019_edits
 """
 
 revision = "0020"
-down_revision = ("0019", "0019_corrections")
+down_revision = ("0019", "0019_corrections", "0019_edits")
 branch_labels = None
 depends_on = None
 
