@@ -463,7 +463,8 @@ def seed_ogc(store) -> dict:
         s.add(FacilityZone(facility_id=f1.id, kind="control_zone",
                            geom=MultiPolygon([box(116.81, 25.22, 116.83, 25.23)])))
         s.add(Inspection(facility_id=f1.id, inspector_name="巡查员甲", inspected_at=datetime(2025, 3, 1, 2, tzinfo=UTC),
-                         condition="good", geom=Point(116.8181, 25.2251)))
+                         condition="good", geom=Point(116.8181, 25.2251), facility_changed=True,
+                         facility_version_seen=1))
         s.add(MaintenanceTask(facility_id=f1.id, title="修补墓碑", priority="high"))
         s.add(PreservationPlan(code="P1", title="龙岩市烈士纪念设施保护规划", budget=1.0e6))
         s.commit()

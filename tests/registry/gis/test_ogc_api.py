@@ -203,6 +203,10 @@ def test_staff_collections_need_a_role(seeded):
     login_with(client, "manager1", "manager-pass-123")
     inspections = get_json(client, "/ogc/collections/inspections/items")
     assert inspections["features"][0]["properties"]["inspector_name"] == "巡查员甲"
+    # An inspection sent from a phone after the facility was edited carries the flag, as on the managers' page.
+    assert inspections["features"][0]["properties"]["facility_changed"] is True
+    flagged = get_json(client, "/ogc/collections/inspections/items?filter=facility_changed%20%3D%20true")
+    assert [f["properties"]["inspector_name"] for f in flagged["features"]] == ["巡查员甲"]
     full = get_json(client, "/ogc/collections/relocation_records/items")
     # manager1 keeps 350823: R1 left it; R2 neither left nor reached it.
     assert {f["properties"]["consent_by"] for f in full["features"]} == {"李四"}

@@ -136,7 +136,8 @@ COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
         "inspections", "巡查记录", "Inspections", "Inspections (巡查): where the inspector stood, condition, 六个一.",
         Inspection,
         ("facility_id", "inspector_name", "inspected_at", "tier", "condition", "std_marker", "std_deeds",
-         "std_headstone", "std_boundary", "std_rules", "std_road", "problems", "distance_m", "on_site") + _RECORD,
+         "std_headstone", "std_boundary", "std_rules", "std_road", "problems", "distance_m", "on_site",
+         "facility_changed", "facility_version_seen") + _RECORD,
         temporal="inspected_at", roles=STAFF_ROLES, geometry_type="POINT",
         county=_facility_county(Inspection.facility_id)),
     Collection(
