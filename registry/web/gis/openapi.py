@@ -59,6 +59,8 @@ def _parameters() -> dict:
         "filter": _param("filter", "query", {"type": "string"}, "A CQL2-text filter (basic CQL2, LIKE, IN, BETWEEN)"),
         "filter-lang": _param("filter-lang", "query", {"type": "string", "enum": ["cql2-text"]}, "Filter language"),
         "filter-crs": _param("filter-crs", "query", {"type": "string", "enum": [CRS84]}, "Filter CRS"),
+        "city": _param("city", "query", {"type": "string"},
+                       "A city's division code: only the rows of its counties (`all`: every row)"),
         "z": _param("z", "path", {"type": "integer", "minimum": 0, "maximum": 22}, "Zoom"),
         "x": _param("x", "path", {"type": "integer", "minimum": 0}, "Column"),
         "y": _param("y", "path", {"type": "integer", "minimum": 0}, "Row"),
@@ -69,7 +71,7 @@ def _parameters() -> dict:
 def _ogc_paths(prefix: str) -> dict:
     """The OGC API – Features operations under ``prefix``."""
     items_params = [_ref(n) for n in ("collectionId", "fItems", "lang", "bbox", "bbox-crs", "crs", "datetime",
-                                      "limit", "offset", "filter", "filter-lang", "filter-crs")]
+                                      "limit", "offset", "filter", "filter-lang", "filter-crs", "city")]
     return {
         f"{prefix}": _op("getLandingPage", "Landing page", [_ref("f"), _ref("lang")],
                          {"200": _json_response("Landing page")}, ["Capabilities"]),

@@ -339,3 +339,28 @@ def test_geojson_items_equal_the_html_features(seeded, crs):
             _same_features(page["features"], shown, crs.endswith("3857"))
         else:
             assert page["features"] == shown
+
+
+def test_a_city_keeps_items_and_exports_to_its_counties_rows(seeded):
+    _app, client, _ids = seeded
+    longyan = get_json(client, "/ogc/collections/facilities/items?city=350800")
+    assert sorted(f["properties"]["code"] for f in longyan["features"]) == ["F1", "F2"]
+    assert get_json(client, "/ogc/collections/facilities/items?city=350400")["features"] == []
+    # Tombs have no county of their own: their facility's county counts.
+    assert get_json(client, "/ogc/collections/tombs/items?city=350400&limit=1")["numberMatched"] == 0
+    assert get_json(client, "/ogc/collections/tombs/items?city=350800&limit=1")["numberMatched"] == N_TOMBS
+    assert get_json(client, "/ogc/collections/facilities/items?city=all")["numberMatched"] == 2
+    sheet = client.get("/ogc/collections/facilities/items?f=csv&city=350400")
+    assert sheet.status_code == 200 and "F1" not in sheet.get_data(as_text=True)
+    assert "F1" in client.get("/ogc/collections/facilities/items?f=csv&city=350800").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("query, message", [
+    ("city=350823", "city '350823' is not a known city"),
+    ("city=nowhere", "city 'nowhere' is not a known city"),
+])
+def test_a_city_that_is_not_one_is_refused_naming_it(seeded, query, message):
+    _app, client, _ids = seeded
+    for fmt in ("json", "csv"):
+        body = client.get(f"/ogc/collections/facilities/items?f={fmt}&{query}")
+        assert body.status_code == 400 and message in body.get_data(as_text=True)

@@ -196,10 +196,21 @@ def get_collection(collection_id: str, actor: Actor | None) -> Collection:
     return collection
 
 
-def scope_clause(collection: Collection):
-    """The condition keeping a county-limited copy of a collection to the rows of its counties."""
-    columns = collection.county if isinstance(collection.county, tuple) else (collection.county,)
-    return or_(*(col.in_(collection.scope_counties) for col in columns))
+def county_columns(collection: Collection) -> tuple:
+    """The columns naming the county (or counties) a row belongs to; empty when the collection has none."""
+    if collection.county is not None:
+        return collection.county if isinstance(collection.county, tuple) else (collection.county,)
+    if "county_code" in collection.table.c:
+        return (collection.table.c.county_code,)
+    if "facility_id" in collection.table.c:
+        return (_facility_county(collection.table.c.facility_id),)
+    return ()
+
+
+def scope_clause(collection: Collection, counties: tuple[str, ...] | None = None):
+    """The condition keeping a collection to the rows of ``counties`` (default: its county-limited scope)."""
+    wanted = collection.scope_counties if counties is None else counties
+    return or_(*(col.in_(wanted) for col in county_columns(collection)))
 
 
 def readable_collections(actor: Actor | None) -> list[Collection]:

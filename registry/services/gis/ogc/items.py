@@ -6,6 +6,7 @@ from sqlalchemy import func
 from sqlalchemy.orm import Session
 
 from registry.db import Store
+from registry.services import divisions
 from registry.services.base import NotFound
 from registry.services.gis.ogc.collections import Collection, queryables, scope_clause
 from registry.services.gis.ogc.cql2_sql import filter_clause
@@ -17,7 +18,7 @@ from registry.services.gis.ogc.stores import for_store
 
 
 def where_clauses(session: Session, store: Store, collection: Collection, query: ItemsQuery) -> list:
-    """The SQL conditions of a checked items query: bbox, datetime, filter, equalities and a manager's counties."""
+    """The SQL conditions of a checked items query: bbox, datetime, filter, equalities, a city, a manager's counties."""
     clauses = []
     if query.bbox is not None:
         clauses.append(for_store(store).bbox_clause(session, collection, query.bbox))
@@ -30,6 +31,8 @@ def where_clauses(session: Session, store: Store, collection: Collection, query:
         clauses.append(props[name][0] == value)
     if collection.scope_counties is not None:
         clauses.append(scope_clause(collection))
+    if query.city is not None:
+        clauses.append(scope_clause(collection, divisions.current(session).check_city(query.city)))
     return clauses
 
 

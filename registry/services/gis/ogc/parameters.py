@@ -14,7 +14,7 @@ from datetime import date, datetime
 import pyproj
 
 from registry.services.base import InvalidInput
-from registry.services.gis.ogc.collections import Collection, queryables
+from registry.services.gis.ogc.collections import Collection, county_columns, queryables
 from registry.services.gis.ogc.cql2_sql import filter_clause
 from registry.services.gis.ogc.kinds import as_datetime, parameter_value
 from registry.spatial.base import check_box
@@ -36,7 +36,7 @@ TO_3857 = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True)
 _FROM_3857 = pyproj.Transformer.from_crs("EPSG:3857", "EPSG:4326", always_xy=True)
 
 # Query parameters every items request may carry; queryable names are allowed on top (equality filters).
-ITEMS_PARAMS = {"f", "bbox", "bbox-crs", "datetime", "limit", "offset", "crs", "filter", "filter-lang",
+ITEMS_PARAMS = {"f", "city", "bbox", "bbox-crs", "datetime", "limit", "offset", "crs", "filter", "filter-lang",
                 "filter-crs", "lang"}
 ITEM_PARAMS = {"f", "crs", "lang"}
 
@@ -177,6 +177,7 @@ class ItemsQuery:
     equals: dict = field(default_factory=dict)
     unlimited: bool = False
     filter_limits: tuple[int, int] | None = None
+    city: str | None = None  # a city's code: its counties' rows only (checked against the divisions when read)
 
 
 def parse_items_query(collection: Collection, args: dict, *, unlimited: bool = False,
@@ -206,6 +207,11 @@ def parse_items_query(collection: Collection, args: dict, *, unlimited: bool = F
             raise InvalidInput(f"collection {collection.id!r} has no time property, so datetime does not apply",
                                field="datetime")
         query.datetime = parse_datetime(moment)
+    city = _single(args, "city")
+    if city not in (None, "", "all"):
+        if not county_columns(collection):
+            raise InvalidInput(f"collection {collection.id!r} has no county, so city does not apply", field="city")
+        query.city = city
     lang = _single(args, "filter-lang")
     if lang not in (None, "cql2-text"):
         raise InvalidInput(f"filter-lang {lang!r} is not supported; use cql2-text", field="filter-lang")
