@@ -22,24 +22,8 @@ from registry.services.manage.backend import CONDITION_RANK, DueParts
 
 # Statuses in the order of urgency; the map colours and the list sort follow it.
 STATUSES = ("problem_open", "overdue", "due_soon", "ok")
-STATUS_LABELS = {
-    "problem_open": ("问题未结", "Problem open"),
-    "overdue": ("已逾期", "Overdue"),
-    "due_soon": ("即将到期", "Due soon"),
-    "ok": ("正常", "OK"),
-}
 TIERS = ("station", "county", "city")
-TIER_LABELS = {"station": ("乡镇/村站巡查", "Station"), "county": ("县级检查", "County"), "city": ("市级抽查", "City")}
 CONDITION_SCORE = {"good": 3, "fair": 2, "poor": 1, "critical": 0}
-PRIORITIES = {
-    "A": ("立即危险，尚无措施", "Immediate risk, no solution agreed"),
-    "B": ("立即危险，已有措施未完成", "Immediate risk, solution agreed, not yet done"),
-    "C": ("缓慢损坏，尚无措施", "Slow decay, no solution agreed"),
-    "D": ("缓慢损坏，已有措施未完成", "Slow decay, solution agreed, not yet done"),
-    "E": ("维修中或状况一般", "Under repair or in fair repair"),
-    "F": ("状况良好或已修复", "In good repair or repairs done"),
-}
-TRENDS = {"declining": ("下降", "Declining"), "stable": ("稳定", "Stable"), "improving": ("改善", "Improving")}
 
 
 @dataclass(frozen=True)

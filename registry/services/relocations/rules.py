@@ -12,7 +12,7 @@ from geodata.origins import public_origin
 from geodata.plots import bare
 from registry.files import ledger as ledgers
 from registry.models import Facility, Martyr, Relocation, Tomb
-from registry.models.vocab import FUNDING_SOURCES, RELOCATION_STEPS
+from registry.models.vocab import FUNDING_SOURCES, RELOCATION_STEPS, STEP_LABELS
 from registry.services import divisions
 from registry.services.access import (
     readable_counties,
@@ -23,14 +23,6 @@ from registry.services.base import (
     InvalidInput,
 )
 
-STEP_LABELS = {
-    "surveyed_on": ("调查", "Survey"),
-    "consent_on": ("家属同意", "Family consent"),
-    "approved_on": ("批准", "Approval"),
-    "exhumed_on": ("起灵", "Exhumation"),
-    "reburied_on": ("安葬", "Reburial"),
-    "accepted_on": ("验收", "Acceptance"),
-}
 POINT_METHODS = ("gps", "map", "ledger", "estimate")
 DESTINATION_CATEGORIES = ("cemetery", "collective_burial")
 EDITABLE = (

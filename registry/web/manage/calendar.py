@@ -12,12 +12,12 @@ from flask_babel import gettext as _
 
 from registry.extensions import get_read_store, get_store
 from registry.ics import Calendar, Event
+from registry.models.vocab import TASK_STATE_LABELS as STATE_LABELS
 from registry.services import Forbidden, InvalidInput, NotFound, divisions
 from registry.services.access import readable_counties
 from registry.services.facilities import registry_has_demo
 from registry.services.manage import calendar as service
 from registry.services.manage.due import Cadence
-from registry.services.manage.tasks import STATE_LABELS
 from registry.solar_terms import BEIJING
 from registry.web.errors import respond
 from registry.web.system.auth import audit_forbidden, current_actor

@@ -14,25 +14,28 @@ from geodata.crs import wgs84_to_gcj02
 from maps.basemaps import BasemapConfigError, basemap_from_settings
 from maps.maintenance import STATUS_COLOURS, TREND_COLOURS, build_maintenance_map
 from registry.extensions import get_store
-from registry.models.vocab import CATEGORIES, CHECK_STATES, CONDITIONS, FUNDING_SOURCES, LEVELS
-from registry.models.vocab import SIX_ONES as SIX_ONES_VOCAB
+from registry.models.vocab import (
+    CATEGORIES,
+    CHECK_LABELS,
+    CHECK_STATES,
+    CONDITION_LABELS,
+    CONDITIONS,
+    DUE_STATUS_LABELS,
+    FUNDING_SOURCES,
+    LEVELS,
+    RISK_GRADES,
+    SIX_ONES,
+    TASK_PRIORITIES,
+    TASK_STATE_LABELS,
+    TIER_LABELS,
+    TRENDS,
+)
 from registry.services import Conflict, Forbidden, NotFound, divisions
 from registry.services.access import readable_counties
 from registry.services.facilities import registry_has_demo, update_facility
 from registry.services.manage.archive import archive_pdf, facility_archive, ledger_xlsx, pdf_font, townships
-from registry.services.manage.due import (
-    PRIORITIES,
-    STATUS_LABELS,
-    STATUSES,
-    TIER_LABELS,
-    TRENDS,
-    Cadence,
-    map_features,
-    statuses,
-)
+from registry.services.manage.due import STATUSES, Cadence, map_features, statuses
 from registry.services.manage.inspections import facility_for_form
-from registry.services.manage.tasks import PRIORITIES as TASK_PRIORITIES
-from registry.services.manage.tasks import STATE_LABELS
 from registry.services.photos import photo_file
 from registry.solar_terms import BEIJING
 from registry.web.errors import respond
@@ -48,9 +51,6 @@ def county_seats() -> dict[str, tuple]:
 
 READ = ("manager", "reviewer")
 WRITE = ("manager",)
-CONDITION_LABELS = {"good": ("良好", "Good"), "fair": ("一般", "Fair"), "poor": ("较差", "Poor"),
-                    "critical": ("危急", "Critical")}
-CHECK_LABELS = {"present": ("具备", "Present"), "deficient": ("不规范", "Deficient"), "missing": ("缺失", "Missing")}
 EDIT_FIELDS = ("managing_unit", "caretaker", "caretaker_phone", "address", "visiting_info")
 EDIT_FLAGS = ("sign_present", "land_title_registered")
 
@@ -76,11 +76,11 @@ def helpers():
         return when.astimezone(BEIJING).strftime(fmt) if when else ""
 
     return {
-        "label": label, "local": local, "STATUS_LABELS": STATUS_LABELS, "STATUS_COLOURS": STATUS_COLOURS,
-        "TREND_COLOURS": TREND_COLOURS, "PRIORITIES": PRIORITIES, "TRENDS": TRENDS, "TIER_LABELS": TIER_LABELS,
-        "CONDITION_LABELS": CONDITION_LABELS, "CHECK_LABELS": CHECK_LABELS, "SIX_ONES": SIX_ONES_VOCAB,
+        "label": label, "local": local, "STATUS_LABELS": DUE_STATUS_LABELS, "STATUS_COLOURS": STATUS_COLOURS,
+        "TREND_COLOURS": TREND_COLOURS, "PRIORITIES": RISK_GRADES, "TRENDS": TRENDS, "TIER_LABELS": TIER_LABELS,
+        "CONDITION_LABELS": CONDITION_LABELS, "CHECK_LABELS": CHECK_LABELS, "SIX_ONES": SIX_ONES,
         "COUNTIES": county_seats(), "CITIES": {d.code: d.name for d in divisions.current(get_store()).current("city")},
-        "LEVELS": LEVELS, "CATEGORIES": CATEGORIES, "STATE_LABELS": STATE_LABELS,
+        "LEVELS": LEVELS, "CATEGORIES": CATEGORIES, "STATE_LABELS": TASK_STATE_LABELS,
         "TASK_PRIORITIES": TASK_PRIORITIES, "FUNDING_SOURCES": FUNDING_SOURCES, "CONDITIONS": CONDITIONS,
         "CHECK_STATES": CHECK_STATES,
     }
@@ -121,7 +121,7 @@ def maintenance_map():
     actor = current_actor()
     filters = {k: v for k, v in _filters().items() if v}
     english = str(get_locale() or "zh_CN").startswith("en")
-    labels = {code: pair[1 if english else 0] for code, pair in {**STATUS_LABELS, **TRENDS}.items()}
+    labels = {code: pair[1 if english else 0] for code, pair in {**DUE_STATUS_LABELS, **TRENDS}.items()}
     labels.update({"status": _("巡查状态"), "tasks": _("未结维修任务"), "trend": _("现状趋势"),
                    "priority": _("风险等级"), "open_archive": _("档案"), "inspect": _("巡查")})
     try:

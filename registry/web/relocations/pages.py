@@ -27,7 +27,7 @@ from maps.basemaps import BasemapConfigError, basemap_from_settings
 from maps.journeys import build_journey_map
 from registry import uploads as staging
 from registry.extensions import get_store
-from registry.models.vocab import FUNDING_SOURCES, RELOCATION_STEPS
+from registry.models.vocab import FUNDING_SOURCES, RELOCATION_STEPS, STEP_LABELS
 from registry.services import Forbidden, InvalidInput, ServiceError, divisions
 from registry.services import relocations as service
 from registry.services.access import readable_counties
@@ -158,7 +158,7 @@ def new():
 def detail(relocation_id: int):
     """One relocation: origin, destination, consent, approval, the dated steps and their scans."""
     view = service.get_relocation(get_store(), relocation_id, current_actor())
-    return render_template("relocations/detail.html", view=view, r=view.relocation, steps=service.STEP_LABELS,
+    return render_template("relocations/detail.html", view=view, r=view.relocation, steps=STEP_LABELS,
                            counties=_counties(), funding=FUNDING_SOURCES, error=None,
                            english=_english(), destinations=service.destinations(get_store()))
 
@@ -174,7 +174,7 @@ def edit(relocation_id: int):
         if isinstance(exc, Forbidden):
             raise
         view = service.get_relocation(get_store(), relocation_id, current_actor())
-        return render_template("relocations/detail.html", view=view, r=view.relocation, steps=service.STEP_LABELS,
+        return render_template("relocations/detail.html", view=view, r=view.relocation, steps=STEP_LABELS,
                                counties=_counties(), funding=FUNDING_SOURCES, error=exc, english=_english(),
                                destinations=service.destinations(get_store()), form=request.form), exc.status
     flash(_("已保存。"))
