@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, send_file, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from geodata.crs import wgs84_to_gcj02
@@ -38,6 +37,7 @@ from registry.services.manage.due import STATUSES, Cadence, map_features, status
 from registry.services.manage.inspections import facility_for_form
 from registry.services.photos import photo_file
 from registry.solar_terms import BEIJING
+from registry.web import language
 from registry.web.errors import respond
 from registry.web.map_cache import render_map
 from registry.web.system.auth import audit_forbidden, current_actor, role_required
@@ -64,19 +64,11 @@ def forbidden(exc: Forbidden):
 
 @bp.context_processor
 def helpers():
-    english = str(get_locale() or "zh_CN").startswith("en")
-
-    def label(pair_or_dict, key=None):
-        pair = pair_or_dict.get(key, (key, key)) if key is not None else pair_or_dict
-        if pair is None:
-            return ""
-        return pair[1] if english else pair[0]
-
     def local(when, fmt="%Y-%m-%d %H:%M"):
         return when.astimezone(BEIJING).strftime(fmt) if when else ""
 
     return {
-        "label": label, "local": local, "STATUS_LABELS": DUE_STATUS_LABELS, "STATUS_COLOURS": STATUS_COLOURS,
+        "local": local, "STATUS_LABELS": DUE_STATUS_LABELS, "STATUS_COLOURS": STATUS_COLOURS,
         "TREND_COLOURS": TREND_COLOURS, "PRIORITIES": RISK_GRADES, "TRENDS": TRENDS, "TIER_LABELS": TIER_LABELS,
         "CONDITION_LABELS": CONDITION_LABELS, "CHECK_LABELS": CHECK_LABELS, "SIX_ONES": SIX_ONES,
         "COUNTIES": county_seats(), "CITIES": {d.code: d.name for d in divisions.current(get_store()).current("city")},
@@ -120,8 +112,7 @@ def maintenance_map():
     """The maintenance map: facilities coloured by status, work orders and trend, with filters."""
     actor = current_actor()
     filters = {k: v for k, v in _filters().items() if v}
-    english = str(get_locale() or "zh_CN").startswith("en")
-    labels = {code: pair[1 if english else 0] for code, pair in {**DUE_STATUS_LABELS, **TRENDS}.items()}
+    labels = language.labels({**DUE_STATUS_LABELS, **TRENDS})
     labels.update({"status": _("巡查状态"), "tasks": _("未结维修任务"), "trend": _("现状趋势"),
                    "priority": _("风险等级"), "open_archive": _("档案"), "inspect": _("巡查")})
     try:

@@ -18,7 +18,6 @@ from flask import (
     send_file,
     url_for,
 )
-from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from geodata.crs import wgs84_to_gcj02
@@ -32,6 +31,7 @@ from registry.services import Forbidden, InvalidInput, ServiceError, divisions
 from registry.services import relocations as service
 from registry.services.access import readable_counties
 from registry.services.relocations import reconciliation as recon
+from registry.web.language import page_is_english
 from registry.web.map_cache import render_map
 from registry.web.relocations.blueprint import READERS, WRITERS, bp
 from registry.web.system.auth import audit_forbidden, current_actor, role_required
@@ -57,10 +57,6 @@ TEXT_FIELDS = ("origin_place", "origin_township", "origin_village", "dest_plot_a
                "project", "note")
 
 
-def _english() -> bool:
-    return str(get_locale() or "") == "en"
-
-
 @bp.app_template_filter("plot")
 def plot_filter(parts) -> str:
     """A plot as signed on every page (``A区 4排 20号``; in English ``Area A, row 4, no. 20``).
@@ -71,7 +67,7 @@ def plot_filter(parts) -> str:
         return ""
     if isinstance(parts, dict):
         parts = (parts.get("area"), parts.get("row"), parts.get("number"))
-    return format_plot(*parts, english=_english())
+    return format_plot(*parts, english=page_is_english())
 
 
 def _files_dir() -> Path:
@@ -160,7 +156,7 @@ def detail(relocation_id: int):
     view = service.get_relocation(get_store(), relocation_id, current_actor())
     return render_template("relocations/detail.html", view=view, r=view.relocation, steps=STEP_LABELS,
                            counties=_counties(), funding=FUNDING_SOURCES, error=None,
-                           english=_english(), destinations=service.destinations(get_store()))
+                           destinations=service.destinations(get_store()))
 
 
 @bp.post("/<int:relocation_id>/edit")
@@ -175,7 +171,7 @@ def edit(relocation_id: int):
             raise
         view = service.get_relocation(get_store(), relocation_id, current_actor())
         return render_template("relocations/detail.html", view=view, r=view.relocation, steps=STEP_LABELS,
-                               counties=_counties(), funding=FUNDING_SOURCES, error=exc, english=_english(),
+                               counties=_counties(), funding=FUNDING_SOURCES, error=exc,
                                destinations=service.destinations(get_store()), form=request.form), exc.status
     flash(_("已保存。"))
     return redirect(url_for(".detail", relocation_id=relocation_id))
@@ -277,7 +273,7 @@ def reconciliation():
     result = recon.reconcile(get_store(), county, graves_limit=None if xlsx else recon.GRAVES_ON_PAGE,
                              actor=current_actor(), city=city)
     if xlsx:
-        data = recon.to_xlsx(result, english=_english())
+        data = recon.to_xlsx(result, english=page_is_english())
         name = f"relocation-reconciliation{'-' + (county or city) if county or city else ''}.xlsx"
         return Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
