@@ -272,3 +272,14 @@ def test_cancel_from_the_page_keeps_the_record(manager, store, staff):
     page = manager.get(f"/relocations/{r.id}").get_data(as_text=True)
     assert 'data-stage="cancelled"' in page and "家属要求原地保护" in page
     assert relocation_count(store) == 1
+
+
+def test_funding_sources_read_in_the_pages_language(manager, store, staff):
+    r = service.create_relocation(store, SYSTEM, {"code": "F1", "origin_county_code": "350823", "origin_place": "某处",
+                                                  "funding_source": "county"})
+    assert "县级资金" in manager.get("/relocations/new").get_data(as_text=True)
+    manager.get("/lang/en")
+    form = manager.get("/relocations/new").get_data(as_text=True)
+    assert "County funds" in form and "Central funds" in form and "县级资金" not in form
+    page = manager.get(f"/relocations/{r.id}").get_data(as_text=True)
+    assert "County funds" in page and "县级资金" not in page
