@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
 from registry.db import Store
+from registry.gc_pause import gc_paused
 from registry.models import Facility, Inspection
 from registry.models.vocab import CATEGORIES, LEVELS
 from registry.services import divisions
@@ -142,7 +141,8 @@ def statuses(store: Store, actor: Actor, cadence: Cadence, *, county: str | None
     conditions = _conditions(readable_counties(actor), county, in_city, level, category, ids)
     backend = stores.for_store(store)
     query = backend.due_select(DueParts.of(conditions))
-    with _no_cycle_collection(), store.session() as session:
+    # 20,000 records without cycles: the collector's heap walks took a third of the time (bench/manage.py).
+    with gc_paused(), store.session() as session:
         connection = session.connection()
         backend.prepare(connection)
         rows = connection.execute(query).all()
@@ -184,24 +184,6 @@ def _conditions(allowed, county, in_city, level, category, ids) -> list:
     if ids is not None:
         conditions.append(facilities.id.in_(ids))
     return conditions
-
-
-@contextmanager
-def _no_cycle_collection():
-    """Pause Python's cycle collector while a county's list is read and built.
-
-    The list is 20,000 records (from as many rows) without reference cycles; with the collector on, the
-    allocations make it walk the whole heap several times over, which took a third of the list's time
-    (measured in bench/manage.py). Whoever found it on turns it back on, so overlapping requests leave it
-    as they found it.
-    """
-    paused = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _due_rows(store: Store, rows, cadence: Cadence, status: str | None, now: datetime) -> list[FacilityDue]:

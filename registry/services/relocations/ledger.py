@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +10,7 @@ from sqlalchemy import select
 
 from registry.db import Store
 from registry.files import ledger as ledgers
+from registry.gc_pause import gc_paused
 from registry.models import ColumnMapping, Facility, ImportBatch, Relocation
 from registry.services.access import readable_counties, writable_counties
 from registry.services.base import (
@@ -142,21 +142,9 @@ def run_import(store: Store, actor: Actor, source: str | Path | bytes, filename:
     if not actor.can("manager"):
         raise Forbidden(f"{actor.name} may not import relocation ledgers: the counties' managers and administrators "
                         "import them")
-    with _gc_paused():
+    # The import holds some 100,000 row dicts that form no cycles (registry/gc_pause.py).
+    with gc_paused():
         return _run_import(store, actor, source, filename, crs, mapping, progress, accept_proposals)
-
-
-@contextmanager
-def _gc_paused():
-    # The import holds some 100,000 row dicts that form no cycles: the cyclic collector would rescan the
-    # growing heap again and again for nothing.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def undecided_message(columns) -> str:
