@@ -21,6 +21,7 @@ from registry.services.access import (
 from registry.services.base import (
     Actor,
     InvalidInput,
+    optional_date,
 )
 
 POINT_METHODS = ("gps", "map", "ledger", "estimate")
@@ -90,6 +91,15 @@ def stage_of(values) -> str:
     if any(get(step) for step in RELOCATION_STEPS):
         return "in_progress"
     return "planned"
+
+
+def step_dates(values: dict) -> dict:
+    """The values with each step's date (``YYYY-MM-DD`` from a form, or a ``date``) read as a date.
+
+    A step that is not a date is refused naming the step; a blank one is None.
+    """
+    return {**values, **{step: optional_date(values[step], step, strip=True)
+                         for step in RELOCATION_STEPS if step in values}}
 
 
 def check_steps(values: dict) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import date
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -30,6 +29,7 @@ from registry.models.vocab import FUNDING_SOURCES, RELOCATION_STEPS, STEP_LABELS
 from registry.services import Forbidden, InvalidInput, ServiceError, divisions
 from registry.services import relocations as service
 from registry.services.access import readable_counties
+from registry.services.base import optional_date
 from registry.services.relocations import reconciliation as recon
 from registry.web.language import page_is_english
 from registry.web.map_cache import render_map
@@ -116,11 +116,7 @@ def _form_values(form) -> dict:
                 raise InvalidInput(f"{key} {text!r} is not a number", field=key) from None
     for key in RELOCATION_STEPS:
         if key in form:
-            text = form.get(key, "").strip()
-            try:
-                values[key] = date.fromisoformat(text) if text else None
-            except ValueError:
-                raise InvalidInput(f"{key} {text!r} is not a date (YYYY-MM-DD)", field=key) from None
+            values[key] = optional_date(form.get(key, "").strip(), key)
     if "family_consent" in form or "consent_present" in form:
         values["family_consent"] = form.get("family_consent") in ("1", "on", "true")
     if "effects" in form:
