@@ -8,7 +8,6 @@ raw rows come from ``registry.files.tables``. Pure: no store, no Flask.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -36,6 +35,7 @@ from registry.files.ledger_model import (
     header_key,
 )
 from registry.files.tables import SheetError, column_index, csv_rows, spill, xlsx_rows
+from registry.gc_pause import gc_paused
 
 __all__ = [
     "Alias",
@@ -177,17 +177,14 @@ def read_ledger(
     raw_rows, spilled = _raw_rows(source, data, ledger, name, limits or ledger_limits(max_bytes))
     # The cyclic GC would rescan the growing list of row dicts (which hold no cycles) over and over on a
     # 100,000-row ledger; pausing it for the read keeps the cost linear.
-    collecting = gc.isenabled()
-    gc.disable()
     try:
         known = Counties(counties or {})
         known.aliases = dict(aliases or {})
-        _Reader(ledger, merged_map, known, progress, accept_proposals).read(raw_rows)
+        with gc_paused():
+            _Reader(ledger, merged_map, known, progress, accept_proposals).read(raw_rows)
     except SheetError as exc:
         raise (exc if isinstance(exc, LedgerError) else LedgerError(str(exc))) from None
     finally:
-        if collecting:
-            gc.enable()
         if spilled is not None:
             spilled.unlink(missing_ok=True)
     return ledger

@@ -40,6 +40,65 @@ ZONE_KINDS = {
     "control_zone": ("建设控制地带", "Construction-control zone"),
 }
 
+# Inspections: the condition found and the state of each of the six items.
+CONDITION_LABELS = {"good": ("良好", "Good"), "fair": ("一般", "Fair"), "poor": ("较差", "Poor"),
+                    "critical": ("危急", "Critical")}
+CHECK_LABELS = {"present": ("具备", "Present"), "deficient": ("不规范", "Deficient"), "missing": ("缺失", "Missing")}
+# A facility's inspection status, in the order of urgency (the map colours and the list sort follow it).
+DUE_STATUS_LABELS = {
+    "problem_open": ("问题未结", "Problem open"),
+    "overdue": ("已逾期", "Overdue"),
+    "due_soon": ("即将到期", "Due soon"),
+    "ok": ("正常", "OK"),
+}
+TIER_LABELS = {"station": ("乡镇/村站巡查", "Station"), "county": ("县级检查", "County"), "city": ("市级抽查", "City")}
+# A facility's risk grade, A (worst) to F.
+RISK_GRADES = {
+    "A": ("立即危险，尚无措施", "Immediate risk, no solution agreed"),
+    "B": ("立即危险，已有措施未完成", "Immediate risk, solution agreed, not yet done"),
+    "C": ("缓慢损坏，尚无措施", "Slow decay, no solution agreed"),
+    "D": ("缓慢损坏，已有措施未完成", "Slow decay, solution agreed, not yet done"),
+    "E": ("维修中或状况一般", "Under repair or in fair repair"),
+    "F": ("状况良好或已修复", "In good repair or repairs done"),
+}
+TRENDS = {"declining": ("下降", "Declining"), "stable": ("稳定", "Stable"), "improving": ("改善", "Improving")}
+# Work orders: priority (most urgent first) and state.
+TASK_PRIORITIES = {"urgent": ("紧急", "Urgent"), "high": ("高", "High"), "normal": ("一般", "Normal"),
+                   "low": ("低", "Low")}
+TASK_STATE_LABELS = {
+    "open": ("待处理", "Open"),
+    "in_progress": ("处理中", "In progress"),
+    "done": ("已完成待验收", "Done, awaiting verification"),
+    "verified": ("已验收", "Verified"),
+    "cancelled": ("已取消", "Cancelled"),
+}
+# A relocation's steps (the date columns of RELOCATION_STEPS) and a tomb's state.
+STEP_LABELS = {
+    "surveyed_on": ("调查", "Survey"),
+    "consent_on": ("家属同意", "Family consent"),
+    "approved_on": ("批准", "Approval"),
+    "exhumed_on": ("起灵", "Exhumation"),
+    "reburied_on": ("安葬", "Reburial"),
+    "accepted_on": ("验收", "Acceptance"),
+}
+TOMB_STATE_LABELS = {"in_place": ("原地安葬", "In place"), "awaiting_relocation": ("待迁移", "Awaiting relocation"),
+                     "relocated": ("已迁入", "Relocated here")}
+PLAN_STATUS_LABELS = {"draft": ("草稿", "Draft"), "submitted": ("已提交", "Submitted"),
+                      "returned": ("已退回", "Returned"), "approved": ("已批准", "Approved")}
+# The calendar: the kinds of day every facility keeps, and a facility's own kinds of day.
+REMEMBRANCE_DAYS = {
+    "qingming": ("清明", "Qingming"),
+    "martyrs_day": ("烈士纪念日", "Martyrs' Day"),
+    "army_day": ("建军节", "Army Day"),
+    "facility_day": ("设施纪念日", "Facility's day"),
+    "anniversary": ("烈士牺牲纪念日", "Martyr's anniversary"),
+}
+FACILITY_DAY_KINDS = {
+    "opening": ("开馆纪念日", "Opening anniversary"),
+    "battle": ("战役纪念日", "Battle anniversary"),
+    "other": ("其他纪念日", "Other day of remembrance"),
+}
+
 TOMB_STATES = ("in_place", "awaiting_relocation", "relocated")  # retiring is `status`, as on every record
 RELOCATION_STEPS = ("surveyed_on", "consent_on", "approved_on", "exhumed_on", "reburied_on", "accepted_on")
 RELOCATION_STATUSES = ("planned", "in_progress", "accepted", "cancelled")

@@ -6,7 +6,7 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from registry.web import headers, rights
+    from registry.web import headers, language, rights
     from registry.web.corrections import pages as corrections
     from registry.web.gis import edits as gis_edits
     from registry.web.gis import imports as gis_import
@@ -27,5 +27,6 @@ def register(app: Flask) -> None:
         app.register_blueprint(module.bp)
     serving.init_app(app)
     headers.init_app(app)
+    language.init_app(app)  # the one `label` template global
     # Every request passes the rights table (web/rights.py) before its view runs.
     rights.init_app(app)

@@ -27,33 +27,38 @@ from registry.models import (
 )
 from registry.models.vocab import (
     CATEGORIES,
+    CHECK_LABELS,
     CHECK_STATES,
+    CONDITION_LABELS,
     CONDITIONS,
+    DUE_STATUS_LABELS,
     FUNDING_SOURCES,
     LEVELS,
+    RISK_GRADES,
     SIX_ONES,
+    TASK_PRIORITIES,
+    TASK_STATE_LABELS,
+    TIER_LABELS,
+    TRENDS,
 )
 from registry.services import divisions
 from registry.services.access import require_county
 from registry.services.base import InvalidInput, NotFound, ServiceError, load
 from registry.services.manage.due import (
     ACTIVE_TASK_STATES,
-    PRIORITIES,
-    STATUS_LABELS,
-    TIER_LABELS,
-    TRENDS,
     Cadence,
     FacilityDue,
     priority_for,
     statuses,
     trend_for,
 )
-from registry.services.manage.tasks import PRIORITIES as TASK_PRIORITIES
-from registry.services.manage.tasks import STATE_LABELS
 from registry.solar_terms import BEIJING
 
-CONDITION_LABELS = {"good": "良好", "fair": "一般", "poor": "较差", "critical": "危急"}
-CHECK_LABELS = {"present": "具备", "deficient": "不规范", "missing": "缺失"}
+
+def _zh(table: dict, key, default: str = "") -> str:
+    """The Chinese label of ``key`` in a (zh, en) table (the archive is in Chinese), else ``default``."""
+    pair = table.get(key)
+    return pair[0] if pair else default
 
 
 @dataclass
@@ -162,10 +167,10 @@ def ledger_rows(store: Store, actor, county: str, township: str | None = None,
             LEVELS.get(f.level, (f.level,))[0], COUNTIES[f.county_code][0], f.township or "",
             f.village or "", f.managing_unit or f.protection_unit or "", f.caretaker or "", f.caretaker_phone or "",
             "有" if f.sign_present else "无", "已登记" if f.land_title_registered else "未登记",
-            *(CHECK_LABELS.get(getattr(f, f"std_{k}"), "未检查") for k in SIX_ONES),
+            *(_zh(CHECK_LABELS, getattr(f, f"std_{k}"), "未检查") for k in SIX_ONES),
             _local(last[0]) if last else "未巡查", TIER_LABELS[last[2]][0] if last else "",
-            CONDITION_LABELS.get(last[1], "") if last else "",
-            STATUS_LABELS[d.status][0] if d else "", _local(d.next_due, "%Y-%m-%d") if d else "",
+            _zh(CONDITION_LABELS, last[1]) if last else "",
+            DUE_STATUS_LABELS[d.status][0] if d else "", _local(d.next_due, "%Y-%m-%d") if d else "",
             (d.priority or "") if d else "", TRENDS.get(trend_for([c for _w, c, _t in past]), ("",))[0],
             d.active_tasks if d else 0, round(f.geom.x, 6), round(f.geom.y, 6),
             "是" if f.position_approximate else "否",
@@ -203,13 +208,13 @@ def ledger_xlsx(store: Store, actor, county: str, township: str | None = None,
     legend = book.create_sheet("说明")
     append_row(legend, ["项目", "取值"])
     append_row(legend, ["六个一", "、".join(label for label, _en in SIX_ONES.values())])
-    append_row(legend, ["六个一取值", "、".join(CHECK_LABELS[s] for s in CHECK_STATES) + "、未检查"])
-    append_row(legend, ["现状", "、".join(CONDITION_LABELS[c] for c in CONDITIONS)])
-    append_row(legend, ["风险等级", "；".join(f"{k}：{v[0]}" for k, v in PRIORITIES.items())])
+    append_row(legend, ["六个一取值", "、".join(CHECK_LABELS[s][0] for s in CHECK_STATES) + "、未检查"])
+    append_row(legend, ["现状", "、".join(CONDITION_LABELS[c][0] for c in CONDITIONS)])
+    append_row(legend, ["风险等级", "；".join(f"{k}：{v[0]}" for k, v in RISK_GRADES.items())])
     cycle = (cadence or Cadence()).days.items()
     append_row(legend, ["巡查周期", "；".join(f"{TIER_LABELS[t][0]} {d} 天" for t, d in cycle)])
     append_row(legend, ["维修任务优先级", "、".join(v[0] for v in TASK_PRIORITIES.values())])
-    append_row(legend, ["维修任务状态", "、".join(v[0] for v in STATE_LABELS.values())])
+    append_row(legend, ["维修任务状态", "、".join(v[0] for v in TASK_STATE_LABELS.values())])
     legend.column_dimensions["A"].width = 16
     legend.column_dimensions["B"].width = 100
     out = io.BytesIO()
@@ -274,14 +279,14 @@ def pdf_font(setting: str | None = None) -> Path:
 def _pdf_tables(a: Archive, due: FacilityDue | None) -> list[tuple[str, tuple, list[tuple], list[tuple]]]:
     """The archive page's sections as (heading, column widths, header, rows), in the page's order."""
     f = a.facility
-    six = [(label, CHECK_LABELS.get(getattr(f, f"std_{key}"), "未检查")) for key, (label, _en) in SIX_ONES.items()]
+    six = [(label, _zh(CHECK_LABELS, getattr(f, f"std_{key}"), "未检查")) for key, (label, _en) in SIX_ONES.items()]
     inspections = [(_local(i.inspected_at), TIER_LABELS.get(i.tier, (i.tier,))[0], i.inspector_name or "",
-                    CONDITION_LABELS.get(i.condition, i.condition),
+                    _zh(CONDITION_LABELS, i.condition, i.condition),
                     "—" if i.on_site is None else ("是" if i.on_site else "否"), i.problems or "",
                     str(len(a.photos.get(("inspections", i.id), []))))
                    for i in a.inspections]
     tasks = [(str(t.id), t.title, TASK_PRIORITIES.get(t.priority, (t.priority,))[0],
-              STATE_LABELS.get(t.state, (t.state,))[0], _money(t.cost_estimate), _money(t.cost_actual),
+              TASK_STATE_LABELS.get(t.state, (t.state,))[0], _money(t.cost_estimate), _money(t.cost_actual),
               FUNDING_SOURCES.get(t.funding_source, (t.funding_source or "",))[0]) for t in a.tasks]
     relocations = [(r.code, r.origin_place or "",
                     format_plot(r.dest_plot_area, r.dest_plot_row, r.dest_plot_number),
@@ -362,8 +367,8 @@ def _pdf_state(a: Archive, due: FacilityDue | None) -> str:
     """The line under the PDF's title: due status, priority, trend and next inspection."""
     state = []
     if due:
-        state.append(STATUS_LABELS[due.status][0])
-    state.append(f"风险等级 {a.priority}：{PRIORITIES[a.priority][0]}" if a.priority else "风险等级 —")
+        state.append(DUE_STATUS_LABELS[due.status][0])
+    state.append(f"风险等级 {a.priority}：{RISK_GRADES[a.priority][0]}" if a.priority else "风险等级 —")
     state.append(f"趋势：{TRENDS[a.trend][0] if a.trend else '记录不足'}")
     if due and due.next_due:
         state.append(f"应巡查 {_local(due.next_due, '%Y-%m-%d')}")

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from registry.db import Store
 from registry.models import CalendarOrder, Facility, FacilityDay, Inspection, MaintenanceTask, Martyr
-from registry.models.vocab import SIX_ONES
+from registry.models.vocab import FACILITY_DAY_KINDS, SIX_ONES
 from registry.services import divisions
 from registry.services.access import readable_counties, require_county
 from registry.services.base import (
@@ -48,11 +48,7 @@ LEAD_SETTINGS = {
     "anniversary": ("CALENDAR_ANNIVERSARY_LEAD_DAYS", 7),
 }
 MAX_LEAD_DAYS = 120
-DAY_KINDS = {
-    "opening": ("开馆纪念日", "Opening anniversary"),
-    "battle": ("战役纪念日", "Battle anniversary"),
-    "other": ("其他纪念日", "Other day of remembrance"),
-}
+DAY_KINDS = FACILITY_DAY_KINDS
 NAME_LIMIT = 100
 NOTE_LIMIT = 1000
 

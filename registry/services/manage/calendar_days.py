@@ -17,18 +17,13 @@ from sqlalchemy import Text, cast, select
 from registry.db import Store
 from registry.models import Facility, FacilityDay, Martyr, Tomb
 from registry.models.types import parse_stored_date
+from registry.models.vocab import REMEMBRANCE_DAYS
 from registry.services.access import readable_counties
 from registry.services.base import Actor
 from registry.solar_terms import BEIJING, qingming
 
 # Kinds of day, in the order an order lists them: label (zh, en).
-KINDS = {
-    "qingming": ("清明", "Qingming"),
-    "martyrs_day": ("烈士纪念日", "Martyrs' Day"),
-    "army_day": ("建军节", "Army Day"),
-    "facility_day": ("设施纪念日", "Facility's day"),
-    "anniversary": ("烈士牺牲纪念日", "Martyr's anniversary"),
-}
+KINDS = REMEMBRANCE_DAYS
 NATIONAL = ("qingming", "martyrs_day", "army_day")  # kept by every facility
 # Fixed national days: (kind, month, day).
 FIXED_DAYS = (("army_day", 8, 1), ("martyrs_day", 9, 30))

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
 from registry.db import Store
+from registry.gc_pause import gc_paused
 from registry.models import Facility, Inspection
 from registry.models.vocab import CATEGORIES, LEVELS
 from registry.services import divisions
@@ -22,24 +21,8 @@ from registry.services.manage.backend import CONDITION_RANK, DueParts
 
 # Statuses in the order of urgency; the map colours and the list sort follow it.
 STATUSES = ("problem_open", "overdue", "due_soon", "ok")
-STATUS_LABELS = {
-    "problem_open": ("问题未结", "Problem open"),
-    "overdue": ("已逾期", "Overdue"),
-    "due_soon": ("即将到期", "Due soon"),
-    "ok": ("正常", "OK"),
-}
 TIERS = ("station", "county", "city")
-TIER_LABELS = {"station": ("乡镇/村站巡查", "Station"), "county": ("县级检查", "County"), "city": ("市级抽查", "City")}
 CONDITION_SCORE = {"good": 3, "fair": 2, "poor": 1, "critical": 0}
-PRIORITIES = {
-    "A": ("立即危险，尚无措施", "Immediate risk, no solution agreed"),
-    "B": ("立即危险，已有措施未完成", "Immediate risk, solution agreed, not yet done"),
-    "C": ("缓慢损坏，尚无措施", "Slow decay, no solution agreed"),
-    "D": ("缓慢损坏，已有措施未完成", "Slow decay, solution agreed, not yet done"),
-    "E": ("维修中或状况一般", "Under repair or in fair repair"),
-    "F": ("状况良好或已修复", "In good repair or repairs done"),
-}
-TRENDS = {"declining": ("下降", "Declining"), "stable": ("稳定", "Stable"), "improving": ("改善", "Improving")}
 
 
 @dataclass(frozen=True)
@@ -158,7 +141,8 @@ def statuses(store: Store, actor: Actor, cadence: Cadence, *, county: str | None
     conditions = _conditions(readable_counties(actor), county, in_city, level, category, ids)
     backend = stores.for_store(store)
     query = backend.due_select(DueParts.of(conditions))
-    with _no_cycle_collection(), store.session() as session:
+    # 20,000 records without cycles: the collector's heap walks took a third of the time (bench/manage.py).
+    with gc_paused(), store.session() as session:
         connection = session.connection()
         backend.prepare(connection)
         rows = connection.execute(query).all()
@@ -200,24 +184,6 @@ def _conditions(allowed, county, in_city, level, category, ids) -> list:
     if ids is not None:
         conditions.append(facilities.id.in_(ids))
     return conditions
-
-
-@contextmanager
-def _no_cycle_collection():
-    """Pause Python's cycle collector while a county's list is read and built.
-
-    The list is 20,000 records (from as many rows) without reference cycles; with the collector on, the
-    allocations make it walk the whole heap several times over, which took a third of the list's time
-    (measured in bench/manage.py). Whoever found it on turns it back on, so overlapping requests leave it
-    as they found it.
-    """
-    paused = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _due_rows(store: Store, rows, cadence: Cadence, status: str | None, now: datetime) -> list[FacilityDue]:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from registry.db import Store
 from registry.models import AuditEvent, Facility, Inspection, MaintenanceTask, ProblemReport, User
-from registry.models.vocab import FUNDING_SOURCES
+from registry.models.vocab import FUNDING_SOURCES, TASK_PRIORITIES
 from registry.services.access import require_county
 from registry.services.base import (
     Actor,
@@ -25,14 +25,6 @@ from registry.services.base import (
 )
 from registry.services.photos import PhotoLimits, add_attachments, check_photos, write_files
 
-PRIORITIES = {"urgent": ("紧急", "Urgent"), "high": ("高", "High"), "normal": ("一般", "Normal"), "low": ("低", "Low")}
-STATE_LABELS = {
-    "open": ("待处理", "Open"),
-    "in_progress": ("处理中", "In progress"),
-    "done": ("已完成待验收", "Done, awaiting verification"),
-    "verified": ("已验收", "Verified"),
-    "cancelled": ("已取消", "Cancelled"),
-}
 MAX_TEXT = 4000
 
 
@@ -75,8 +67,8 @@ def _assignee(session, values: dict, county_code: str) -> int | None:
 
 def _fields(session, values: dict, county_code: str) -> dict:
     priority = values.get("priority") or "normal"
-    if priority not in PRIORITIES:
-        raise InvalidInput(f"priority must be one of {', '.join(PRIORITIES)}, not {priority!r}", field="priority")
+    if priority not in TASK_PRIORITIES:
+        raise InvalidInput(f"priority must be one of {', '.join(TASK_PRIORITIES)}, not {priority!r}", field="priority")
     funding = values.get("funding_source") or None
     if funding is not None and funding not in FUNDING_SOURCES:
         raise InvalidInput(f"funding_source must be one of {', '.join(FUNDING_SOURCES)}, not {funding!r}",
@@ -274,7 +266,7 @@ def task_queue(store: Store, actor: Actor, county: str | None = None, states=("o
         query = query.where(Facility.county_code == county)
     elif allowed is not None:
         query = query.where(Facility.county_code.in_(allowed))
-    order = {p: i for i, p in enumerate(PRIORITIES)}
+    order = {p: i for i, p in enumerate(TASK_PRIORITIES)}
     with store.session() as session:
         rows = [tuple(row) for row in session.execute(query)]
     rows.sort(key=lambda r: (order.get(r[0].priority, 9), r[0].due_on or date.max, r[0].id))

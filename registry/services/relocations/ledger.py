@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +10,7 @@ from sqlalchemy import select
 
 from registry.db import Store
 from registry.files import ledger as ledgers
+from registry.gc_pause import gc_paused
 from registry.models import ColumnMapping, Facility, ImportBatch, Relocation
 from registry.services.access import readable_counties, writable_counties
 from registry.services.base import (
@@ -24,7 +24,7 @@ from registry.services.base import (
     snapshot,
     unit_of_work,
 )
-from registry.services.relocations import county_aliases, county_seats_wgs84, plot_taken
+from registry.services.relocations import county_aliases, county_seats_wgs84, ledger_stores, plot_taken
 from registry.services.relocations import scope_clause as relocation_scope
 from registry.services.relocations.ledger_match import (
     UNKNOWN_WORDS,
@@ -142,21 +142,9 @@ def run_import(store: Store, actor: Actor, source: str | Path | bytes, filename:
     if not actor.can("manager"):
         raise Forbidden(f"{actor.name} may not import relocation ledgers: the counties' managers and administrators "
                         "import them")
-    with _gc_paused():
+    # The import holds some 100,000 row dicts that form no cycles (registry/gc_pause.py).
+    with gc_paused():
         return _run_import(store, actor, source, filename, crs, mapping, progress, accept_proposals)
-
-
-@contextmanager
-def _gc_paused():
-    # The import holds some 100,000 row dicts that form no cycles: the cyclic collector would rescan the
-    # growing heap again and again for nothing.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def undecided_message(columns) -> str:
@@ -193,7 +181,7 @@ def _run_import(store, actor, source, filename, crs, mapping, progress, accept_p
     with _plot_guard(store, checked), unit_of_work(store) as session:
         if session.scalar(select(ImportBatch.id).where(ImportBatch.content_hash == ledger.content_hash)):
             raise Conflict("this ledger was imported a moment ago by someone else; nothing was added", field="file")
-        with _large_cache(session.connection(), store, len(checked.new)):
+        with ledger_stores.for_store(store).large_cache(session.connection(), len(checked.new)):
             written = write_rows(session, store, checked.new, progress, actor)
         batch = _record_batch(session, actor, checked, written, filename, mapping)
     return ImportResult(batch.id, batch.rows_added, checked.existing, len(checked.warnings), False,
@@ -231,21 +219,6 @@ def _refuse_other_counties(store: Store, actor: Actor, checked: Preview) -> None
         raise Forbidden(f"{actor.name} records relocations for {', '.join(allowed) or 'no county'} only, but rows "
                         f"{', '.join(map(str, outside[:10]))}{' …' if len(outside) > 10 else ''} are received by "
                         "(or, without a destination, leave) other counties; nothing was imported", field="file")
-
-
-@contextmanager
-def _large_cache(conn, store: Store, rows: int):
-    """A large page cache keeps the growing indexes and R*Tree in memory during a big GeoPackage import (the
-    demo loader does the same); without it the insert slows down as the table grows. Restored after."""
-    cache_size = None
-    if store.kind == "geopackage" and rows > CHUNK:
-        cache_size = conn.exec_driver_sql("PRAGMA cache_size").scalar()
-        conn.exec_driver_sql(f"PRAGMA cache_size=-{256 * 1024}")
-    try:
-        yield
-    finally:
-        if cache_size is not None:
-            conn.exec_driver_sql(f"PRAGMA cache_size={int(cache_size)}")
 
 
 def _record_batch(session, actor: Actor, checked: Preview, written: dict, filename: str, mapping) -> ImportBatch:

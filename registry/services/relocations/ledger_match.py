@@ -20,7 +20,7 @@ from registry.files import ledger as ledgers
 from registry.models import Facility, Martyr, Tomb
 from registry.models.name_grams import UNKNOWN_NAME
 from registry.models.vocab import RELOCATION_STEPS as STEPS
-from registry.services.relocations import DESTINATION_CATEGORIES, origin_graves_of_martyrs
+from registry.services.relocations import DESTINATION_CATEGORIES, ledger_stores, origin_graves_of_martyrs
 
 Progress = Callable[[str, int, int], None]
 RELOCATION_FIELDS = (
@@ -45,15 +45,10 @@ UNKNOWN_WORDS = frozenset({UNKNOWN_NAME, "无名", "无名氏", "佚名", "不�
 def in_list(session, query: str, values: list[str]) -> list[tuple]:
     """Rows where ``query``'s last column is one of ``values``: one array parameter per query, not many binds."""
     found: list[tuple] = []
+    backend = ledger_stores.for_session(session)
     for start in range(0, len(values), 50000):
         part = values[start:start + 50000]
-        if session.bind.dialect.name == "sqlite":
-            rows = session.execute(text(f"{query} IN (SELECT value FROM json_each(:values))"),
-                                   {"values": json.dumps(part, ensure_ascii=False)})
-        else:
-            # One JSON text, not an array parameter: psycopg adapts an array element by element in Python.
-            rows = session.execute(text(f"{query} IN (SELECT jsonb_array_elements_text(CAST(:values AS jsonb)))"),
-                                   {"values": json.dumps(part, ensure_ascii=False)})
+        rows = session.execute(text(backend.in_values(query)), {"values": json.dumps(part, ensure_ascii=False)})
         found.extend(tuple(r) for r in rows)
     return found
 

@@ -13,14 +13,13 @@ import numpy as np
 import shapely
 from sqlalchemy import bindparam, select, update
 
-from registry import gpkg
 from registry.db import Store
 from registry.models import Facility, Martyr, Relocation, Tomb
 from registry.models.types import utcnow
 from registry.services.access import writable_counties
 from registry.services.base import Actor
 from registry.services.public.name_grams import refresh_name_grams
-from registry.services.relocations import origin_graves, retirement_note
+from registry.services.relocations import ledger_stores, origin_graves, retirement_note
 from registry.services.relocations.ledger_match import RELOCATION_FIELDS, Progress
 from registry.services.relocations.ledger_store import CHUNK, insert_columns
 
@@ -46,23 +45,9 @@ def allocate_ids(conn, store: Store, table: str, n: int) -> list[int]:
     """Ids for ``n`` new rows of ``table``, taken before writing so the rows can point at each other.
 
     On GeoPackage the write lock is held (BEGIN IMMEDIATE), so the next ids are those after the table's
-    AUTOINCREMENT high-water mark (never one a retired or rolled-back row had); explicit ids move that mark
-    on. On PostGIS they are drawn from the table's sequence.
+    AUTOINCREMENT high-water mark; on PostGIS they are drawn from the table's sequence (``ledger_stores``).
     """
-    if not n:
-        return []
-    if store.kind == "geopackage":
-        top = conn.exec_driver_sql(
-            f"SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = '{table}'), 0), "
-            f"coalesce((SELECT max(id) FROM {table}), 0))").scalar()
-        return list(range(top + 1, top + 1 + n))
-    # Drawn on the server: one range comes back as its ends; only when another writer drew ids meanwhile
-    # (so ours are not one range) does the whole list travel.
-    low, high, scattered = conn.exec_driver_sql(
-        f"WITH drawn AS (SELECT nextval(pg_get_serial_sequence('{table}', 'id')) AS id "
-        f"FROM generate_series(1, {int(n)})) SELECT min(id), max(id), CASE WHEN max(id) - min(id) + 1 = count(*) "
-        "THEN NULL ELSE array_agg(id ORDER BY id) END FROM drawn").one()
-    return list(range(low, high + 1)) if scattered is None else list(scattered)
+    return ledger_stores.for_store(store).allocate_ids(conn, table, n)
 
 
 _PINYIN_CACHE: dict[str, tuple[str, str]] = {}
@@ -100,9 +85,7 @@ def write_rows(session, store: Store, new: list, progress: Progress | None, acto
     linked = _link_found_tombs(session, new, now)
     if new:
         _insert_relocations(conn, store, new, relocation_ids, stamp, report)
-    if store.kind == "geopackage":
-        for table in ("tombs", "relocations"):
-            gpkg.refresh_contents_extent(lambda sql, params=(): conn.exec_driver_sql(sql, tuple(params)), table)
+    ledger_stores.for_store(store).after_write(conn, ("tombs", "relocations"))
     numbers = [row.number for row, _values, _plan in new]
     trail = {
         "relocations": runs(list(zip(numbers, relocation_ids, strict=True))),

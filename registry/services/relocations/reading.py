@@ -11,7 +11,7 @@ from geodata.origins import public_origin
 from geodata.plots import format_plot
 from registry.db import Store
 from registry.models import Attachment, Facility, Martyr, Relocation, Tomb
-from registry.models.vocab import RELOCATION_STEPS
+from registry.models.vocab import RELOCATION_STEPS, STEP_LABELS
 from registry.services import divisions
 from registry.services.access import (
     may_see_personal,
@@ -24,7 +24,6 @@ from registry.services.base import (
 )
 from registry.services.relocations.rules import (
     DESTINATION_CATEGORIES,
-    STEP_LABELS,
     relocation_counties,
     require_read,
     require_write,

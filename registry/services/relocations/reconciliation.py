@@ -15,7 +15,7 @@ from geodata.plots import format_plot
 from geodata.sheets import append_row
 from registry.db import Store
 from registry.models import Facility, Martyr, Relocation, Tomb
-from registry.models.vocab import RELOCATION_STEPS
+from registry.models.vocab import RELOCATION_STEPS, TOMB_STATE_LABELS
 from registry.services import divisions
 from registry.services.access import readable_counties, require_counties
 from registry.services.base import Actor
@@ -37,8 +37,6 @@ LABELS = {
 GRAVE_LABELS = (("烈士编号", "Martyr id"), ("烈士", "Martyr"), ("墓位编号", "Tomb id"), ("设施", "Facility"),
                 ("墓位", "Plot"), ("墓位状态", "Tomb state"),
                 ("迁入该墓位的迁移记录", "Relocations ending at the tomb"))
-TOMB_STATE_LABELS = {"in_place": ("原地安葬", "In place"), "awaiting_relocation": ("待迁移", "Awaiting relocation"),
-                     "relocated": ("已迁入", "Relocated here")}
 # The page lists this many martyrs with more than one grave (the XLSX lists them all).
 GRAVES_ON_PAGE = 200
 

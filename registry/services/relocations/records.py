@@ -30,6 +30,7 @@ from registry.services.relocations.rules import (
     journey_line,
     require_write,
     stage_of,
+    step_dates,
 )
 
 
@@ -39,7 +40,7 @@ def create_relocation(store: Store, actor: Actor, values: dict) -> Relocation:
     With a destination it ends at a tomb there: the one at its plot, else a new one (``dest_lon`` and
     ``dest_lat`` may give the plot's point; else the facility's).
     """
-    values = {k: v for k, v in dict(values).items() if v is not None}
+    values = {k: v for k, v in step_dates(values).items() if v is not None}
     point = dest_point(values)
     if not (values.get("origin_place") or values.get("origin_lon") is not None):
         raise InvalidInput("the origin is required: a place name or a point", field="origin_place")
@@ -72,7 +73,7 @@ def update_relocation(store: Store, actor: Actor, relocation_id: int, version: i
     A new destination facility or plot moves the relocation's tomb there (or links the tomb at that plot,
     or makes one); a plot holding another martyr's tomb is a Conflict and nothing is saved.
     """
-    values = dict(values)
+    values = step_dates(values)
     point = dest_point(values)
     if "code" in values:
         raise InvalidInput("a relocation's code does not change", field="code")

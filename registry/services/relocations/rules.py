@@ -12,7 +12,7 @@ from geodata.origins import public_origin
 from geodata.plots import bare
 from registry.files import ledger as ledgers
 from registry.models import Facility, Martyr, Relocation, Tomb
-from registry.models.vocab import FUNDING_SOURCES, RELOCATION_STEPS
+from registry.models.vocab import FUNDING_SOURCES, RELOCATION_STEPS, STEP_LABELS
 from registry.services import divisions
 from registry.services.access import (
     readable_counties,
@@ -21,16 +21,9 @@ from registry.services.access import (
 from registry.services.base import (
     Actor,
     InvalidInput,
+    optional_date,
 )
 
-STEP_LABELS = {
-    "surveyed_on": ("调查", "Survey"),
-    "consent_on": ("家属同意", "Family consent"),
-    "approved_on": ("批准", "Approval"),
-    "exhumed_on": ("起灵", "Exhumation"),
-    "reburied_on": ("安葬", "Reburial"),
-    "accepted_on": ("验收", "Acceptance"),
-}
 POINT_METHODS = ("gps", "map", "ledger", "estimate")
 DESTINATION_CATEGORIES = ("cemetery", "collective_burial")
 EDITABLE = (
@@ -98,6 +91,15 @@ def stage_of(values) -> str:
     if any(get(step) for step in RELOCATION_STEPS):
         return "in_progress"
     return "planned"
+
+
+def step_dates(values: dict) -> dict:
+    """The values with each step's date (``YYYY-MM-DD`` from a form, or a ``date``) read as a date.
+
+    A step that is not a date is refused naming the step; a blank one is None.
+    """
+    return {**values, **{step: optional_date(values[step], step, strip=True)
+                         for step in RELOCATION_STEPS if step in values}}
 
 
 def check_steps(values: dict) -> None:

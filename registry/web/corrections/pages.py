@@ -6,7 +6,6 @@ import uuid
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, send_file, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from registry import uploads
@@ -23,18 +22,15 @@ from registry.services.corrections.review import (
 from registry.services.corrections.submit import Photo, lookup_correction, propose_correction
 from registry.services.public.roll import martyr_grave, public_facility
 from registry.services.public.tribute import RateLimited, client_fingerprint
+from registry.web.language import page_is_english
 from registry.web.public.map import current_basemap
 from registry.web.system.auth import current_actor
 
 bp = Blueprint("corrections", __name__)
 
 
-def english() -> bool:
-    return str(get_locale() or "zh").startswith("en")
-
-
 def _field_labels(target_type: str) -> dict[str, str]:
-    side = "en" if english() else "zh"
+    side = "en" if page_is_english() else "zh"
     return {name: getattr(field, side) for name, field in FIELDS[target_type].items()}
 
 

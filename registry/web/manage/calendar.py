@@ -7,19 +7,19 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, g, redirect, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from registry.extensions import get_read_store, get_store
 from registry.ics import Calendar, Event
+from registry.models.vocab import TASK_STATE_LABELS as STATE_LABELS
 from registry.services import Forbidden, InvalidInput, NotFound, divisions
 from registry.services.access import readable_counties
 from registry.services.facilities import registry_has_demo
 from registry.services.manage import calendar as service
 from registry.services.manage.due import Cadence
-from registry.services.manage.tasks import STATE_LABELS
 from registry.solar_terms import BEIJING
 from registry.web.errors import respond
+from registry.web.language import label, labels
 from registry.web.system.auth import audit_forbidden, current_actor
 
 bp = Blueprint("calendar", __name__)
@@ -35,16 +35,8 @@ def forbidden(exc: Forbidden):
     return respond(403, exc.message, exc.field)
 
 
-def _english() -> bool:
-    return str(get_locale() or "zh_CN").startswith("en")
-
-
-def _label(pair) -> str:
-    return pair[1] if _english() else pair[0]
-
-
 def _reasons() -> dict[str, str]:
-    return {key: _label(pair) for key, pair in service.BAD_DATE_REASONS.items()}
+    return labels(service.BAD_DATE_REASONS)
 
 
 def _actor():
@@ -82,10 +74,10 @@ def _days_page(error: InvalidInput | None = None, form=None, status: int = 200):
         days=service.facility_days(get_store(), actor),
         orders=service.prepared_orders(get_store(), actor, since=today, limit=200),
         feeds=[c for c in counties if allowed is None or c in allowed],
-        counties=counties, kinds={k: _label(v) for k, v in service.DAY_KINDS.items()},
-        states={k: _label(v) for k, v in STATE_LABELS.items()},
+        counties=counties, kinds=labels(service.DAY_KINDS),
+        states=labels(STATE_LABELS),
         lead=service.LeadDays.from_config(current_app.config).days,
-        kind_labels={k: _label(v) for k, v in service.KINDS.items()},
+        kind_labels=labels(service.KINDS),
         can_write=actor.can("manager"), error=error, form=form or {},
         demo_notice=registry_has_demo(get_store()),
     ), status
@@ -134,7 +126,7 @@ def county_feed(county: str):
         raise NotFound(f"no county {county} in this registry's divisions")
     name = divisions.counties(store)[county][0]
     calendar = Calendar(name=_("%(county)s 纪念日与巡查", county=name))
-    states = {k: _label(v) for k, v in STATE_LABELS.items()}
+    states = labels(STATE_LABELS)
     for order in service.prepared_orders(store, actor, county=county):
         task_url = url_for("manage.task", task_id=order["task_id"], _external=True)
         description = "\n".join([*order["occasions"], _("工单状态：%(state)s", state=states.get(order["state"], ""))])
@@ -151,9 +143,9 @@ def county_feed(county: str):
             continue  # a martyr's anniversary reaches the feed as the order prepared for it
         uid = (f"facility-day-{occasion.day_id}-{occasion.on.year}@{host}" if occasion.day_id
                else f"{occasion.kind}-{county}-{occasion.on.year}@{host}")
-        summary = _label(service.KINDS[occasion.kind]) if occasion.kind in service.NATIONAL else occasion.title
+        summary = label(service.KINDS[occasion.kind]) if occasion.kind in service.NATIONAL else occasion.title
         calendar.events.append(Event(uid=uid, day=occasion.on, summary=summary,
-                                     categories=(_label(service.KINDS[occasion.kind]),)))
+                                     categories=(label(service.KINDS[occasion.kind]),)))
     return _ics(calendar, f"calendar-{county}.ics", public=False)
 
 
@@ -170,12 +162,12 @@ def martyr_feed(martyr_id: int):
         calendar.events.append(Event(
             uid=f"martyr-{martyr_id}-anniversary-{on.year}@{host}", day=on,
             summary=_("%(name)s 牺牲 %(n)s 周年", name=name, n=years), description=about, url=page,
-            categories=(_label(service.KINDS["anniversary"]),), alarm_hours=15))
+            categories=(label(service.KINDS["anniversary"]),), alarm_hours=15))
     for on in dates["qingming"]:
         calendar.events.append(Event(
             uid=f"martyr-{martyr_id}-qingming-{on.year}@{host}", day=on,
             summary=_("清明 · 缅怀 %(name)s", name=name), description=about, url=page,
-            categories=(_label(service.KINDS["qingming"]),), alarm_hours=15))
+            categories=(label(service.KINDS["qingming"]),), alarm_hours=15))
     return _ics(calendar, f"martyr-{martyr_id}.ics", public=True)
 
 
@@ -196,7 +188,7 @@ def remembrance_context() -> dict:
     county = (request.args.get("county") or "").strip()
     context = {"remembrance_counties": counties, "remembrance_county": county, "remembrance_days": None,
                "remembrance_error": None, "remembrance_more": 0,
-               "remembrance_national": {k: _label(service.KINDS[k]) for k in service.NATIONAL}}
+               "remembrance_national": {k: label(service.KINDS[k]) for k in service.NATIONAL}}
     if not county:
         return context
     if county not in counties:

@@ -33,7 +33,7 @@ from registry.services.manage.tasks import (
 from registry.services.photos import PhotoLimits, photo_file, photos_of
 from registry.services.public.reports import set_report_state
 from registry.solar_terms import BEIJING
-from registry.web.manage.pages import READ, WRITE, bp
+from registry.web.manage.blueprint import READ, WRITE, bp
 from registry.web.system.auth import current_actor, role_required
 
 

@@ -14,8 +14,8 @@ from registry.services import ServiceError
 from registry.services.manage.due import statuses
 from registry.services.manage.inspections import FieldRules, flagged_inspections, submit_inspection
 from registry.web.errors import respond
+from registry.web.manage.blueprint import READ, WRITE, cadence, helpers
 from registry.web.manage.field import attachments_folder, uploaded_files
-from registry.web.manage.pages import READ, WRITE, cadence, helpers
 from registry.web.system.auth import audit_forbidden, csrf_refused, current_actor, role_required
 
 bp = Blueprint("offline", __name__, url_prefix="/manage")

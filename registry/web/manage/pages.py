@@ -6,97 +6,34 @@ import io
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request, send_file, url_for
-from flask_babel import get_locale
+from flask import current_app, jsonify, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 
 from geodata.crs import wgs84_to_gcj02
 from maps.basemaps import BasemapConfigError, basemap_from_settings
-from maps.maintenance import STATUS_COLOURS, TREND_COLOURS, build_maintenance_map
+from maps.maintenance import build_maintenance_map
 from registry.extensions import get_store
-from registry.models.vocab import CATEGORIES, CHECK_STATES, CONDITIONS, FUNDING_SOURCES, LEVELS
-from registry.models.vocab import SIX_ONES as SIX_ONES_VOCAB
-from registry.services import Conflict, Forbidden, NotFound, divisions
-from registry.services.access import readable_counties
+from registry.models.vocab import (
+    DUE_STATUS_LABELS,
+    TRENDS,
+)
+from registry.services import Conflict, NotFound, divisions
 from registry.services.facilities import registry_has_demo, update_facility
 from registry.services.manage.archive import archive_pdf, facility_archive, ledger_xlsx, pdf_font, townships
-from registry.services.manage.due import (
-    PRIORITIES,
-    STATUS_LABELS,
-    STATUSES,
-    TIER_LABELS,
-    TRENDS,
-    Cadence,
-    map_features,
-    statuses,
-)
+from registry.services.manage.due import STATUSES, map_features, statuses
 from registry.services.manage.inspections import facility_for_form
-from registry.services.manage.tasks import PRIORITIES as TASK_PRIORITIES
-from registry.services.manage.tasks import STATE_LABELS
 from registry.services.photos import photo_file
-from registry.solar_terms import BEIJING
-from registry.web.errors import respond
+from registry.web import language
+from registry.web.manage.blueprint import READ, WRITE, bp, cadence, counties_for, county_seats
 from registry.web.map_cache import render_map
-from registry.web.system.auth import audit_forbidden, current_actor, role_required
+from registry.web.system.auth import current_actor, role_required
 
-bp = Blueprint("manage", __name__, url_prefix="/manage")
-
-
-def county_seats() -> dict[str, tuple]:
-    """The registry's current counties (code -> name, seat lon, lat), read from its divisions."""
-    return divisions.counties(get_store())
-
-READ = ("manager", "reviewer")
-WRITE = ("manager",)
-CONDITION_LABELS = {"good": ("良好", "Good"), "fair": ("一般", "Fair"), "poor": ("较差", "Poor"),
-                    "critical": ("危急", "Critical")}
-CHECK_LABELS = {"present": ("具备", "Present"), "deficient": ("不规范", "Deficient"), "missing": ("缺失", "Missing")}
 EDIT_FIELDS = ("managing_unit", "caretaker", "caretaker_phone", "address", "visiting_info")
 EDIT_FLAGS = ("sign_present", "land_title_registered")
 
 
-@bp.errorhandler(Forbidden)
-def forbidden(exc: Forbidden):
-    """A county outside the user's scope: 403, and the attempt is kept in the audit trail."""
-    audit_forbidden(exc.message)
-    return respond(403, exc.message, exc.field)
-
-
-@bp.context_processor
-def helpers():
-    english = str(get_locale() or "zh_CN").startswith("en")
-
-    def label(pair_or_dict, key=None):
-        pair = pair_or_dict.get(key, (key, key)) if key is not None else pair_or_dict
-        if pair is None:
-            return ""
-        return pair[1] if english else pair[0]
-
-    def local(when, fmt="%Y-%m-%d %H:%M"):
-        return when.astimezone(BEIJING).strftime(fmt) if when else ""
-
-    return {
-        "label": label, "local": local, "STATUS_LABELS": STATUS_LABELS, "STATUS_COLOURS": STATUS_COLOURS,
-        "TREND_COLOURS": TREND_COLOURS, "PRIORITIES": PRIORITIES, "TRENDS": TRENDS, "TIER_LABELS": TIER_LABELS,
-        "CONDITION_LABELS": CONDITION_LABELS, "CHECK_LABELS": CHECK_LABELS, "SIX_ONES": SIX_ONES_VOCAB,
-        "COUNTIES": county_seats(), "CITIES": {d.code: d.name for d in divisions.current(get_store()).current("city")},
-        "LEVELS": LEVELS, "CATEGORIES": CATEGORIES, "STATE_LABELS": STATE_LABELS,
-        "TASK_PRIORITIES": TASK_PRIORITIES, "FUNDING_SOURCES": FUNDING_SOURCES, "CONDITIONS": CONDITIONS,
-        "CHECK_STATES": CHECK_STATES,
-    }
-
-
-def cadence() -> Cadence:
-    return Cadence.from_config(current_app.config)
-
-
 def _filters() -> dict:
     return {key: request.args.get(key) or None for key in ("county", "city", "level", "category", "status")}
-
-
-def counties_for(actor) -> list[str]:
-    allowed = readable_counties(actor)
-    return list(county_seats()) if allowed is None else [c for c in county_seats() if c in allowed]
 
 
 @bp.get("")
@@ -120,8 +57,7 @@ def maintenance_map():
     """The maintenance map: facilities coloured by status, work orders and trend, with filters."""
     actor = current_actor()
     filters = {k: v for k, v in _filters().items() if v}
-    english = str(get_locale() or "zh_CN").startswith("en")
-    labels = {code: pair[1 if english else 0] for code, pair in {**STATUS_LABELS, **TRENDS}.items()}
+    labels = language.labels({**DUE_STATUS_LABELS, **TRENDS})
     labels.update({"status": _("巡查状态"), "tasks": _("未结维修任务"), "trend": _("现状趋势"),
                    "priority": _("风险等级"), "open_archive": _("档案"), "inspect": _("巡查")})
     try:
@@ -251,7 +187,3 @@ def ledger(county: str):
 
 def _redirect_to(url: str):
     return redirect(url, code=303)
-
-
-# The field pages (inspections, work orders, photos) and the visit route share this blueprint.
-from registry.web.manage import visits  # noqa: E402,F401

@@ -14,7 +14,7 @@ from registry.services import Forbidden, ServiceError, divisions
 from registry.services.access import readable_counties
 from registry.services.manage.visits import MAX_STOPS, START_CRS, VisitRequest, due_on, parse_day, plan_visits
 from registry.solar_terms import BEIJING
-from registry.web.manage.pages import WRITE, bp, cadence, counties_for, county_seats
+from registry.web.manage.blueprint import WRITE, bp, cadence, counties_for, county_seats
 from registry.web.map_cache import render_map
 from registry.web.system.auth import audit_forbidden, current_actor, role_required
 

@@ -10,9 +10,10 @@ from maps.basemaps import BasemapConfigError, basemap_from_settings
 from maps.planning import build_check_map, build_outline_map, build_planning_map, build_zone_map, for_display
 from registry import uploads
 from registry.extensions import get_store
-from registry.models.vocab import FUNDING_SOURCES, ZONE_KINDS
+from registry.models.vocab import FUNDING_SOURCES, PLAN_STATUS_LABELS, ZONE_KINDS
 from registry.services import InvalidInput, divisions
 from registry.services.plan import conflicts, dashboard, plans, zones
+from registry.web.language import labels
 from registry.web.map_cache import render_map
 from registry.web.system.auth import current_actor, role_required
 
@@ -59,12 +60,11 @@ def _map_texts() -> tuple[dict, dict]:
 
 def _labels() -> dict:
     return {
-        "zone_kinds": {"footprint": _("占地范围"), "protection_range": _("保护范围"),
-                       "control_zone": _("建设控制地带")},
-        "states": {"draft": _("草稿"), "submitted": _("已提交"), "returned": _("已退回"), "approved": _("已批准")},
+        "zone_kinds": labels(ZONE_KINDS),
+        "states": labels(PLAN_STATUS_LABELS),
         "verdicts": {"forbidden": _("禁止：进入保护范围"), "review": _("需审查：进入建设控制地带"),
                      "clear": _("未发现冲突")},
-        "sources": {key: _(zh) for key, (zh, _en) in FUNDING_SOURCES.items()},
+        "sources": labels(FUNDING_SOURCES),
     }
 
 

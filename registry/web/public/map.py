@@ -5,7 +5,6 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session
-from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from maps.basemaps import BasemapConfigError, basemap_from_settings
@@ -17,6 +16,7 @@ from registry.services.base import InvalidInput
 from registry.services.facilities import registry_has_demo
 from registry.services.public.features import features_by_name
 from registry.web.caching import conditional_page, per_version
+from registry.web.language import labels, page_is_english
 from registry.web.manage.calendar import remembrance_context
 from registry.web.map_cache import shell
 from registry.web.redirects import safe_next, unsafe_reason
@@ -62,7 +62,6 @@ def level_labels() -> dict[str, str]:
 
 
 def _map_labels() -> dict:
-    english = int(str(get_locale()).startswith("en"))
     return {
         "categories": category_labels(),
         "levels": level_labels(),
@@ -77,7 +76,7 @@ def _map_labels() -> dict:
         "tombCluster": _("%(n)s 座烈士墓，点击放大"),
         "plot": _("墓位 %(plot)s"),
         # Which of a tomb's plot labels the page shows: as signed (A区 4排 20号) or in English.
-        "plotProperty": "plot_label_en" if str(get_locale()).startswith("en") else "plot_label",
+        "plotProperty": "plot_label_en" if page_is_english() else "plot_label",
         "capped": _("此范围内共 %(total)s 处，仅显示 %(shown)s 处，请放大地图查看全部。"),
         "loadFailed": _("地图数据加载失败，请稍后重试。"),
         "nothingHere": _("当前地图范围内没有纪念设施。"),
@@ -92,8 +91,8 @@ def _map_labels() -> dict:
         "locationFailed": _("无法获取您的位置，请检查浏览器的定位权限。"),
         "cemeterySize": _("圆的大小表示迁入的烈士墓数量。"),
         # The optional layer of veterans service stations (registry/services/stations/viewport.py).
-        "stationLevels": {code: pair[english] for code, pair in STATION_LEVELS.items()},
-        "stationDemonstration": {code: pair[english] for code, pair in STATION_DEMONSTRATION.items()},
+        "stationLevels": labels(STATION_LEVELS),
+        "stationDemonstration": labels(STATION_DEMONSTRATION),
         "stationHours": _("开放时间：%(hours)s"),
         "stationPhone": _("电话：%(phone)s"),
     }

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, send_file, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from maps.public import build_facility_shell, place_facility_map
@@ -33,6 +32,7 @@ from registry.services.public.tribute import (
 )
 from registry.services.relocations import relocation_story
 from registry.web.caching import conditional_page
+from registry.web.language import page_is_english
 from registry.web.manage.calendar import martyr_anniversary
 from registry.web.map_cache import shell
 from registry.web.public.map import category_labels, current_basemap, level_labels
@@ -74,8 +74,7 @@ def _common() -> dict:
 
 def _provenance(target_type: str, target_id: int) -> dict:
     """Where the record's position and facts come from, in the page's language; the position as numbers."""
-    english = str(get_locale() or "zh").startswith("en")
-    return {"lines": provenance_lines(get_read_store(), target_type, target_id, english)}
+    return {"lines": provenance_lines(get_read_store(), target_type, target_id, page_is_english())}
 
 
 def _facility_context(facility_id: int, page: int = 1) -> dict:

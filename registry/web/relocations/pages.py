@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import date
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -18,7 +17,6 @@ from flask import (
     send_file,
     url_for,
 )
-from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from geodata.crs import wgs84_to_gcj02
@@ -27,11 +25,13 @@ from maps.basemaps import BasemapConfigError, basemap_from_settings
 from maps.journeys import build_journey_map
 from registry import uploads as staging
 from registry.extensions import get_store
-from registry.models.vocab import FUNDING_SOURCES, RELOCATION_STEPS
+from registry.models.vocab import FUNDING_SOURCES, RELOCATION_STEPS, STEP_LABELS
 from registry.services import Forbidden, InvalidInput, ServiceError, divisions
 from registry.services import relocations as service
 from registry.services.access import readable_counties
+from registry.services.base import optional_date
 from registry.services.relocations import reconciliation as recon
+from registry.web.language import page_is_english
 from registry.web.map_cache import render_map
 from registry.web.relocations.blueprint import READERS, WRITERS, bp
 from registry.web.system.auth import audit_forbidden, current_actor, role_required
@@ -57,10 +57,6 @@ TEXT_FIELDS = ("origin_place", "origin_township", "origin_village", "dest_plot_a
                "project", "note")
 
 
-def _english() -> bool:
-    return str(get_locale() or "") == "en"
-
-
 @bp.app_template_filter("plot")
 def plot_filter(parts) -> str:
     """A plot as signed on every page (``A区 4排 20号``; in English ``Area A, row 4, no. 20``).
@@ -71,7 +67,7 @@ def plot_filter(parts) -> str:
         return ""
     if isinstance(parts, dict):
         parts = (parts.get("area"), parts.get("row"), parts.get("number"))
-    return format_plot(*parts, english=_english())
+    return format_plot(*parts, english=page_is_english())
 
 
 def _files_dir() -> Path:
@@ -120,11 +116,7 @@ def _form_values(form) -> dict:
                 raise InvalidInput(f"{key} {text!r} is not a number", field=key) from None
     for key in RELOCATION_STEPS:
         if key in form:
-            text = form.get(key, "").strip()
-            try:
-                values[key] = date.fromisoformat(text) if text else None
-            except ValueError:
-                raise InvalidInput(f"{key} {text!r} is not a date (YYYY-MM-DD)", field=key) from None
+            values[key] = optional_date(form.get(key, "").strip(), key)
     if "family_consent" in form or "consent_present" in form:
         values["family_consent"] = form.get("family_consent") in ("1", "on", "true")
     if "effects" in form:
@@ -158,9 +150,9 @@ def new():
 def detail(relocation_id: int):
     """One relocation: origin, destination, consent, approval, the dated steps and their scans."""
     view = service.get_relocation(get_store(), relocation_id, current_actor())
-    return render_template("relocations/detail.html", view=view, r=view.relocation, steps=service.STEP_LABELS,
+    return render_template("relocations/detail.html", view=view, r=view.relocation, steps=STEP_LABELS,
                            counties=_counties(), funding=FUNDING_SOURCES, error=None,
-                           english=_english(), destinations=service.destinations(get_store()))
+                           destinations=service.destinations(get_store()))
 
 
 @bp.post("/<int:relocation_id>/edit")
@@ -174,8 +166,8 @@ def edit(relocation_id: int):
         if isinstance(exc, Forbidden):
             raise
         view = service.get_relocation(get_store(), relocation_id, current_actor())
-        return render_template("relocations/detail.html", view=view, r=view.relocation, steps=service.STEP_LABELS,
-                               counties=_counties(), funding=FUNDING_SOURCES, error=exc, english=_english(),
+        return render_template("relocations/detail.html", view=view, r=view.relocation, steps=STEP_LABELS,
+                               counties=_counties(), funding=FUNDING_SOURCES, error=exc,
                                destinations=service.destinations(get_store()), form=request.form), exc.status
     flash(_("已保存。"))
     return redirect(url_for(".detail", relocation_id=relocation_id))
@@ -277,7 +269,7 @@ def reconciliation():
     result = recon.reconcile(get_store(), county, graves_limit=None if xlsx else recon.GRAVES_ON_PAGE,
                              actor=current_actor(), city=city)
     if xlsx:
-        data = recon.to_xlsx(result, english=_english())
+        data = recon.to_xlsx(result, english=page_is_english())
         name = f"relocation-reconciliation{'-' + (county or city) if county or city else ''}.xlsx"
         return Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})

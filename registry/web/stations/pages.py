@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
-from flask_babel import get_locale
 
 from registry.extensions import get_store
 from registry.models.vocab import FIVE_HAVES, STATION_DEMONSTRATION, STATION_LEVELS
@@ -19,13 +18,7 @@ bp = Blueprint("stations", __name__, url_prefix="/manage/stations")
 
 @bp.context_processor
 def helpers():
-    english = str(get_locale() or "zh_CN").startswith("en")
-
-    def label(vocab, key):
-        pair = vocab.get(key)
-        return key if pair is None else pair[1 if english else 0]
-
-    return {"label": label, "FIVE_HAVES": FIVE_HAVES, "STATION_LEVELS": STATION_LEVELS,
+    return {"FIVE_HAVES": FIVE_HAVES, "STATION_LEVELS": STATION_LEVELS,
             "STATION_DEMONSTRATION": STATION_DEMONSTRATION, "COUNTIES": divisions.counties(get_store()),
             "HOURS_MAX": HOURS_MAX}
 

@@ -238,3 +238,17 @@ def test_a_drawn_range_that_crosses_itself_names_the_place_and_is_not_saved(clie
     assert response.status_code == 400
     assert "lon 116.815000, lat 25.225000" in page and "<code>geometry</code>" in page
     assert page.count("<tr><td>") == before
+
+
+def test_funding_sources_read_in_the_pages_language(client, site):
+    login(client, "planner1")
+    response = client.post("/plan/plans/new", data={"title": "古田会议会址整修"})
+    plan_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    client.post(f"/plan/plans/{plan_id}/funding", data={"source": "provincial", "county_code": "350823",
+                                                         "amount_allocated": "80000", "amount_spent": "0"})
+    assert "省级资金" in client.get(f"/plan/plans/{plan_id}").get_data(as_text=True)
+    client.get("/lang/en")
+    page = client.get(f"/plan/plans/{plan_id}").get_data(as_text=True)
+    assert "Provincial funds" in page and "Central funds" in page
+    assert "省级资金" not in page and "中央资金" not in page
+    assert "Provincial funds" in client.get("/plan").get_data(as_text=True)

@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 
 from registry.models import AuditEvent, ImportBatch, Martyr, Relocation, Tomb
 from registry.services import Actor, Forbidden, InvalidInput, unit_of_work
+from registry.services.relocations import _gpkg, _postgis, ledger_store
 from registry.services.relocations import ledger as imports
-from registry.services.relocations import ledger_store
 from tests.conftest import make_app
 from tests.factories import (
     FIXED_MAPPING,
@@ -207,8 +207,8 @@ def test_a_county_manager_imports_only_their_county(any_store, dests, tmp_path):
 def test_a_failure_midway_leaves_nothing_behind(any_store, dests, tmp_path, monkeypatch):
     """All rows or none: the second chunk fails, and the first chunk, the batch and the audit are rolled back."""
     monkeypatch.setattr(ledger_store, "CHUNK", 3)
-    writer = "_copy" if any_store.kind == "postgis" else "_sqlite_insert"
-    real = getattr(ledger_store, writer)
+    sibling, writer = (_postgis, "_copy") if any_store.kind == "postgis" else (_gpkg, "_sqlite_insert")
+    real = getattr(sibling, writer)
     calls = []
 
     def failing(*args):
@@ -217,7 +217,7 @@ def test_a_failure_midway_leaves_nothing_behind(any_store, dests, tmp_path, monk
             raise RuntimeError("disk full")
         return real(*args)
 
-    monkeypatch.setattr(ledger_store, writer, failing)
+    monkeypatch.setattr(sibling, writer, failing)
     before = counts(any_store)
     with pytest.raises(RuntimeError, match="disk full"):
         imports.run_import(any_store, IMPORTER, write_messy_ledger(tmp_path / "m.xlsx", with_errors=False), "m.xlsx",

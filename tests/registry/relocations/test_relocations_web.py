@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import io
 import re
 
@@ -272,3 +273,31 @@ def test_cancel_from_the_page_keeps_the_record(manager, store, staff):
     page = manager.get(f"/relocations/{r.id}").get_data(as_text=True)
     assert 'data-stage="cancelled"' in page and "家属要求原地保护" in page
     assert relocation_count(store) == 1
+
+
+def test_funding_sources_read_in_the_pages_language(manager, store, staff):
+    r = service.create_relocation(store, SYSTEM, {"code": "F1", "origin_county_code": "350823", "origin_place": "某处",
+                                                  "funding_source": "county"})
+    assert "县级资金" in manager.get("/relocations/new").get_data(as_text=True)
+    manager.get("/lang/en")
+    form = manager.get("/relocations/new").get_data(as_text=True)
+    assert "County funds" in form and "Central funds" in form and "县级资金" not in form
+    page = manager.get(f"/relocations/{r.id}").get_data(as_text=True)
+    assert "County funds" in page and "县级资金" not in page
+
+
+@pytest.mark.parametrize("typed", ["2020-13-45", "yesterday", "2020/05/01"])
+def test_a_step_date_that_is_not_a_date_names_the_step_and_nothing_changes(manager, store, staff, typed):
+    r = service.create_relocation(store, SYSTEM, {"code": "D1", "origin_county_code": "350823", "origin_place": "某处"})
+    refused = manager.post(f"/relocations/{r.id}/edit", data={"version": str(r.version), "exhumed_on": typed})
+    assert refused.status_code == 400
+    assert f"exhumed_on {typed!r} is not a date (YYYY-MM-DD)" in html.unescape(refused.get_data(as_text=True))
+    with store.session() as session:
+        stored = session.get(Relocation, r.id)
+        assert stored.exhumed_on is None and stored.version == r.version
+
+
+def test_a_step_date_given_as_text_is_read_as_a_date(store, staff):
+    r = service.create_relocation(store, SYSTEM, {"code": "D2", "origin_county_code": "350823", "origin_place": "某处",
+                                                  "surveyed_on": "2020-05-01"})
+    assert r.surveyed_on.isoformat() == "2020-05-01" and r.stage == "in_progress"

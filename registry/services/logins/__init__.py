@@ -14,14 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from registry.db import Store
 from registry.models import LoginThrottle
 from registry.models.types import utcnow
 from registry.services.base import Actor, InvalidInput, record_audit, unit_of_work
+from registry.services.logins import stores
 
 ANONYMOUS = Actor(name="anonymous")
 
@@ -96,14 +95,10 @@ def check(store: Store, rules: Rules, username: str, address: str | None) -> Ver
     return waiting
 
 
-def _insert(session: Session):
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-
-
 def _count(session: Session, rules: Rules, key: str, now: datetime) -> bool:
     """Count one failure under ``key`` (row locked for the update); True when this failure locks it."""
-    session.execute(_insert(session)(LoginThrottle).values(key=key, failures=0, last_failure_at=now)
-                    .on_conflict_do_nothing(index_elements=["key"]))
+    session.execute(stores.for_session(session).insert_absent(LoginThrottle, {"key": key, "failures": 0,
+                                                                             "last_failure_at": now}, "key"))
     row = session.scalars(select(LoginThrottle).where(LoginThrottle.key == key).with_for_update()).one()
     if _forgotten(row, rules, now):
         row.failures = 0
