@@ -37,6 +37,7 @@ from registry.services.photos import photo_file
 from registry.solar_terms import BEIJING
 from registry.web.errors import respond
 from registry.web.map_cache import render_map
+from registry.web.provenance import provenance_helpers
 from registry.web.system.auth import audit_forbidden, current_actor, role_required
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
@@ -84,6 +85,9 @@ def helpers():
         "TASK_PRIORITIES": TASK_PRIORITIES, "FUNDING_SOURCES": FUNDING_SOURCES, "CONDITIONS": CONDITIONS,
         "CHECK_STATES": CHECK_STATES,
     }
+
+
+bp.context_processor(provenance_helpers)  # the archive's provenance lines (templates/provenance/_lines.html)
 
 
 def cadence() -> Cadence:

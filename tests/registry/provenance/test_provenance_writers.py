@@ -27,6 +27,7 @@ from tests.factories import (
     facility,
     form,
     make_destinations,
+    login,
     people,
     write_messy_ledger,
 )
@@ -132,3 +133,16 @@ def test_a_relocation_tomb_takes_the_provenance_of_where_its_point_came_from(any
     assert (first.facts_source, first.facts_source_ref) == ("staff_edit", "relocation P-1")
     second = _get(any_store, Tomb, at_plot.tomb_id)
     assert (second.position_source, second.position_source_ref) == ("staff_edit", "relocation P-2")
+
+
+def test_the_managers_archive_says_where_position_and_facts_come_from(any_app):
+    store = any_app.extensions["registry_store"]
+    people(store)
+    site = facility(store)
+    _set_position(store, site.id, "survey_gps", date(2026, 4, 5))
+    client = login(any_app.test_client(), "mgr")
+    page = client.get(f"/manage/facilities/{site.id}").get_data(as_text=True)
+    assert "位置经实地GPS测定，最近核实于2026-04-05" in page
+    assert "信息由工作人员录入" in page
+    page = client.get(f"/manage/facilities/{site.id}?lang=en").get_data(as_text=True)
+    assert "Position checked on site with GPS on 2026-04-05" in page
