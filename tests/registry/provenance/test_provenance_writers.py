@@ -26,8 +26,8 @@ from tests.factories import (
     IMPORTER,
     facility,
     form,
-    make_destinations,
     login,
+    make_destinations,
     people,
     write_messy_ledger,
 )
