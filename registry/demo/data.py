@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from registry.demo.city import CityData
 from registry.demo.figures import TABLES
 from registry.demo.places import LONGYAN_CITY, SANMING_CITY
+from registry.demo.provenance_rows import add_provenance
 
 __all__ = ["DemoData", "generate"]
 
@@ -101,6 +102,7 @@ class DemoData:
                         for column, target in _REFERENCES.items():
                             if row.get(column) is not None:
                                 row[column] += offsets[target]
+                add_provenance(table, chunk, self.seed)
                 yield chunk
             for t in TABLES:
                 offsets[t] += part.counts[t]

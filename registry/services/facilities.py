@@ -23,6 +23,7 @@ from registry.services.base import (
     snapshot,
     unit_of_work,
 )
+from registry.services.provenance import stamp, stamp_changes
 
 EDITABLE = (
     "category", "level", "level_approved_by", "level_approved_on", "protection_unit", "managing_unit",
@@ -87,6 +88,8 @@ def create_facility(store: Store, actor: Actor, values: dict) -> Facility:
         if session.scalar(select(Facility.id).where(Facility.code == values["code"])) is not None:
             raise Conflict(f"code {values['code']!r} is already used by another facility", field="code")
         facility = Facility(geom=geom, **values)
+        stamp(facility, "position", "staff_edit")
+        stamp(facility, "facts", "staff_edit")
         session.add(facility)
         session.flush()
         session.add(FacilityName(facility_id=facility.id, name=facility.name, valid_from=date.today(),
@@ -108,10 +111,17 @@ def update_facility(store: Store, actor: Actor, facility_id: int, version: int |
         if values.get("township"):
             values["township"] = divisions.check_township(session, values.get("county_code", facility.county_code),
                                                           values["township"])
+        changed = {key for key, value in values.items()
+                   if key not in ("lon", "lat") and getattr(facility, key) != value}
         if "lon" in values or "lat" in values:
-            facility.geom = _point(values.pop("lon", facility.geom.x), values.pop("lat", facility.geom.y))
+            point = _point(values.pop("lon", facility.geom.x), values.pop("lat", facility.geom.y))
+            if not point.equals(facility.geom):
+                facility.geom = point
+                changed.add("geom")
         for key, value in values.items():
             setattr(facility, key, value)
+        # The parts the edit changed are now as staff entered them (a save that changes nothing stamps nothing).
+        stamp_changes(facility, changed, "staff_edit")
         record_audit(session, actor, "update", facility, before=before)
     return facility
 
@@ -133,6 +143,7 @@ def rename_facility(store: Store, actor: Actor, facility_id: int, version: int |
         session.add(FacilityName(facility_id=facility_id, name=new_name.strip(), valid_from=approved_on,
                                  approval_number=approval_number, approved_by=approved_by))
         facility.name = new_name.strip()
+        stamp(facility, "facts", "staff_edit", ref=f"approval {approval_number.strip()}", checked_on=approved_on)
         record_audit(session, actor, "rename", facility, before=before, note=f"approval {approval_number}")
     return facility
 

@@ -96,3 +96,26 @@ def properties(record) -> dict:
             out[f"{part}_source_ref"] = getattr(record, f"{part}_source_ref")
             out[f"{part}_checked_on"] = day.isoformat() if day else None
     return out
+
+
+# What a change touches: these keys are the position; any other change, beyond the record's own bookkeeping,
+# is a change of its facts.
+POSITION_KEYS = frozenset({"geom", "lon", "lat", "position_approximate"})
+_BOOKKEEPING = frozenset({"status", "retired_reason", "version", "created_at", "updated_at", "is_demo"})
+
+
+def stamp_changes(record, changed, source: str, *, ref: str | None = None, checked_on: date | None = None) -> None:
+    """Stamp ``source`` on the parts of ``record`` that the keys in ``changed`` belong to (nothing when empty).
+
+    A moved point stamps the position; any other field (name, dates, plot, description…) stamps the facts.
+    A part the record keeps no provenance for is passed over (a martyr has no position).
+    """
+    changed = set(changed) - _BOOKKEEPING
+    parts = []
+    if changed & POSITION_KEYS:
+        parts.append("position")
+    if changed - POSITION_KEYS:
+        parts.append("facts")
+    for part in parts:
+        if isinstance(record, PROVENANCE_PARTS[part]):
+            stamp(record, part, source, ref=ref, checked_on=checked_on)

@@ -62,6 +62,14 @@ def test_the_demo_loads_and_a_second_load_is_refused(any_store):
         assert tomb.state == "relocated" and tomb.facility_id == relocation.dest_facility_id
         assert relocation.geom.coords[-1] == s.get(Facility, relocation.dest_facility_id).geom.coords[0]
         assert relocation.created_at is not None and relocation.version == 1
+        # Provenance is loaded as generated: per source, the same counts; dates as dates.
+        loaded = dict(s.execute(select(Tomb.position_source, func.count()).group_by(Tomb.position_source)).all())
+        made: dict = {}
+        for chunk in demo_data.generate().rows("tombs"):
+            for row in chunk:
+                made[row["position_source"]] = made.get(row["position_source"], 0) + 1
+        assert loaded == made and set(made) == {"ledger_import", "survey_gps", "map_digitising"}
+        assert tomb.facts_source == "ledger_import" and tomb.facts_checked_on.year == 2022
 
     with pytest.raises(Conflict, match=r"already holds \d+ facilities.*never mix with real"):
         load_demo(any_store)

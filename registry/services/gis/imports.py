@@ -38,6 +38,7 @@ from registry.services.base import (
 )
 from registry.services.facilities import EDITABLE, check_facility_fields
 from registry.services.gis.files import FORMATS, MAX_ROWS, TABULAR, clean_value, file_sha256, read_rows
+from registry.services.provenance import stamp
 from registry.services.relocations import plot_taken
 from registry.spatial import for_store
 
@@ -144,7 +145,11 @@ def import_features(store: Store, actor: Actor, kind: str, data: bytes | Path, f
         if report.problems or dry_run:
             session.rollback()
             return report
-        _write(session, actor, built, rows, f"{filename or 'file'} sha256:{file_sha256(data)}")
+        digest = file_sha256(data)
+        for obj in built:  # each record's point and fields come from the file, named by its hash
+            stamp(obj, "position", "gis_import", ref=digest)
+            stamp(obj, "facts", "gis_import", ref=digest)
+        _write(session, actor, built, rows, f"{filename or 'file'} sha256:{digest}")
         report.created = len(built)
     return report
 

@@ -20,6 +20,7 @@ from registry.services.access import readable_counties, require_county
 from registry.services.base import Actor, Conflict, InvalidInput, load, record_audit, snapshot, unit_of_work
 from registry.services.manage.due import TIERS
 from registry.services.photos import PhotoLimits, add_attachments, check_photos, write_files
+from registry.services.provenance import mark_checked
 from registry.solar_terms import BEIJING
 
 KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{8,100}")
@@ -159,6 +160,22 @@ def _confirm_checklist(session, actor: Actor, facility: Facility, inspection: In
         record_audit(session, actor, "checklist", facility, before=before, note=f"from inspection {inspection.id}")
 
 
+def _confirm_position(session, actor: Actor, facility: Facility, inspection: Inspection, when: datetime) -> None:
+    """An inspection logged on site (its GPS within ``on_site_m`` of the point) confirms the facility's position.
+
+    The source stays as it was; the day checked (in Beijing) moves forward only, so a queued older inspection
+    changes nothing. The facts are not confirmed: an inspector checks the 六个一 and the condition, not the
+    name, dates or description.
+    """
+    day = when.astimezone(BEIJING).date()
+    if facility.position_checked_on is not None and facility.position_checked_on >= day:
+        return
+    before = snapshot(facility)
+    mark_checked(facility, "position", day)
+    record_audit(session, actor, "checked", facility, before=before,
+                 note=f"position confirmed on site by inspection {inspection.id}")
+
+
 def submit_inspection(store: Store, actor: Actor, facility_id: int, values: dict,
                       photos: list[tuple[str, bytes]] = (), *, attachments_dir: str | os.PathLike,
                       rules: FieldRules = FieldRules(), now: datetime | None = None) -> Submitted:
@@ -207,6 +224,8 @@ def submit_inspection(store: Store, actor: Actor, facility_id: int, values: dict
                 note += f"; facility changed since the form was opened (version {seen}, now {facility.version})"
             record_audit(session, actor, "create", inspection, note=note)
             _confirm_checklist(session, actor, facility, inspection, checklist, when)
+            if on_site:
+                _confirm_position(session, actor, facility, inspection, when)
     except IntegrityError:
         # Two copies of the same submission committed at once (PostgreSQL): the unique key kept one.
         with store.session() as session:

@@ -182,7 +182,7 @@ def _run_import(store, actor, source, filename, crs, mapping, progress, accept_p
         if session.scalar(select(ImportBatch.id).where(ImportBatch.content_hash == ledger.content_hash)):
             raise Conflict("this ledger was imported a moment ago by someone else; nothing was added", field="file")
         with ledger_stores.for_store(store).large_cache(session.connection(), len(checked.new)):
-            written = write_rows(session, store, checked.new, progress, actor)
+            written = write_rows(session, store, checked.new, progress, actor, ledger.content_hash)
         batch = _record_batch(session, actor, checked, written, filename, mapping)
     return ImportResult(batch.id, batch.rows_added, checked.existing, len(checked.warnings), False,
                         written["tombs_created"], written["martyrs_created"], written["originals_retired"])

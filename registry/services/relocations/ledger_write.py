@@ -18,6 +18,7 @@ from registry.models import Facility, Martyr, Relocation, Tomb
 from registry.models.types import utcnow
 from registry.services.access import writable_counties
 from registry.services.base import Actor
+from registry.services.provenance import beijing_today
 from registry.services.public.name_grams import refresh_name_grams
 from registry.services.relocations import ledger_stores, origin_graves, retirement_note
 from registry.services.relocations.ledger_match import RELOCATION_FIELDS, Progress
@@ -63,11 +64,17 @@ def _pinyin(name: str) -> tuple[str, str]:
     return _PINYIN_CACHE[name]
 
 
-def write_rows(session, store: Store, new: list, progress: Progress | None, actor: Actor | None = None) -> dict:
-    """Write the new rows' martyrs, tombs and relocations in bulk; return the counts and the audit trail."""
+def write_rows(session, store: Store, new: list, progress: Progress | None, actor: Actor | None = None,
+               content_hash: str | None = None) -> dict:
+    """Write the new rows' martyrs, tombs and relocations in bulk; return the counts and the audit trail.
+
+    Every martyr and tomb written comes from the ledger file: its position and facts are stamped
+    ``ledger_import`` with the file's SHA-256 (``content_hash``, the name its batch is kept under).
+    """
     conn = session.connection()
     now = utcnow()
     stamp = {"status": "active", "is_demo": False, "version": 1, "created_at": now, "updated_at": now}
+    stamp |= ledger_provenance(content_hash)
     martyr_rows = [item for item in new if item[2].new_martyr is not None]
     martyr_ids = allocate_ids(conn, store, "martyrs", len(martyr_rows))
     for (_row, values, _plan), mid in zip(martyr_rows, martyr_ids, strict=True):
@@ -82,7 +89,7 @@ def write_rows(session, store: Store, new: list, progress: Progress | None, acto
         _insert_martyrs(session, store, martyr_rows, martyr_ids, stamp, report)
     if tomb_rows:
         _insert_tombs(conn, store, tomb_rows, tomb_ids, stamp, report)
-    linked = _link_found_tombs(session, new, now)
+    linked = _link_found_tombs(session, new, now, content_hash)
     if new:
         _insert_relocations(conn, store, new, relocation_ids, stamp, report)
     ledger_stores.for_store(store).after_write(conn, ("tombs", "relocations"))
@@ -100,6 +107,15 @@ def write_rows(session, store: Store, new: list, progress: Progress | None, acto
     trail["origin_graves_retired"] = retire_origin_graves(session, new, relocation_ids, now, actor)
     return {"trail": trail, "tombs_created": len(tomb_ids), "martyrs_created": len(martyr_ids),
             "tombs_linked": len(trail["tombs_found"]), "originals_retired": len(trail["origin_graves_retired"])}
+
+
+def ledger_provenance(content_hash: str | None) -> dict:
+    """The provenance columns of a record the ledger file ``content_hash`` wrote (a table takes those it has)."""
+    today = beijing_today()
+    out = {}
+    for part in ("position", "facts"):
+        out |= {f"{part}_source": "ledger_import", f"{part}_source_ref": content_hash, f"{part}_checked_on": today}
+    return out
 
 
 def _reporter(progress: Progress | None, total: int, rows: int) -> Callable[[int], None]:
@@ -139,14 +155,18 @@ def _insert_tombs(conn, store: Store, tomb_rows: list, tomb_ids: list, stamp: di
     }, stamp, report)
 
 
-def _link_found_tombs(session, new: list, now) -> list[tuple]:
-    """A tomb found at its plot without a martyr gets the ledger's martyr: a guarded, versioned update."""
+def _link_found_tombs(session, new: list, now, content_hash: str | None) -> list[tuple]:
+    """A tomb found at its plot without a martyr gets the ledger's martyr: a guarded, versioned update.
+
+    Who lies there is then a fact from the ledger, and the tomb's facts are stamped so.
+    """
+    facts = {k: v for k, v in ledger_provenance(content_hash).items() if k.startswith("facts_")}
     linked = [(plan.tomb_id, values["martyr_id"]) for _row, values, plan in new
               if plan.link_tomb and values["martyr_id"] is not None]
     if linked:
         session.execute(
             update(Tomb.__table__).where(Tomb.__table__.c.id == bindparam("tid"), Tomb.__table__.c.martyr_id.is_(None))
-            .values(martyr_id=bindparam("mid"), version=Tomb.__table__.c.version + 1, updated_at=now),
+            .values(martyr_id=bindparam("mid"), version=Tomb.__table__.c.version + 1, updated_at=now, **facts),
             [{"tid": t, "mid": m} for t, m in linked])
     return linked
 

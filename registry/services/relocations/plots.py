@@ -19,6 +19,7 @@ from registry.services.base import (
     record_audit,
     snapshot,
 )
+from registry.services.provenance import stamp_changes
 from registry.services.relocations.rules import DEST_FIELDS
 
 # --- the tomb at the destination ------------------------------------------------------------------------
@@ -93,8 +94,12 @@ def _other_relocations(session, tomb_id: int, relocation_id: int | None) -> int:
     return session.scalar(query)
 
 
-def _touch_tomb(session, actor: Actor, tomb: Tomb, note: str, **changes) -> bool:
-    """A versioned update of a tomb with its audit event (before and after), when something changes."""
+def _touch_tomb(session, actor: Actor, tomb: Tomb, note: str, code: str, facility: Facility | None = None,
+                **changes) -> bool:
+    """A versioned update of a tomb with its audit event (before and after), when something changes.
+
+    The parts that change take their provenance from relocation ``code`` (``_stamp_from_relocation``).
+    """
     changes = {k: v for k, v in changes.items() if getattr(tomb, k) != v}
     if "geom" in changes and changes["geom"].equals(tomb.geom):
         del changes["geom"]
@@ -103,8 +108,21 @@ def _touch_tomb(session, actor: Actor, tomb: Tomb, note: str, **changes) -> bool
     before = snapshot(tomb)
     for key, value in changes.items():
         setattr(tomb, key, value)
+    _stamp_from_relocation(tomb, set(changes), code, facility)
     record_audit(session, actor, "update", tomb, before=before, note=note)
     return True
+
+
+def _stamp_from_relocation(tomb: Tomb, changed: set, code: str, facility: Facility | None) -> None:
+    """A tomb's parts changed by a relocation come from that relocation's record, as staff entered it.
+
+    A tomb placed at its facility's point (no plot point given, ``facility``) takes the facility's position
+    provenance instead: its point is the facility's, known as well as that is known.
+    """
+    stamp_changes(tomb, changed, "staff_edit", ref=f"relocation {code}")
+    if facility is not None and "geom" in changed:
+        for column in ("position_source", "position_source_ref", "position_checked_on"):
+            setattr(tomb, column, getattr(facility, column))
 
 
 def settle_tomb(session, actor: Actor, want: dict, relocation_id: int | None, code: str,
@@ -149,7 +167,7 @@ def settle_tomb(session, actor: Actor, want: dict, relocation_id: int | None, co
         changes = {"martyr_id": occupant.martyr_id or martyr_id}
         if reburied:
             changes["state"] = "relocated"
-        _touch_tomb(session, actor, occupant, note, **changes)
+        _touch_tomb(session, actor, occupant, note, code, **changes)
         found = {"tomb_id": occupant.id}
         if martyr_id is None and occupant.martyr_id is not None:
             found["martyr_id"] = occupant.martyr_id
@@ -157,12 +175,14 @@ def settle_tomb(session, actor: Actor, want: dict, relocation_id: int | None, co
     x, y = point if point is not None else (facility.geom.x, facility.geom.y)
     state = "relocated" if reburied else "awaiting_relocation"
     if own:
-        moved = _touch_tomb(session, actor, current, note, facility_id=facility.id, plot_area=area, plot_row=row,
+        moved = _touch_tomb(session, actor, current, note, code, None if point else facility,
+                            facility_id=facility.id, plot_area=area, plot_row=row,
                             plot_number=number, geom=Point(x, y), state=state,
                             martyr_id=current.martyr_id or martyr_id)
         return ("moved" if moved else "unchanged"), {}
     tomb = Tomb(martyr_id=martyr_id, facility_id=facility.id, plot_area=area, plot_row=row, plot_number=number,
                 state=state, geom=Point(x, y))
+    _stamp_from_relocation(tomb, {"geom", "facility_id"}, code, None if point else facility)
     session.add(tomb)
     record_audit(session, actor, "create", tomb, note=note)
     return "created", {"tomb_id": tomb.id}
@@ -181,4 +201,4 @@ def follow_tomb(session, actor: Actor, relocation: Relocation, merged: dict, val
             changes["state"] = "relocated"
         elif not _other_relocations(session, tomb.id, relocation.id):
             changes["state"] = "awaiting_relocation"
-    _touch_tomb(session, actor, tomb, f"relocation {relocation.code}", **changes)
+    _touch_tomb(session, actor, tomb, f"relocation {relocation.code}", relocation.code, **changes)

@@ -13,6 +13,7 @@ from registry.models import ServiceStation
 from registry.models.vocab import FIVE_HAVES, STATION_DEMONSTRATION, STATION_LEVELS
 from registry.services.access import readable_counties, require_county
 from registry.services.base import Actor, InvalidInput, check_version, load, record_audit, snapshot, unit_of_work
+from registry.services.provenance import stamp_changes
 
 PAGE_SIZE = 50
 HOURS_MAX = 200  # characters of the opening-hours text
@@ -137,8 +138,10 @@ def update_station(store: Store, actor: Actor, station_id: int, version: int | N
         require_county(actor, station.county_code, write=True)
         check_version(station, version)
         before = snapshot(station)
+        changed = [key for key, value in values.items() if getattr(station, key) != value]
         for key, value in values.items():
             setattr(station, key, value)
+        stamp_changes(station, changed, "staff_edit")
         record_audit(session, actor, "update", station, before=before)
         session.flush()
         session.expunge(station)

@@ -26,7 +26,10 @@ from registry.services.photos import photo_file
 from registry.web import language
 from registry.web.manage.blueprint import READ, WRITE, bp, cadence, counties_for, county_seats
 from registry.web.map_cache import render_map
+from registry.web.provenance import provenance_helpers
 from registry.web.system.auth import current_actor, role_required
+
+bp.context_processor(provenance_helpers)  # the archive's provenance lines (templates/provenance/_lines.html)
 
 EDIT_FIELDS = ("managing_unit", "caretaker", "caretaker_phone", "address", "visiting_info")
 EDIT_FLAGS = ("sign_present", "land_title_registered")

@@ -76,6 +76,9 @@ def test_the_county_manager_edits_the_checklist_hours_and_phone(demo, signed_in)
     with store.session() as s:
         saved = s.get(ServiceStation, station.id)
         assert saved.version == station.version + 1 and not saved.has_funds and not saved.has_provisions
+        # The edit changed facts, not the point: the facts' provenance says so, the position's is the demo's.
+        assert (saved.facts_source, saved.position_source) == ("staff_edit", station.position_source)
+        assert saved.position_source == "map_digitising"  # the demo's stations are approximate points
         event = s.scalars(select(AuditEvent).where(AuditEvent.entity_type == "service_stations",
                                                    AuditEvent.entity_id == station.id)).one()
     assert (event.action, event.actor_name) == ("update", "mgr")

@@ -79,13 +79,16 @@ class Collection:
 
 
 _RECORD = ("status", "is_demo", "updated_at")
+# Where a row's point and facts come from and when they were last checked (models/provenance.py).
+_PROVENANCE = tuple(f"{part}_{column}" for part in ("position", "facts")
+                    for column in ("source", "source_ref", "checked_on"))
 
 _FACILITY_PUBLIC = (
     "code", "name", "category", "level", "level_approved_by", "level_approved_on", "protection_unit",
     "managing_unit", "address", "county_code", "township", "village", "description", "visiting_info", "area_m2",
     "material", "dimensions", "sign_present", "land_title_registered", "std_marker", "std_deeds",
     "std_headstone", "std_boundary", "std_rules", "std_road", "position_approximate",
-) + _RECORD
+) + _RECORD + _PROVENANCE
 _RELOCATION_PUBLIC = (
     "code", "tomb_id", "martyr_id", "origin_place", "origin_county_code", "origin_township", "dest_facility_id",
     "dest_plot_area", "dest_plot_row", "dest_plot_number", "family_consent", "approval_number", "approval_body",
@@ -113,11 +116,12 @@ COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
         "Red heritage sites and education bases of 1919–1949 (红色文化遗存 / 革命旧址).",
         HeritageSite,
         ("code", "name", "kind", "period", "heritage_level", "education_base", "education_base_level",
-         "county_code", "township", "address", "description", "facility_id", "position_approximate") + _RECORD,
+         "county_code", "township", "address", "description", "facility_id", "position_approximate") + _RECORD
+        + _PROVENANCE,
         geometry_type="POINT", tile_fields=("name", "kind", "education_base", "county_code")),
     Collection(
         "tombs", "烈士墓", "Martyr tombs", "Martyr tombs (烈士墓): facility, plot and the martyr who lies there.",
-        Tomb, ("facility_id", "plot_area", "plot_row", "plot_number", "state", "martyr_id") + _RECORD,
+        Tomb, ("facility_id", "plot_area", "plot_row", "plot_number", "state", "martyr_id") + _RECORD + _PROVENANCE,
         extras=(("martyr_name", Martyr.name, (Martyr.__table__, Martyr.id == Tomb.martyr_id)),),
         geometry_type="POINT", tile_fields=("facility_id", "state")),
     Collection(
@@ -166,7 +170,7 @@ COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
         ServiceStation,
         ("code", "name", "level", "county_code", "township", "village", "address", "demonstration", "has_body",
          "has_posts", "has_staff", "has_funds", "has_provisions", "opening_hours", "phone",
-         "position_approximate") + _RECORD,
+         "position_approximate") + _RECORD + _PROVENANCE,
         geometry_type="POINT", tile_fields=("name", "level", "demonstration", "county_code")),
 )}
 

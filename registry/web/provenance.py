@@ -1,0 +1,17 @@
+"""Provenance lines for staff pages: a context processor giving templates ``provenance(record, part)``.
+
+The sentence comes from ``services.provenance.describe`` in the page's language; templates include
+``provenance/_lines.html`` with the record as ``record``.
+"""
+
+from __future__ import annotations
+
+from flask_babel import get_locale
+
+from registry.services.provenance import describe
+
+
+def provenance_helpers() -> dict:
+    """``provenance(record, part)``: where ``part`` of ``record`` comes from, in plain words."""
+    english = str(get_locale() or "zh_CN").startswith("en")
+    return {"provenance": lambda record, part: describe(record, part, english)}
