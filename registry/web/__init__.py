@@ -16,11 +16,11 @@ def register(app: Flask) -> None:
     from registry.web.public import map as public
     from registry.web.public import pages as public_pages
     from registry.web.relocations import pages as relocations
-    from registry.web.system import assets, auth, history, serving
+    from registry.web.system import assets, auth, basemap, history, serving
     from registry.web.system import health as system
 
     for module in (assets, system, auth, public, public_pages, api, history, manage, relocations, plan, ogc, tiles,
-                   gis_import, offline, calendar):
+                   gis_import, offline, calendar, basemap):
         app.register_blueprint(module.bp)
     serving.init_app(app)
     headers.init_app(app)

@@ -38,6 +38,7 @@ from registry.solar_terms import BEIJING
 from registry.web.errors import respond
 from registry.web.map_cache import render_map
 from registry.web.system.auth import audit_forbidden, current_actor, role_required
+from registry.web.system.basemap import local_tiles
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
 
@@ -125,7 +126,7 @@ def maintenance_map():
     labels.update({"status": _("巡查状态"), "tasks": _("未结维修任务"), "trend": _("现状趋势"),
                    "priority": _("风险等级"), "open_archive": _("档案"), "inspect": _("巡查")})
     try:
-        basemap = basemap_from_settings(current_app.config)
+        basemap = basemap_from_settings(current_app.config, local=local_tiles())
     except BasemapConfigError as exc:
         current_app.logger.error("base map disabled: %s", exc)
         basemap = basemap_from_settings({"BASEMAP": "none"})

@@ -17,6 +17,7 @@ from registry.solar_terms import BEIJING
 from registry.web.manage.pages import WRITE, bp, cadence, counties_for, county_seats
 from registry.web.map_cache import render_map
 from registry.web.system.auth import audit_forbidden, current_actor, role_required
+from registry.web.system.basemap import local_tiles
 
 START_CRS_LABELS = {"EPSG:4326": "WGS 84 / CGCS2000", "GCJ-02": "GCJ-02", "BD-09": "BD-09"}
 
@@ -39,7 +40,7 @@ def _asked(actor) -> VisitRequest:
 
 def _map(plan):
     try:
-        basemap = basemap_from_settings(current_app.config)
+        basemap = basemap_from_settings(current_app.config, local=local_tiles())
     except BasemapConfigError as exc:
         current_app.logger.error("base map disabled: %s", exc)
         basemap = basemap_from_settings({"BASEMAP": "none"})

@@ -15,6 +15,7 @@ from registry.services import InvalidInput, divisions
 from registry.services.plan import conflicts, dashboard, plans, zones
 from registry.web.map_cache import render_map
 from registry.web.system.auth import current_actor, role_required
+from registry.web.system.basemap import local_tiles
 
 bp = Blueprint("plan", __name__, url_prefix="/plan")
 
@@ -28,7 +29,7 @@ STAFF = ("planner", "reviewer")
 
 def _basemap():
     try:
-        return basemap_from_settings(current_app.config)
+        return basemap_from_settings(current_app.config, local=local_tiles())
     except BasemapConfigError as exc:
         current_app.logger.error("base map disabled: %s", exc)
         return basemap_from_settings({"BASEMAP": "none"})

@@ -35,6 +35,7 @@ from registry.services.relocations import reconciliation as recon
 from registry.web.map_cache import render_map
 from registry.web.relocations.blueprint import READERS, WRITERS, bp
 from registry.web.system.auth import audit_forbidden, current_actor, role_required
+from registry.web.system.basemap import local_tiles
 
 
 def _counties() -> dict[str, tuple]:
@@ -224,7 +225,7 @@ def journey_map():
     """The journey map: each relocation as a line from its first grave to its resting place."""
     filters = service.parse_filters(request.args, get_store())
     try:
-        basemap = basemap_from_settings(current_app.config)
+        basemap = basemap_from_settings(current_app.config, local=local_tiles())
     except BasemapConfigError as exc:
         current_app.logger.error("base map disabled: %s", exc)
         basemap = basemap_from_settings({"BASEMAP": "none"})
