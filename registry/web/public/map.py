@@ -18,7 +18,7 @@ from registry.web.caching import conditional_page, per_version
 from registry.web.manage.calendar import remembrance_context
 from registry.web.map_cache import shell
 from registry.web.redirects import safe_next, unsafe_reason
-from registry.web.system.basemap import configured_basemap
+from registry.web.system.basemap import boundary_layer, configured_basemap
 
 bp = Blueprint("public", __name__)
 
@@ -104,7 +104,7 @@ def _index_page():
     center, zoom = divisions.first_view(get_read_store())
     parts = shell("public", (basemap, center, zoom),
                   lambda: build_public_map(basemap, _map_labels(), _layer_names(), elements=MAP_ELEMENTS,
-                                           center=center, zoom=zoom))
+                                           center=center, zoom=zoom, boundaries=boundary_layer(basemap)))
     # Without JavaScript the search form reloads the page with ?q=: answer it here as a list of links.
     q = request.args.get("q", "").strip()
     found = search_error = None

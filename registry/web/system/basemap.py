@@ -6,7 +6,8 @@ from flask import Blueprint, Response, abort, current_app, request
 from flask_babel import gettext as _
 
 from maps.basemaps import Basemap, BasemapConfigError, LocalTiles, basemap_from_settings
-from registry.extensions import get_store
+from registry.extensions import get_read_store, get_store
+from registry.services.division_outlines import LEVELS, outlines
 from registry.services.mbtiles import MBTilesError, MBTilesFile, TileSets
 
 bp = Blueprint("basemap", __name__)
@@ -88,3 +89,24 @@ def _cached(response: Response, etag: str) -> Response:
     response.set_etag(etag)
     response.headers["Cache-Control"] = f"public, max-age={TILE_MAX_AGE}"
     return response
+
+
+@bp.get("/api/boundaries/<level>.geojson")
+def boundaries(level: str):
+    """The county or township boundaries the registry holds, simplified: one small cached GeoJSON per level."""
+    body, etag = outlines(get_read_store(), level)
+    if request.if_none_match.contains(etag):
+        response = Response(status=304)
+    else:
+        response = Response(body, mimetype="application/geo+json")
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+def boundary_layer(basemap: Basemap) -> dict | None:
+    """The division outlines for a map without a base map (none configured, or the configured one failed)."""
+    if basemap.layers:
+        return None
+    return {"name": _("县、乡镇界线"), "approximate": _("示意"),
+            "urls": {level: f"/api/boundaries/{level}.geojson" for level in LEVELS}}

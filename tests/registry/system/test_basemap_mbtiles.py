@@ -17,9 +17,17 @@ def tiles_path(tmp_path):
     return make_mbtiles(tmp_path / "streets.mbtiles")
 
 
-def client(url, path, **extra):
-    app = make_app(url, BASEMAP="mbtiles", BASEMAP_PATH=str(path), **extra)
-    return app, app.test_client()
+@pytest.fixture
+def client():
+    apps = []
+
+    def start(url, path, **extra):
+        app = make_app(url, BASEMAP="mbtiles", BASEMAP_PATH=str(path), **extra)
+        apps.append(app)
+        return app, app.test_client()
+    yield start
+    for app in apps:
+        app.extensions["registry_store"].dispose()
 
 
 def colour(data: bytes):
@@ -27,7 +35,7 @@ def colour(data: bytes):
 
 
 @pytest.mark.parametrize(("z", "x", "y"), list(TILES))
-def test_a_tile_is_served_at_its_xyz_address(gpkg_url, tiles_path, z, x, y):
+def test_a_tile_is_served_at_its_xyz_address(client, gpkg_url, tiles_path, z, x, y):
     _app, web = client(gpkg_url, tiles_path)
     response = web.get(f"/basemap/{z}/{x}/{y}.png")
     assert response.status_code == 200
@@ -37,7 +45,7 @@ def test_a_tile_is_served_at_its_xyz_address(gpkg_url, tiles_path, z, x, y):
     assert "max-age=" in response.headers["Cache-Control"]
 
 
-def test_a_tile_seen_before_is_not_sent_again(gpkg_url, tiles_path):
+def test_a_tile_seen_before_is_not_sent_again(client, gpkg_url, tiles_path):
     _app, web = client(gpkg_url, tiles_path)
     first = web.get("/basemap/1/1/0.png")
     again = web.get("/basemap/1/1/0.png", headers={"If-None-Match": first.headers["ETag"]})
@@ -49,12 +57,12 @@ def test_a_tile_seen_before_is_not_sent_again(gpkg_url, tiles_path):
 
 @pytest.mark.parametrize("path", ["/basemap/1/0/0.png", "/basemap/5/1/1.png", "/basemap/1/7/0.png",
                                   "/basemap/0/0/0.jpg"])
-def test_no_tile_there_is_a_404(gpkg_url, tiles_path, path):
+def test_no_tile_there_is_a_404(client, gpkg_url, tiles_path, path):
     _app, web = client(gpkg_url, tiles_path)
     assert web.get(path).status_code == 404
 
 
-def test_the_public_map_uses_the_served_tiles(gpkg_url, tiles_path):
+def test_the_public_map_uses_the_served_tiles(client, gpkg_url, tiles_path):
     _app, web = client(gpkg_url, tiles_path)
     page = web.get("/").get_data(as_text=True)
     assert "/basemap/{z}/{x}/{y}.png?v=" in page
@@ -98,7 +106,7 @@ def missing(tmp_path):
     (vector_tiles, "vector tiles (format pbf)"),
     (unknown_format, "tile format 'tiff', not one of png, jpg, webp"),
 ])
-def test_a_file_that_cannot_serve_is_named_and_the_map_falls_back(gpkg_url, tmp_path, make, words):
+def test_a_file_that_cannot_serve_is_named_and_the_map_falls_back(client, gpkg_url, tmp_path, make, words):
     path = make(tmp_path)
     _app, web = client(gpkg_url, path)
     health = web.get("/healthz")
@@ -112,7 +120,7 @@ def test_a_file_that_cannot_serve_is_named_and_the_map_falls_back(gpkg_url, tmp_
     assert web.get("/basemap/0/0/0.png").status_code == 404
 
 
-def test_the_registry_file_itself_is_refused(gpkg_url):
+def test_the_registry_file_itself_is_refused(client, gpkg_url):
     from sqlalchemy.engine import make_url
 
     path = make_url(gpkg_url).database.removeprefix("file:").split("?")[0]
@@ -120,7 +128,7 @@ def test_the_registry_file_itself_is_refused(gpkg_url):
     assert "the registry's own file" in web.get("/healthz").get_json()["basemap"]["message"]
 
 
-def test_a_replaced_file_is_read_again(gpkg_url, tmp_path):
+def test_a_replaced_file_is_read_again(client, gpkg_url, tmp_path):
     path = make_mbtiles(tmp_path / "streets.mbtiles")
     _app, web = client(gpkg_url, path)
     first = web.get("/basemap/0/0/0.png")
