@@ -1,4 +1,4 @@
-"""Without a base map the public map draws the registry's boundaries: one small GeoJSON per level, demo ones approximate."""
+"""Without a base map the public map draws the boundaries: one small GeoJSON per level, demo ones approximate."""
 
 from __future__ import annotations
 
