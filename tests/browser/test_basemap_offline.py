@@ -60,3 +60,18 @@ def test_the_map_shows_tiles_from_the_mbtiles_file_with_the_network_cut_off(view
     assert "Test tiles <b>bold</b>" in attribution.inner_text()
     assert attribution.locator("b").count() == 0
     assert watched_page.problems() == CLEAN
+
+
+def test_without_a_base_map_the_map_draws_the_boundaries_marked_approximate(gpkg_url, live_server, watched_page):
+    from registry.services import Actor
+    from tests.registry.system.test_boundary_layer import rows
+
+    store = Store(gpkg_url)
+    divisions.load_rows(store, Actor.system("test"), rows(True), commit=True)
+    store.dispose()
+    page = watched_page.page
+    response = page.goto(live_server(BASEMAP="none") + "/", wait_until="networkidle")
+    assert response is not None and response.status == 200
+    page.locator("path.leaflet-interactive").first.wait_for(state="attached", timeout=10_000)
+    assert "示意" in page.locator(".leaflet-control-attribution").inner_text()
+    assert watched_page.problems() == CLEAN
