@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -9,7 +10,7 @@ from urllib.parse import urlsplit
 
 import folium
 
-KINDS = ("osm", "tianditu", "xyz", "none")
+KINDS = ("osm", "tianditu", "xyz", "mbtiles", "none")
 
 OSM_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 OSM_ATTRIBUTION = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
@@ -44,6 +45,25 @@ class TileSpec:
     overlay: bool = False
     subdomains: str = "abc"
     max_zoom: int = 18
+    # A tile package of limited extent (MBTiles): no tile is asked for outside these zooms and bounds.
+    min_zoom: int = 0
+    max_native_zoom: int | None = None
+    bounds: tuple[float, float, float, float] | None = None
+
+
+@dataclass(frozen=True)
+class LocalTiles:
+    """Tiles the application serves itself (an MBTiles file): URL template on this server and the file's metadata.
+
+    ``bounds`` is west, south, east, north in degrees; ``url`` a path such as ``/basemap/{z}/{x}/{y}.png``.
+    """
+
+    url: str
+    name: str
+    attribution: str = ""
+    min_zoom: int = 0
+    max_zoom: int = 18
+    bounds: tuple[float, float, float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -78,7 +98,8 @@ def _normalise_crs(value: str | None) -> str:
     )
 
 
-def basemap_from_settings(settings: Mapping, labels: Mapping[str, str] | None = None) -> Basemap:
+def basemap_from_settings(settings: Mapping, labels: Mapping[str, str] | None = None,
+                          local: LocalTiles | None = None) -> Basemap:
     """Describe the base map chosen by the settings ``BASEMAP``, ``BASEMAP_URL``, ``BASEMAP_CRS`` and ``TIANDITU_KEY``.
 
     Parameters
@@ -89,6 +110,9 @@ def basemap_from_settings(settings: Mapping, labels: Mapping[str, str] | None = 
     labels : Mapping of str to str, optional
         Names shown in the layer control, keyed ``osm``, ``tianditu``, ``tianditu_labels`` and
         ``xyz`` (the caller translates them); missing keys keep the defaults.
+    local : LocalTiles, optional
+        For ``mbtiles``: the tiles the application serves from the file at ``BASEMAP_PATH`` (the
+        application reads the file and passes its URL and metadata; this module opens nothing).
 
     Returns
     -------
@@ -98,7 +122,8 @@ def basemap_from_settings(settings: Mapping, labels: Mapping[str, str] | None = 
     Raises
     ------
     BasemapConfigError
-        When the kind is unknown, 天地图 has no key, ``xyz`` has no usable URL template, or a
+        When the kind is unknown, 天地图 has no key, ``xyz`` has no usable URL template, ``mbtiles``
+        comes without ``local`` (its file cannot serve), or a
         GCJ-02 CRS is claimed for OpenStreetMap or 天地图 (which are not GCJ-02).
 
     Examples
@@ -112,6 +137,10 @@ def basemap_from_settings(settings: Mapping, labels: Mapping[str, str] | None = 
     ...                             "BASEMAP_URL": "http://gis.intranet/tiles/{z}/{x}/{y}.png"})
     >>> bm.needs_gcj_shift, sorted(bm.hosts)
     (True, ['gis.intranet'])
+    >>> bm = basemap_from_settings({"BASEMAP": "mbtiles"},
+    ...                            local=LocalTiles("/basemap/{z}/{x}/{y}.png", "Streets", max_zoom=16))
+    >>> bm.layers[0].url, bm.layers[0].max_native_zoom, bm.hosts
+    ('/basemap/{z}/{x}/{y}.png', 16, frozenset())
     """
     names = {**DEFAULT_LABELS, **(labels or {})}
     kind = str(settings.get("BASEMAP") or "osm").strip().lower()
@@ -120,6 +149,8 @@ def basemap_from_settings(settings: Mapping, labels: Mapping[str, str] | None = 
     crs = _normalise_crs(settings.get("BASEMAP_CRS"))
     if kind == "none":
         return Basemap(kind="none", crs=crs)
+    if kind == "mbtiles":
+        return _local_basemap(local, crs)
     if kind in ("osm", "tianditu") and crs == "GCJ-02":
         raise BasemapConfigError(
             f"REGISTRY_BASEMAP_CRS=GCJ-02 but REGISTRY_BASEMAP={kind} serves WGS 84 / CGCS2000 tiles: "
@@ -158,6 +189,20 @@ def basemap_from_settings(settings: Mapping, labels: Mapping[str, str] | None = 
     return Basemap(kind, (layer,), crs, crs == "GCJ-02", _hosts(url))
 
 
+def _local_basemap(local: LocalTiles | None, crs: str) -> Basemap:
+    if local is None:
+        raise BasemapConfigError("REGISTRY_BASEMAP=mbtiles but the tile file at REGISTRY_BASEMAP_PATH cannot "
+                                 "serve (/healthz says why)")
+    if not local.url.startswith("/"):
+        raise BasemapConfigError(f"the MBTiles tile URL {local.url!r} must be a path on this server")
+    # The file's metadata is outside data and Leaflet shows attribution and layer names as HTML: escape both.
+    name = html.escape(local.name)
+    layer = TileSpec(local.url, html.escape(local.attribution) or name, name, subdomains="abc",
+                     max_zoom=max(18, local.max_zoom), min_zoom=local.min_zoom, max_native_zoom=local.max_zoom,
+                     bounds=local.bounds)
+    return Basemap("mbtiles", (layer,), crs, crs == "GCJ-02", frozenset())
+
+
 def add_basemap(m: folium.Map, basemap: Basemap) -> list[folium.TileLayer]:
     """Add the base map's tile layers to a map, base layer first.
 
@@ -181,6 +226,12 @@ def add_basemap(m: folium.Map, basemap: Basemap) -> list[folium.TileLayer]:
     """
     added = []
     for spec in basemap.layers:
+        extent = {}
+        if spec.max_native_zoom is not None:
+            extent["max_native_zoom"] = spec.max_native_zoom
+        if spec.bounds is not None:
+            west, south, east, north = spec.bounds
+            extent["bounds"] = [[south, west], [north, east]]
         layer = folium.TileLayer(
             tiles=spec.url,
             attr=spec.attribution,
@@ -189,6 +240,8 @@ def add_basemap(m: folium.Map, basemap: Basemap) -> list[folium.TileLayer]:
             control=True,
             max_zoom=spec.max_zoom,
             subdomains=spec.subdomains,
+            min_zoom=spec.min_zoom,
+            **extent,
         )
         layer.add_to(m)
         added.append(layer)

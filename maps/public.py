@@ -12,6 +12,7 @@ from markupsafe import Markup
 
 from geodata.crs import wgs84_to_gcj02
 from maps.basemaps import Basemap, add_basemap
+from maps.boundaries import add_boundaries
 from maps.shell import DEFAULT_CENTER, MapParts, MetricScale
 
 # Protection level -> marker colour (all at least 4.5:1 against white text).
@@ -151,7 +152,8 @@ def _new_map(basemap: Basemap, center: Sequence[float], zoom: int) -> folium.Map
 
 def build_public_map(basemap: Basemap, labels: Mapping, layer_names: Mapping[str, str], *,
                      center: Sequence[float] = DEFAULT_CENTER, zoom: int = 9,
-                     elements: Mapping[str, str] | None = None) -> folium.Map:
+                     elements: Mapping[str, str] | None = None,
+                     boundaries: Mapping | None = None) -> folium.Map:
     """The public memorial map: base map, an empty group per viewport layer filled by the API, and a layer switch.
 
     No feature is embedded in the page: the page weighs the same with ten tombs or a million.
@@ -169,6 +171,9 @@ def build_public_map(basemap: Basemap, labels: Mapping, layer_names: Mapping[str
         The first view (latitude, longitude).
     elements : Mapping of str to str, optional
         Ids of the page's list, status, search and near-me elements.
+    boundaries : Mapping, optional
+        A light layer of division outlines (for a map without a base map): ``name``, ``urls`` (level ->
+        GeoJSON URL) and ``approximate`` (the words for sketched outlines); see :mod:`maps.boundaries`.
 
     Returns
     -------
@@ -183,6 +188,8 @@ def build_public_map(basemap: Basemap, labels: Mapping, layer_names: Mapping[str
     True
     """
     m = _new_map(basemap, center, zoom)
+    if boundaries:
+        add_boundaries(m, boundaries["name"], boundaries["urls"], boundaries["approximate"])
     groups = {}
     for key, _path, visible in VIEWPORT_LAYERS:
         if key in layer_names:

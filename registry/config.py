@@ -33,6 +33,8 @@ SETTINGS = {
     "BASEMAP": ("REGISTRY_BASEMAP", "osm"),
     "BASEMAP_URL": ("REGISTRY_BASEMAP_URL", ""),
     "BASEMAP_CRS": ("REGISTRY_BASEMAP_CRS", "EPSG:4326"),
+    # The MBTiles file REGISTRY_BASEMAP=mbtiles serves (web/system/basemap.py), opened read-only.
+    "BASEMAP_PATH": ("REGISTRY_BASEMAP_PATH", ""),
     "TIANDITU_KEY": ("REGISTRY_TIANDITU_KEY", ""),
     "MAP_APPROVAL_NUMBER": ("REGISTRY_MAP_APPROVAL_NUMBER", ""),
     "DEFAULT_LOCALE": ("REGISTRY_DEFAULT_LOCALE", "zh_CN"),

@@ -19,11 +19,12 @@ def register(app: Flask) -> None:
     from registry.web.public import pages as public_pages
     from registry.web.relocations import pages as relocations
     from registry.web.stations import pages as stations
-    from registry.web.system import assets, auth, history, serving
+    from registry.web.system import assets, auth, basemap, history, serving
     from registry.web.system import health as system
 
     for module in (assets, system, auth, public, public_pages, api, history, manage, relocations, plan, ogc, tiles,
-                   gis_import, offline, calendar, stations, corrections, gis_edits):
+                   gis_import, offline, calendar, stations, corrections, gis_edits,
+                   basemap):
         app.register_blueprint(module.bp)
     serving.init_app(app)
     headers.init_app(app)

@@ -61,6 +61,8 @@ RIGHTS: dict[str, Right] = {
     "assets.vendor": anyone(),
     "system.healthz": anyone(),
     "system.readyz": anyone(),
+    "basemap.tile": anyone(check="the configured MBTiles base map's tiles"),
+    "basemap.boundaries": anyone(check="boundaries are public"),
     "serving.metrics": staff(check="administrators; Prometheus scrapes REGISTRY_METRICS_BIND instead"),
     "public.index": anyone(),
     "public.set_language": anyone(),

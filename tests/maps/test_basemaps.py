@@ -42,7 +42,7 @@ def test_basemap_from_settings(settings, kind, layers, shift, hosts):
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"BASEMAP": "google"}, "REGISTRY_BASEMAP='google' is not one of osm, tianditu, xyz, none"),
+        ({"BASEMAP": "google"}, "REGISTRY_BASEMAP='google' is not one of osm, tianditu, xyz, mbtiles, none"),
         ({"BASEMAP": "tianditu"}, "needs REGISTRY_TIANDITU_KEY"),
         ({"BASEMAP": "tianditu", "TIANDITU_KEY": "abc&evil=1"}, "REGISTRY_TIANDITU_KEY holds characters"),
         ({"BASEMAP": "tianditu", "TIANDITU_KEY": "k", "BASEMAP_CRS": "GCJ-02"}, "serves WGS 84 / CGCS2000 tiles"),

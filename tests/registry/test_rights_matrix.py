@@ -44,7 +44,7 @@ def _values(rule, objects: dict) -> dict:
              "step": "start", "action": "submit", "entity_type": "relocations", "plan_id": 1, "line_id": 1,
              "check_id": 1, "feature_id": str(objects["facility_id"]), "target_id": objects["facility_id"],
              "entity_id": objects["relocation_id"], "martyr_id": 1, "username": "reviewer",
-             "edit_batch_id": 1}
+             "edit_batch_id": 1, "ext": "png", "level": "county"}
     values = {}
     for arg in rule.arguments:
         if arg == "attachment_id":

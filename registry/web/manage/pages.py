@@ -10,7 +10,6 @@ from flask import current_app, jsonify, redirect, render_template, request, send
 from flask_babel import gettext as _
 
 from geodata.crs import wgs84_to_gcj02
-from maps.basemaps import BasemapConfigError, basemap_from_settings
 from maps.maintenance import build_maintenance_map
 from registry.extensions import get_store
 from registry.models.vocab import (
@@ -28,6 +27,7 @@ from registry.web.manage.blueprint import READ, WRITE, bp, cadence, counties_for
 from registry.web.map_cache import render_map
 from registry.web.provenance import provenance_helpers
 from registry.web.system.auth import current_actor, role_required
+from registry.web.system.basemap import configured_basemap
 
 bp.context_processor(provenance_helpers)  # the archive's provenance lines (templates/provenance/_lines.html)
 
@@ -63,11 +63,7 @@ def maintenance_map():
     labels = language.labels({**DUE_STATUS_LABELS, **TRENDS})
     labels.update({"status": _("巡查状态"), "tasks": _("未结维修任务"), "trend": _("现状趋势"),
                    "priority": _("风险等级"), "open_archive": _("档案"), "inspect": _("巡查")})
-    try:
-        basemap = basemap_from_settings(current_app.config)
-    except BasemapConfigError as exc:
-        current_app.logger.error("base map disabled: %s", exc)
-        basemap = basemap_from_settings({"BASEMAP": "none"})
+    basemap, _unusable = configured_basemap()
     data_url = url_for("manage.map_data") + ("?" + urlencode(filters) if filters else "")
     center, zoom = divisions.first_view(get_store())
     county = filters.get("county") or (actor.counties[0] if len(actor.counties) == 1 else None)

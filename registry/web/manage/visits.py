@@ -7,7 +7,6 @@ from datetime import datetime
 from flask import current_app, render_template, request
 from flask_babel import gettext as _
 
-from maps.basemaps import BasemapConfigError, basemap_from_settings
 from maps.visits import build_visit_map
 from registry.extensions import get_store
 from registry.services import Forbidden, ServiceError, divisions
@@ -17,6 +16,7 @@ from registry.solar_terms import BEIJING
 from registry.web.manage.blueprint import WRITE, bp, cadence, counties_for, county_seats
 from registry.web.map_cache import render_map
 from registry.web.system.auth import audit_forbidden, current_actor, role_required
+from registry.web.system.basemap import configured_basemap
 
 START_CRS_LABELS = {"EPSG:4326": "WGS 84 / CGCS2000", "GCJ-02": "GCJ-02", "BD-09": "BD-09"}
 
@@ -38,11 +38,7 @@ def _asked(actor) -> VisitRequest:
 
 
 def _map(plan):
-    try:
-        basemap = basemap_from_settings(current_app.config)
-    except BasemapConfigError as exc:
-        current_app.logger.error("base map disabled: %s", exc)
-        basemap = basemap_from_settings({"BASEMAP": "none"})
+    basemap, _unusable = configured_basemap()
     stops = [{"number": s.number, "name": s.name, "lon": s.lon, "lat": s.lat} for s in plan.stops]
     start = None if plan.start is None else {"name": plan.start.name or "", "lon": plan.start.lon,
                                              "lat": plan.start.lat}

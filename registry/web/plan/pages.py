@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from maps.basemaps import BasemapConfigError, basemap_from_settings
 from maps.planning import build_check_map, build_outline_map, build_planning_map, build_zone_map, for_display
 from registry import uploads
 from registry.extensions import get_store
@@ -16,6 +15,7 @@ from registry.services.plan import conflicts, dashboard, plans, zones
 from registry.web.language import labels
 from registry.web.map_cache import render_map
 from registry.web.system.auth import current_actor, role_required
+from registry.web.system.basemap import configured_basemap
 
 bp = Blueprint("plan", __name__, url_prefix="/plan")
 
@@ -28,11 +28,7 @@ STAFF = ("planner", "reviewer")
 
 
 def _basemap():
-    try:
-        return basemap_from_settings(current_app.config)
-    except BasemapConfigError as exc:
-        current_app.logger.error("base map disabled: %s", exc)
-        return basemap_from_settings({"BASEMAP": "none"})
+    return configured_basemap()[0]
 
 
 def _flag(name: str) -> bool:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, session
+from flask import Blueprint, abort, redirect, render_template, request, session
 from flask_babel import gettext as _
 
-from maps.basemaps import BasemapConfigError, basemap_from_settings
 from maps.public import build_public_map
 from registry.extensions import LOCALES, get_read_store
 from registry.models.vocab import STATION_DEMONSTRATION, STATION_LEVELS
@@ -20,6 +19,7 @@ from registry.web.language import labels, page_is_english
 from registry.web.manage.calendar import remembrance_context
 from registry.web.map_cache import shell
 from registry.web.redirects import safe_next, unsafe_reason
+from registry.web.system.basemap import boundary_layer, configured_basemap
 
 bp = Blueprint("public", __name__)
 
@@ -39,13 +39,9 @@ MAP_ELEMENTS = {"list": "map-list", "status": "map-status", "search": "map-searc
 
 def current_basemap():
     """The configured base map, or none (and a flag) when its settings are wrong."""
-    try:
-        return basemap_from_settings(current_app.config, _layer_labels()), False
-    except BasemapConfigError as exc:
-        # A wrong base map setting should not take the public page down: show the map without
-        # a base layer, tell the operator why in the log and the visitor only that it is missing.
-        current_app.logger.error("base map disabled: %s", exc)
-        return basemap_from_settings({"BASEMAP": "none"}), True
+    # A wrong base map setting should not take the public page down: show the map without
+    # a base layer, tell the operator why in the log and the visitor only that it is missing.
+    return configured_basemap(_layer_labels())
 
 
 def category_labels() -> dict[str, str]:
@@ -115,7 +111,7 @@ def _index_page():
     center, zoom = divisions.first_view(get_read_store())
     parts = shell("public", (basemap, center, zoom),
                   lambda: build_public_map(basemap, _map_labels(), _layer_names(), elements=MAP_ELEMENTS,
-                                           center=center, zoom=zoom))
+                                           center=center, zoom=zoom, boundaries=boundary_layer(basemap)))
     # Without JavaScript the search form reloads the page with ?q=: answer it here as a list of links.
     q = request.args.get("q", "").strip()
     found = search_error = None

@@ -21,7 +21,6 @@ from flask_babel import gettext as _
 
 from geodata.crs import wgs84_to_gcj02
 from geodata.plots import format_plot
-from maps.basemaps import BasemapConfigError, basemap_from_settings
 from maps.journeys import build_journey_map
 from registry import uploads as staging
 from registry.extensions import get_store
@@ -35,6 +34,7 @@ from registry.web.language import page_is_english
 from registry.web.map_cache import render_map
 from registry.web.relocations.blueprint import READERS, WRITERS, bp
 from registry.web.system.auth import audit_forbidden, current_actor, role_required
+from registry.web.system.basemap import configured_basemap
 
 
 def _counties() -> dict[str, tuple]:
@@ -215,11 +215,7 @@ def scan(relocation_id: int, attachment_id: int):
 def journey_map():
     """The journey map: each relocation as a line from its first grave to its resting place."""
     filters = service.parse_filters(request.args, get_store())
-    try:
-        basemap = basemap_from_settings(current_app.config)
-    except BasemapConfigError as exc:
-        current_app.logger.error("base map disabled: %s", exc)
-        basemap = basemap_from_settings({"BASEMAP": "none"})
+    basemap, _unusable = configured_basemap()
     query = {k: v for k, v in filters.items() if v and k in ("county", "batch", "year")}
     if basemap.needs_gcj_shift:
         query["display"] = "GCJ-02"

@@ -8,6 +8,7 @@ from registry import __version__
 from registry.db import StoreError
 from registry.extensions import get_store
 from registry.migrate import head_revision, schema_revision
+from registry.web.system.basemap import basemap_health
 
 bp = Blueprint("system", __name__)
 
@@ -16,7 +17,9 @@ bp = Blueprint("system", __name__)
 def healthz():
     """Store kind and schema revision; 503 when the store cannot serve. The head revision is cached per process."""
     store = get_store()
-    body = {"store": store.kind, "head_revision": head_revision(), "version": __version__}
+    # The base map is reported, not judged: a tile file that cannot serve leaves the maps without a base layer.
+    body = {"store": store.kind, "head_revision": head_revision(), "version": __version__,
+            "basemap": basemap_health()}
     try:
         store.check()
         body["schema_revision"] = schema_revision(store)
