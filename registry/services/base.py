@@ -172,3 +172,17 @@ def optional_date(value, field: str, *, strip: bool = False) -> date | None:
         return date.fromisoformat(text)
     except ValueError:
         raise InvalidInput(f"{field} {value!r} is not a date (YYYY-MM-DD)", field=field) from None
+
+
+def asked_reference(reference: str | None, example: str) -> str:
+    """A reference number as a visitor typed it, trimmed and upper-cased; refused naming the field if empty or long.
+
+    >>> asked_reference(" jz-2026-7kq2mxab ", "JZ-2026-7KQ2MXAB")
+    'JZ-2026-7KQ2MXAB'
+    """
+    reference = (reference or "").strip().upper()
+    if not reference:
+        raise InvalidInput(f"reference is required (it looks like {example})", field="reference")
+    if len(reference) > 40:
+        raise InvalidInput("reference is too long to be a reference number", field="reference")
+    return reference

@@ -13,7 +13,7 @@ from registry.db import Store
 from registry.files.images import DEFAULT_MAX_PIXELS, ImageError, check_image, renditions
 from registry.models import Attachment, Correction, Facility
 from registry.models.types import utcnow
-from registry.services.base import InvalidInput, NotFound, TooLarge, load, record_audit, unit_of_work
+from registry.services.base import InvalidInput, NotFound, TooLarge, asked_reference, load, record_audit, unit_of_work
 from registry.services.corrections.fields import (
     TARGET_MODELS,
     check_position,
@@ -177,11 +177,7 @@ def _by_key(store: Store, key: str) -> dict | None:
 
 def lookup_correction(store: Store, reference: str) -> dict:
     """The public status of a correction by its reference number."""
-    reference = (reference or "").strip().upper()
-    if not reference:
-        raise InvalidInput("reference is required (it looks like JZ-2026-7KQ2MXAB)", field="reference")
-    if len(reference) > 40:
-        raise InvalidInput("reference is too long to be a reference number", field="reference")
+    reference = asked_reference(reference, "JZ-2026-7KQ2MXAB")
     with store.session() as session:
         found = session.scalar(select(Correction).where(Correction.reference == reference))
         if found is None:

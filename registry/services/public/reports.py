@@ -20,6 +20,7 @@ from registry.services.base import (
     InvalidInput,
     NotFound,
     TooLarge,
+    asked_reference,
     check_version,
     load,
     record_audit,
@@ -150,11 +151,7 @@ def _public(session, report: ProblemReport) -> dict:
 
 def lookup_report(store: Store, reference: str) -> dict:
     """The public status of a report by its reference number (the text and contact stay private)."""
-    reference = (reference or "").strip().upper()
-    if not reference:
-        raise InvalidInput("reference is required (it looks like WT-20260401-7KQ2MX)", field="reference")
-    if len(reference) > 40:
-        raise InvalidInput("reference is too long to be a reference number", field="reference")
+    reference = asked_reference(reference, "WT-20260401-7KQ2MX")
     with store.session() as session:
         report = session.scalar(select(ProblemReport).where(ProblemReport.reference == reference))
         if report is None:
