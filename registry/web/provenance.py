@@ -6,12 +6,11 @@ The sentence comes from ``services.provenance.describe`` in the page's language;
 
 from __future__ import annotations
 
-from flask_babel import get_locale
-
 from registry.services.provenance import describe
+from registry.web.language import page_is_english
 
 
 def provenance_helpers() -> dict:
     """``provenance(record, part)``: where ``part`` of ``record`` comes from, in plain words."""
-    english = str(get_locale() or "zh_CN").startswith("en")
+    english = page_is_english()
     return {"provenance": lambda record, part: describe(record, part, english)}
