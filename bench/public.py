@@ -20,6 +20,7 @@ from registry import create_app, spatial
 from registry.services.public.features import features_in_bbox
 from registry.services.public.name_grams import rebuild_name_grams
 from registry.services.public.roll import RollQuery, search_martyrs
+from registry.services.stations.viewport import stations_in_bbox
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 EXTENT = (116.0, 24.5, 117.5, 26.0)  # Longyan, roughly
@@ -85,6 +86,21 @@ def load_facilities(store, count: int = 300, seed: int = 9) -> None:
              "350802", False, False, True, "active", True, NOW, NOW, 1, _geom_value(store, p))
             for i, p in enumerate(points))
     _insert_rows(store, "facilities", columns, rows)
+
+
+def load_stations(store, count: int, seed: int = 17) -> None:
+    """``count`` service stations over the extent: one in a hundred a township's or a county's, the rest villages'."""
+    rng = np.random.default_rng(seed)
+    points = shapely.points(rng.uniform(EXTENT[0], EXTENT[2], count), rng.uniform(EXTENT[1], EXTENT[3], count))
+    if store.kind == "postgis":
+        points = shapely.set_srid(points, 4326)
+    columns = ("code", "name", "level", "county_code", "demonstration", "has_body", "has_posts", "has_staff",
+               "has_funds", "has_provisions", "position_approximate", "status", "is_demo", "created_at",
+               "updated_at", "version", "geom")
+    rows = ((f"S{i:07d}", f"示例服务站{i}（示例）", ("county", "township")[i % 2] if i % 100 == 0 else "village",
+             "350802", "national_model" if i % 200 == 7 else "none", True, True, True, False, False, True, "active",
+             True, NOW, NOW, 1, _geom_value(store, p)) for i, p in enumerate(points))
+    _insert_rows(store, "service_stations", columns, rows)
 
 
 def load_martyrs(store, count: int, seed: int = 13) -> float:
@@ -167,6 +183,7 @@ def run(table: Table, quick: bool) -> None:
     """Append the public side's figures: page weight, bbox API and martyr search, on each available store."""
     tombs = 30_000 if quick else 1_000_000
     martyrs = 100_000 if quick else 2_000_000
+    stations = 20_000 if quick else 200_000  # a province's; a city has about 2,000
     started = time.perf_counter()
     small = folium_page_bytes(4377)
     folium_s = time.perf_counter() - started
@@ -197,6 +214,15 @@ def run(table: Table, quick: bool) -> None:
             table.add(Row("bbox API tombs (county view), p95", kind, f"{tombs:,}", p95(ours), p95(base),
                           target="<= 3x", note=f"{len(boxes)} boxes of {COUNTY_DEGREES}°, median "
                                               f"{int(np.median(hits)):,} tombs each; clustered at zoom 10"))
+            load_stations(store, stations)
+            city = [EXTENT] * 5
+            with store.session() as session:
+                ours, base = paired_times(lambda b, st=store: stations_in_bbox(st, ",".join(map(str, b)), 500),
+                                          lambda b, be=backend, se=session: be.box_ids_raw(se, "service_stations",
+                                                                                          *b), city)
+            table.add(Row("bbox API stations (whole city), median", kind, f"{stations:,}", median(ours),
+                          median(base), target="<= 3x", note="the first 500 by level and demonstration; "
+                                                             "every station of the box matches"))
         with fresh_store(kind) as store:
             grams_s = load_martyrs(store, martyrs)
             queries = ["zmh", "chenhua", "wangguo"]

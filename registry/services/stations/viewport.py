@@ -7,8 +7,10 @@ than the limit, so a city-wide view shows the stations that matter most.
 
 from __future__ import annotations
 
+import heapq
+
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from geodata.crs import gcj02_to_wgs84, wgs84_to_gcj02
 from registry import spatial
@@ -52,6 +54,29 @@ def _wgs84_box(box: Box, display: str) -> tuple[float, float, float, float]:
             min(float(xs.max()) + margin, 180.0), min(float(ys.max()) + margin, 90.0))
 
 
+def _rank(row) -> tuple:
+    return _LEVEL_RANK.get(row["level"], 9), _DEMO_RANK.get(row["demonstration"], 9), row["id"]
+
+
+def _first_ids(session, ids: list[int], limit: int) -> list[int]:
+    """The first ``limit`` of ``ids`` in the map's order, reading only the few centres and model stations.
+
+    A box over a province holds tens of thousands of village stations; the centres, township stations and
+    demonstration stations (a few in a hundred) are read with their level, and the villages need no read at all:
+    they follow in id order.
+    """
+    inside = set(ids)
+    notable = select(ServiceStation.id, ServiceStation.level, ServiceStation.demonstration).where(
+        or_(ServiceStation.level != "village", ServiceStation.demonstration != "none"))
+    ranked = sorted((_LEVEL_RANK.get(level, 9), _DEMO_RANK.get(demo, 9), ident)
+                    for ident, level, demo in session.execute(notable) if ident in inside)
+    first = [ident for *_rank, ident in ranked[:limit]]
+    if len(first) < limit:
+        taken = {ident for *_rank, ident in ranked}
+        first += heapq.nsmallest(limit - len(first), (i for i in inside if i not in taken))
+    return first
+
+
 def _rows(session, ids: list[int]) -> list[dict]:
     rows = []
     for start in range(0, len(ids), _CHUNK):
@@ -75,11 +100,10 @@ def stations_in_bbox(store: Store, bbox, limit=DEFAULT_LIMIT, *, crs: str | None
     limit = _limit(limit)
     display = _display(crs)
     with store.session() as session:
-        ids = spatial.for_store(store).by_box(session, "service_stations", *_wgs84_box(box, display))
-        rows = _rows(session, list(ids))
-    rows.sort(key=lambda r: (_LEVEL_RANK.get(r["level"], 9), _DEMO_RANK.get(r["demonstration"], 9), r["id"]))
-    matched = len(rows)
-    rows = rows[:limit]
+        ids = list(spatial.for_store(store).by_box(session, "service_stations", *_wgs84_box(box, display)))
+        rows = _rows(session, _first_ids(session, ids, limit))
+    rows.sort(key=_rank)
+    matched = len(ids)
     xs = np.array([r.pop("_x") for r in rows], float)
     ys = np.array([r.pop("_y") for r in rows], float)
     if display == "GCJ-02" and xs.size:

@@ -90,3 +90,16 @@ def test_the_public_api_caps_a_large_box_with_centres_first(demo):
     assert get_json(client, "/api/stations?bbox=1,2,3", 400)["field"] == "bbox"
     assert get_json(client, "/api/stations", 400)["field"] == "bbox"
     assert get_json(client, "/api/stations?bbox=115,24,118,27&limit=x", 400)["field"] == "limit"
+
+
+def test_past_the_centres_and_model_stations_the_villages_follow_in_order(demo):
+    client = demo[0].test_client()
+    body = get_json(client, "/api/stations?bbox=115,24,118,27&limit=2000")
+    props = [f["properties"] for f in body["features"]]
+    notable = [p for p in props if p["level"] != "village" or p["demonstration"] != "none"]
+    plain = [p for p in props if p["level"] == "village" and p["demonstration"] == "none"]
+    # Every centre, township station and model station comes first, then plain villages by id.
+    assert props[:len(notable)] == notable and props[len(notable):] == plain
+    assert [p["id"] for p in plain] == sorted(p["id"] for p in plain)
+    assert sum(p["level"] != "village" for p in notable) == 2 + 11 + 121 + 46 and len(props) == 2000
+    assert sum(p["demonstration"] != "none" for p in notable) == 92 + 23
