@@ -16,7 +16,7 @@ from registry.db import Store
 from registry.files.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, ImageError, PhotoInfo, check_image, renditions
 from registry.models import Attachment, Facility, Inspection, MaintenanceTask, ProblemReport
 from registry.services.access import require_county
-from registry.services.base import Actor, InvalidInput, NotFound, load
+from registry.services.base import Actor, InvalidInput, NotFound, TooLarge, load
 
 MAX_PHOTOS = 10
 EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/heic": ".heic"}
@@ -174,3 +174,50 @@ def photos_of(store: Store, entity_type: str, entity_id: int) -> list[Attachment
                                                              Attachment.entity_id == entity_id,
                                                              Attachment.status == "active")
                                     .order_by(Attachment.id)))
+
+
+@dataclass(frozen=True)
+class Photo:
+    """A visitor's uploaded photo as the view received it (a report's, a correction's)."""
+
+    filename: str
+    data: bytes
+
+
+VISITOR_PHOTO_MAX_BYTES = 5 * 1024 * 1024
+
+
+def visitor_photo(photo: Photo | None, max_bytes: int = VISITOR_PHOTO_MAX_BYTES,
+                  max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes | None:
+    """The copy of a visitor's photo that is kept: checked to be a real image, resized, without EXIF.
+
+    A phone photo's EXIF holds where the visitor stood and their device; the registry needs the picture only.
+    A refusal carries the check that failed (``errors=[kind]``: size, pixels, format...) so the page can
+    tell the visitor the right reason.
+    """
+    if photo is None or not photo.data:
+        return None
+    try:
+        check_image(photo.data, "photo", max_bytes=max_bytes, max_pixels=max_pixels)
+        return renditions(photo.data, "photo").display
+    except ImageError as exc:
+        error = TooLarge if exc.kind in ("size", "pixels") else InvalidInput
+        raise error(str(exc), field="photo", errors=[exc.kind]) from None
+
+
+def keep_visitor_photo(session: Session, stored: bytes, photo: Photo, instance_path, *, folder: str,
+                       entity_type: str, kind: str) -> Attachment:
+    """File the kept copy under ``attachments/<folder>/<sha256>.jpg`` and add its (private) attachment row.
+
+    Content-addressed and written whole: a retry or a rolled-back transaction finds the same file.
+    """
+    digest = hashlib.sha256(stored).hexdigest()
+    relative = Path("attachments") / folder / f"{digest}.jpg"
+    write_whole_file(Path(instance_path) / relative, stored)
+    attachment = Attachment(entity_type=entity_type, entity_id=0, kind=kind,
+                            filename=Path(photo.filename or "photo").name[:100] or "photo",
+                            content_type="image/jpeg", size=len(stored), sha256=digest,
+                            storage_path=relative.as_posix(), public=False)
+    session.add(attachment)
+    session.flush()
+    return attachment

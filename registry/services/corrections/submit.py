@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from pathlib import Path
 
@@ -10,10 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from registry.db import Store
-from registry.files.images import DEFAULT_MAX_PIXELS, ImageError, check_image, renditions
-from registry.models import Attachment, Correction, Facility
+from registry.files.images import DEFAULT_MAX_PIXELS
+from registry.models import Correction, Facility
 from registry.models.types import utcnow
-from registry.services.base import InvalidInput, NotFound, TooLarge, asked_reference, load, record_audit, unit_of_work
+from registry.services.base import InvalidInput, NotFound, asked_reference, load, record_audit, unit_of_work
 from registry.services.corrections.fields import (
     TARGET_MODELS,
     check_position,
@@ -22,8 +21,8 @@ from registry.services.corrections.fields import (
     holder,
     shown,
 )
-from registry.services.photos import write_whole_file
-from registry.services.public.reports import PHOTO_MAX_BYTES, Photo
+from registry.services.photos import VISITOR_PHOTO_MAX_BYTES as PHOTO_MAX_BYTES
+from registry.services.photos import Photo, keep_visitor_photo, visitor_photo
 from registry.services.public.tribute import PUBLIC, check_idempotency_key, take_token
 
 CONTACT_MAX = 60
@@ -51,18 +50,6 @@ def target_county(session, target) -> str | None:
     return target.native_county_code
 
 
-def _stored_photo(photo: Photo | None, max_bytes: int, max_pixels: int) -> bytes | None:
-    # The same checks as a problem report's photo: a real JPEG or PNG, within limits, resized, without EXIF.
-    if photo is None or not photo.data:
-        return None
-    try:
-        check_image(photo.data, "photo", max_bytes=max_bytes, max_pixels=max_pixels)
-        return renditions(photo.data, "photo").display
-    except ImageError as exc:
-        error = TooLarge if exc.kind in ("size", "pixels") else InvalidInput
-        raise error(str(exc), field="photo", errors=[exc.kind]) from None
-
-
 def _proposal(session, target, target_type: str, field_name: str, value, lon, lat) -> dict:
     """The checked proposed value (text or position) and the current one; refused if it changes nothing."""
     field = field_of(target_type, field_name)
@@ -83,19 +70,6 @@ def _proposal(session, target, target_type: str, field_name: str, value, lon, la
     if text == current:
         raise InvalidInput(f"value of {field_name} is the value already recorded: nothing to correct", field="value")
     return {"proposed_value": text, "current_value": current, "county_code": county}
-
-
-def _keep_photo(session, stored: bytes, photo: Photo, instance_path) -> Attachment:
-    digest = hashlib.sha256(stored).hexdigest()
-    relative = Path("attachments") / "corrections" / f"{digest}.jpg"
-    write_whole_file(Path(instance_path) / relative, stored)
-    attachment = Attachment(entity_type="corrections", entity_id=0, kind="correction_photo",
-                            filename=Path(photo.filename or "photo").name[:100] or "photo",
-                            content_type="image/jpeg", size=len(stored), sha256=digest,
-                            storage_path=relative.as_posix(), public=False)
-    session.add(attachment)
-    session.flush()
-    return attachment
 
 
 def live_target(session, target_type: str, target_id: int):
@@ -136,12 +110,14 @@ def propose_correction(store: Store, target_type: str, target_id, field: str, va
     with unit_of_work(store) as session:
         take_token(session, f"correction:{client}", CORRECTION_RATE,
                    "Too many corrections from this device in a short time; please wait {seconds} seconds.")
-    stored = _stored_photo(photo, max_photo_bytes, max_photo_pixels)
+    stored = visitor_photo(photo, max_photo_bytes, max_photo_pixels)
     try:
         with unit_of_work(store) as session:
             target = live_target(session, target_type, target_id)
             values = _proposal(session, target, target_type, field, value, lon, lat)
-            attachment = _keep_photo(session, stored, photo, instance_path) if stored is not None else None
+            attachment = None if stored is None else keep_visitor_photo(
+                session, stored, photo, instance_path, folder="corrections", entity_type="corrections",
+                kind="correction_photo")
             correction = Correction(reference=new_reference(), target_type=target_type, target_id=target_id,
                                     target_version=target.version, field=field, contact=contact, state="pending",
                                     photo_attachment_id=attachment.id if attachment else None, client_hash=client,

@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
-from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from registry.db import Store
-from registry.files.images import DEFAULT_MAX_PIXELS, ImageError, check_image, renditions
-from registry.models import Attachment, Facility, ProblemReport
+from registry.files.images import DEFAULT_MAX_PIXELS
+from registry.models import Facility, ProblemReport
 from registry.models.types import utcnow
 from registry.services.base import (
     Actor,
     Forbidden,
     InvalidInput,
     NotFound,
-    TooLarge,
     asked_reference,
     check_version,
     load,
@@ -27,13 +24,13 @@ from registry.services.base import (
     snapshot,
     unit_of_work,
 )
-from registry.services.photos import write_whole_file
+from registry.services.photos import VISITOR_PHOTO_MAX_BYTES, Photo, keep_visitor_photo, visitor_photo
 from registry.services.public.tribute import PUBLIC, check_idempotency_key, take_token
 
 TEXT_MIN = 5
 TEXT_MAX = 1000
 CONTACT_MAX = 60
-PHOTO_MAX_BYTES = 5 * 1024 * 1024
+PHOTO_MAX_BYTES = VISITOR_PHOTO_MAX_BYTES
 REPORT_STATES = ("received", "in_progress", "resolved", "rejected")
 # (bucket size, seconds per new token): three reports at once, then one a minute per client.
 REPORT_RATE = (3.0, 60.0)
@@ -41,35 +38,9 @@ REPORT_RATE = (3.0, 60.0)
 _ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
 
-@dataclass(frozen=True)
-class Photo:
-    """An uploaded photo as the view received it."""
-
-    filename: str
-    data: bytes
-
-
 def new_reference() -> str:
     """A reference number like ``WT-20261129-7KQ2MX`` (date of filing, six random characters)."""
     return f"WT-{utcnow():%Y%m%d}-" + "".join(secrets.choice(_ALPHABET) for _ in range(6))
-
-
-def _stored_photo(photo: Photo | None, max_bytes: int = PHOTO_MAX_BYTES,
-                  max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes | None:
-    """The copy of a visitor's photo that is kept: checked to be a real image, resized, without EXIF.
-
-    A phone photo's EXIF holds where the visitor stood and their device; a report needs the picture only.
-    A refusal carries the check that failed (``errors=[kind]``: size, pixels, format...) so the page can
-    tell the visitor the right reason.
-    """
-    if photo is None or not photo.data:
-        return None
-    try:
-        check_image(photo.data, "photo", max_bytes=max_bytes, max_pixels=max_pixels)
-        return renditions(photo.data, "photo").display
-    except ImageError as exc:
-        error = TooLarge if exc.kind in ("size", "pixels") else InvalidInput
-        raise error(str(exc), field="photo", errors=[exc.kind]) from None
 
 
 def submit_report(store: Store, facility_id, text: str, contact: str | None = None, photo: Photo | None = None, *,
@@ -100,24 +71,14 @@ def submit_report(store: Store, facility_id, text: str, contact: str | None = No
         # Committed on its own, before any decoding: a refused photo still spends the client's token.
         take_token(session, f"report:{client}", REPORT_RATE,
                    "Too many reports from this device in a short time; please wait {seconds} seconds.")
-    stored = _stored_photo(photo, max_photo_bytes, max_photo_pixels)
+    stored = visitor_photo(photo, max_photo_bytes, max_photo_pixels)
     try:
         with unit_of_work(store) as session:
             facility = load(session, Facility, facility_id, "facility", hide_retired=True)
-            attachment_id = None
-            if stored is not None:
-                digest = hashlib.sha256(stored).hexdigest()
-                # Beside the other attachments, relative to the instance folder as their storage_path is.
-                relative = Path("attachments") / "reports" / f"{digest}.jpg"
-                # Content-addressed and written whole: a retry or a rolled-back transaction finds the same file.
-                write_whole_file(Path(instance_path) / relative, stored)
-                attachment = Attachment(entity_type="problem_reports", entity_id=0, kind="report_photo",
-                                        filename=Path(photo.filename or "photo").name[:100] or "photo",
-                                        content_type="image/jpeg", size=len(stored), sha256=digest,
-                                        storage_path=relative.as_posix(), public=False)
-                session.add(attachment)
-                session.flush()
-                attachment_id = attachment.id
+            attachment = None if stored is None else keep_visitor_photo(
+                session, stored, photo, instance_path, folder="reports", entity_type="problem_reports",
+                kind="report_photo")
+            attachment_id = None if attachment is None else attachment.id
             report = ProblemReport(reference=new_reference(), facility_id=facility_id, text=body, contact=contact,
                                    photo_attachment_id=attachment_id, state="received", client_hash=client,
                                    idempotency_key=key)
