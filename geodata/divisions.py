@@ -8,7 +8,8 @@ from pathlib import Path
 
 from geodata.readers import ReadError, read_geometries
 
-COLUMNS = ("code", "name", "level", "parent", "seat_lon", "seat_lat", "valid_from", "valid_to", "relocation_target")
+COLUMNS = ("code", "name", "level", "parent", "seat_lon", "seat_lat", "valid_from", "valid_to", "relocation_target",
+           "boundary_approximate")
 MAX_BYTES = 64 * 1024 * 1024
 
 
@@ -16,7 +17,8 @@ def read_divisions(data: bytes, filename: str) -> list[dict]:
     """The rows of a divisions file, each with its ``row`` number (the CSV line or the feature number).
 
     CSV columns: code, name, level, parent, seat_lon, seat_lat[, valid_from, valid_to]; GeoJSON and
-    GeoPackage features carry the same properties and a polygon boundary (read through the checked
+    GeoPackage features carry the same properties and a polygon boundary (``boundary_approximate`` true marks
+    it a sketch: drawn on the map, never used to judge a point) (read through the checked
     readers: a wrong CRS or an invalid polygon is refused naming the feature).
 
     Example

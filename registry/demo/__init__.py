@@ -2,7 +2,7 @@
 table, for ``flask demo load`` and the benchmarks. Pure: no Flask, no database; geometry comes from ``geodata``.
 
 - ``places``: the demo's cities, counties, townships, real sites, former names, targets and accounts (the one
-  module that names real divisions);
+  module that names real divisions); ``outlines``: the counties' sketched outlines, cells around their seats;
 - ``figures``: its "today", sizes, codes and word lists; ``names``: the fictional names of people and villages;
 - ``ground`` and ``layout``: where every record goes, laid out once from the seed as named records of arrays;
 - ``facility_rows``, ``burial_rows``, ``upkeep_rows``: the rows built from the layout, the big tables chunk by

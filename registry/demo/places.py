@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from geodata.crs import gcj02_to_wgs84
 from registry.demo.figures import CEM, HALL, MON, NAT
+from registry.demo.outlines import county_outlines
 
 __all__ = [
     "ALIASES", "DEMO_ACCOUNTS", "EXAMPLE_COUNTY", "FUJIAN_PREFECTURES", "LEVEL_BODIES", "LONGYAN", "LONGYAN_CITY",
@@ -97,7 +98,8 @@ EXAMPLE_COUNTY = "350823"
 
 def demo_divisions(counties: list[County] | None = None) -> list[dict]:
     """The demo's divisions as rows for ``divisions load``: the province, the two demo cities, their
-    counties and (for synthetic sets) the synthetic counties with their prefectures.
+    counties and (for synthetic sets) the synthetic counties with their prefectures. Every county carries a
+    sketched outline (``registry.demo.outlines``) marked ``boundary_approximate``.
 
     Example
     -------
@@ -106,6 +108,9 @@ def demo_divisions(counties: list[County] | None = None) -> list[dict]:
     ['龙岩市', '三明市']
     >>> next(r for r in rows if r["code"] == "350823")["parent"]
     '350800'
+    >>> shanghang = next(r for r in rows if r["code"] == "350823")
+    >>> shanghang["boundary_approximate"], shanghang["boundary"].geom_type
+    (True, 'MultiPolygon')
     """
     def row(code, name, level, parent, lon, lat):
         return {"code": code, "name": name, "level": level, "parent": parent, "seat_lon": round(float(lon), 6),
@@ -129,6 +134,14 @@ def demo_divisions(counties: list[County] | None = None) -> list[dict]:
     for c in extra:
         if c.code not in known:
             out.append(row(c.code, c.name, "county", c.code[:4] + "00", c.lon, c.lat))
+    # Sketched outlines around the seats, marked approximate: drawn on a map without a base map, judged by nothing.
+    # The real sites count as places of their counties, so each lies in its own county's outline.
+    seats = [(r["code"], r["parent"], r["seat_lon"], r["seat_lat"]) for r in out if r["level"] == "county"]
+    city = {code: parent for code, parent, _lon, _lat in seats}
+    cells = county_outlines(seats + [(s["county"], city[s["county"]], s["lon"], s["lat"]) for s in REAL_SITES])
+    for r in out:
+        if r["code"] in cells:
+            r.update(boundary=cells[r["code"]], boundary_approximate=True)
     return out
 
 

@@ -34,6 +34,8 @@ class Division(Base):
     # The bureau's target of tomb relocations for the division (迁移任务数), when it has one.
     relocation_target: Mapped[int | None] = mapped_column(Integer)
     boundary: Mapped[BaseGeometry | None] = mapped_column(Geometry("MULTIPOLYGON"))
+    # A sketched boundary (the demo's): drawn on the map marked approximate, never used to judge a point.
+    boundary_approximate: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
 
 
 class DivisionAlias(Base):

@@ -34,8 +34,9 @@ _cache = _Answers()
 def outlines(source, level: str) -> tuple[bytes, str]:
     """GeoJSON bytes of the current divisions of ``level`` that have a boundary, and their ETag.
 
-    Each feature carries ``code``, ``name`` and ``approximate`` (true for demo rows, whose outlines are
-    sketched, not surveyed); coordinates are rounded to five decimals (about a metre).
+    Each feature carries ``code``, ``name`` and ``approximate`` (the division's ``boundary_approximate``:
+    a sketch, which no check judges by; a demo row's surveyed boundary is not approximate); coordinates are
+    rounded to five decimals (about a metre).
     """
     if level not in TOLERANCE:
         raise NotFound(f"no boundary level {level!r}; levels: {', '.join(LEVELS)}")
@@ -51,11 +52,11 @@ def outlines(source, level: str) -> tuple[bytes, str]:
 def _build(snapshot, level: str) -> tuple[bytes, str]:
     features = []
     for d in snapshot.current(level):
-        if d.boundary is None:
+        if d.outline is None:
             continue
-        shape = shapely.set_precision(d.boundary.simplify(TOLERANCE[level], preserve_topology=True), 1e-5)
+        shape = shapely.set_precision(d.outline.simplify(TOLERANCE[level], preserve_topology=True), 1e-5)
         features.append({"type": "Feature", "geometry": mapping(shape),
-                         "properties": {"code": d.code, "name": d.name, "approximate": bool(d.is_demo)}})
+                         "properties": {"code": d.code, "name": d.name, "approximate": d.boundary_approximate}})
     body = json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False,
                       separators=(",", ":")).encode()
     return body, hashlib.sha256(body).hexdigest()[:20]

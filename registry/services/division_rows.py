@@ -74,6 +74,18 @@ def _boundary(raw: dict, n, code: str):
     return boundary
 
 
+_YES, _NO = {"true", "t", "yes", "y", "1", "是"}, {"false", "f", "no", "n", "0", "否", ""}
+
+
+def _approximate(raw: dict, n, code: str, boundary) -> bool:
+    """The row's ``boundary_approximate`` flag (true: the boundary is a sketch; meaningless without one)."""
+    value = raw.get("boundary_approximate")
+    text = ("true" if value else "false") if isinstance(value, bool) else _text(value).lower()
+    if text not in _YES | _NO:
+        raise InvalidInput(f"row {n}: boundary_approximate {value!r} of {code} is not true or false")
+    return text in _YES and boundary is not None
+
+
 def _identity(raw: dict, n) -> tuple[str, str, str, str | None]:
     """The row's code, name, level and parent, each checked alone."""
     code, name = _text(raw.get("code")), _text(raw.get("name"))
@@ -105,6 +117,7 @@ def _check_row(raw: dict, in_file: dict[str, str]) -> dict:
     valid_from = _day(_text(raw.get("valid_from")), "valid_from", n)
     valid_to = _day(_text(raw.get("valid_to")), "valid_to", n)
     boundary = _boundary(raw, n, code)
+    approximate = _approximate(raw, n, code, boundary)
     if boundary is not None and lon is None:
         seat = boundary.representative_point()
         lon, lat = round(seat.x, 6), round(seat.y, 6)
@@ -115,7 +128,7 @@ def _check_row(raw: dict, in_file: dict[str, str]) -> dict:
                 "valid_to": valid_to, "is_demo": bool(raw.get("is_demo")), "row": n}
     return {"code": code, "name": name, "level": level, "parent_code": parent, "seat_lon": lon,
             "seat_lat": lat, "valid_from": valid_from, "valid_to": valid_to,
-            "is_demo": bool(raw.get("is_demo")), "boundary": boundary,
+            "is_demo": bool(raw.get("is_demo")), "boundary": boundary, "boundary_approximate": approximate,
             "relocation_target": int(target) if target else None, "row": n}
 
 
@@ -138,7 +151,8 @@ def _link_errors(divisions: list[dict], aliases: list[dict], codes: set[str]) ->
 
 def check_rows(rows: list[dict], known: Collection[str]) -> tuple[list[dict], list[dict]]:
     """Check a divisions file's rows (dicts with code, name, level, parent, seat_lon, seat_lat, valid_from,
-    valid_to, boundary, row); returns (divisions, aliases) or raises InvalidInput naming every bad row."""
+    valid_to, boundary, boundary_approximate, row); returns (divisions, aliases) or raises InvalidInput naming
+    every bad row."""
     errors: list[str] = []
     divisions, aliases = [], []
     in_file: dict[str, str] = {}

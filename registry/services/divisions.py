@@ -21,6 +21,10 @@ from registry.services.division_rows import FORMER, check_rows
 
 @dataclass(frozen=True)
 class Div:
+    """One division. ``boundary`` is the boundary that judges points (locating, the ledger's and the corrections'
+    checks, the extent): None when the stored one is approximate. ``outline`` is the stored boundary whatever
+    its quality, for drawing; ``boundary_approximate`` says it is a sketch (drawn marked 示意, never judged by)."""
+
     code: str
     name: str
     level: str
@@ -32,6 +36,8 @@ class Div:
     is_demo: bool
     boundary: BaseGeometry | None = None
     relocation_target: int | None = None
+    outline: BaseGeometry | None = None
+    boundary_approximate: bool = False
 
 
 @dataclass
@@ -137,7 +143,8 @@ class Divisions:
         return f"{what} {text!r} is not a known county" + (f"; did you mean {near}?" if near else "")
 
     def locate(self, lon: float, lat: float) -> str | None:
-        """The current county whose boundary holds the point (None: no boundary holds it)."""
+        """The current county whose boundary holds the point (None: no boundary holds it); approximate
+        boundaries judge nothing."""
         point = Point(lon, lat)
         for d in self.current("county"):
             if d.boundary is not None and d.boundary.covers(point):
@@ -145,7 +152,8 @@ class Divisions:
         return None
 
     def extent(self) -> tuple[float, float, float, float] | None:
-        """(min lon, min lat, max lon, max lat) of the counties' boundaries and seats, or None when empty."""
+        """(min lon, min lat, max lon, max lat) of the counties' boundaries and seats, or None when empty;
+        a county whose boundary is approximate counts by its seat."""
         xs, ys = [], []
         for d in self.current("county"):
             if d.boundary is not None:
@@ -193,9 +201,7 @@ def _token(runner) -> tuple:
 
 def _read(runner) -> Divisions:
     rows = runner.execute(select(Division.__table__)).mappings().all()
-    by_code = {r["code"]: Div(r["code"], r["name"], r["level"], r["parent_code"], r["seat_lon"], r["seat_lat"],
-                              r["valid_from"], r["valid_to"], bool(r["is_demo"]), r["boundary"],
-                              r["relocation_target"]) for r in rows}
+    by_code = {r["code"]: _div(r) for r in rows}
     aliases, former = {}, {}
     for r in runner.execute(select(DivisionAlias.__table__)).mappings():
         label = " ".join(v for v in (r["former_name"], f"({r['former_code']})" if r["former_code"] else None) if v)
@@ -204,6 +210,14 @@ def _read(runner) -> Divisions:
                 aliases[key] = r["code"]
                 former[key] = (r["code"], label, r["valid_from"], r["valid_to"])
     return Divisions(by_code, aliases, former)
+
+
+def _div(r) -> Div:
+    # An approximate boundary is kept only as the outline: nothing that judges a point ever sees it.
+    approximate = bool(r["boundary_approximate"]) and r["boundary"] is not None
+    return Div(r["code"], r["name"], r["level"], r["parent_code"], r["seat_lon"], r["seat_lat"], r["valid_from"],
+               r["valid_to"], bool(r["is_demo"]), None if approximate else r["boundary"], r["relocation_target"],
+               r["boundary"], approximate)
 
 
 def current(source) -> Divisions:

@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from maps.boundaries import STYLES
 from registry.db import Store
 from registry.services import divisions
 from tests.factories import demo_like
@@ -62,16 +63,27 @@ def test_the_map_shows_tiles_from_the_mbtiles_file_with_the_network_cut_off(view
     assert watched_page.problems() == CLEAN
 
 
-def test_without_a_base_map_the_map_draws_the_boundaries_marked_approximate(gpkg_url, live_server, watched_page):
-    from registry.services import Actor
-    from tests.registry.system.test_boundary_layer import rows
+def test_without_a_base_map_the_demo_map_draws_its_county_outlines_marked_approximate(gpkg_url, live_server,
+                                                                                      watched_page):
+    from registry.services.demo import load_demo
 
     store = Store(gpkg_url)
-    divisions.load_rows(store, Actor.system("test"), rows(True), commit=True)
+    load_demo(store)
     store.dispose()
     page = watched_page.page
     response = page.goto(live_server(BASEMAP="none") + "/", wait_until="networkidle")
     assert response is not None and response.status == 200
-    page.locator("path.leaflet-interactive").first.wait_for(state="attached", timeout=10_000)
+    counties = page.locator(f'path.leaflet-interactive[stroke="{STYLES["county"]["color"]}"]')
+    counties.first.wait_for(state="attached", timeout=10_000)
+    assert counties.count() == 11  # the demo's 11 counties, one sketched outline each
     assert "示意" in page.locator(".leaflet-control-attribution").inner_text()
+    # Each outline names its county, marked approximate, as its tooltip (the outline is unfilled, so the
+    # pointer would have to hit its line: the event goes to the path itself).
+    box = counties.first.bounding_box()
+    assert box is not None
+    counties.first.dispatch_event("mouseover", {"clientX": box["x"] + box["width"] / 2,
+                                                "clientY": box["y"] + box["height"] / 2, "bubbles": True})
+    tooltip = page.locator(".leaflet-tooltip").first
+    tooltip.wait_for(state="visible", timeout=5_000)
+    assert tooltip.inner_text().endswith("（示意）")
     assert watched_page.problems() == CLEAN

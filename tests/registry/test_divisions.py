@@ -135,6 +135,9 @@ BAD = [
     ("six-digit township",
      HEADER + "990101,甲县,county,350800,116.5,25.0,,\n990109,某镇,township,990101,116.5,25.0,,\n",
      "row 3: code 990109 has 6 digits, but a township code has 9"),
+    ("approximate neither true nor false", "code,name,level,parent,seat_lon,seat_lat,boundary_approximate\n"
+     "990101,某县,county,350800,116.5,25.0,maybe\n",
+     "row 2: boundary_approximate 'maybe' of 990101 is not true or false"),
     ("second bad row", HEADER + "990101,好县,county,350800,116.5,25.0,,\n990102,坏县,county,990999,116.5,25.0,,\n",
      "row 3: parent 990999 of 990102 does not exist"),
 ]
@@ -437,3 +440,33 @@ def test_the_due_list_the_map_and_the_ledgers_narrow_to_one_city(any_app):
     assert "明溪县" in ledgers and "上杭县" not in ledgers
     assert "上杭县" in client.get("/manage/ledgers").get_data(as_text=True)
     assert client.get("/manage?city=350823").status_code == 400
+
+
+def test_an_approximate_boundary_is_drawn_marked_but_judges_no_point(any_app, tmp_path):
+    # Two test counties side by side: the east one surveyed, the west one a sketch.
+    content = geojson([
+        ({"code": "990100", "name": "界市", "level": "city", "parent": "350000"}, square(100.0, 30.0, 0.4)),
+        ({"code": "990101", "name": "东界县", "level": "county", "parent": "990100",
+          "boundary_approximate": False}, square(100.2, 30.0)),
+        ({"code": "990102", "name": "西界县", "level": "county", "parent": "990100", "seat_lon": 100.1,
+          "seat_lat": 30.1, "boundary_approximate": True}, square(100.0, 30.0)),
+    ])
+    result = load_cli(any_app, tmp_path, "b.geojson", content)
+    assert result.exit_code == 0, result.output
+    store = any_app.extensions["registry_store"]
+    divisions = service.current(store)
+    assert divisions.locate(100.3, 30.1) == "990101"
+    assert divisions.locate(100.05, 30.1) is None  # inside the sketch only
+    assert divisions.ledger_counties()["990102"][3] is None
+    # The extent counts the sketched county by its seat, the surveyed one by its boundary.
+    # The west edge is the sketch's seat (100.1), not its outline (100.0); north the surveyed square's edge.
+    seats = [(d.lon, d.lat) for d in divisions.current("county") if d.code not in ("990101", "990102")]
+    assert divisions.extent() == (100.1, min(y for _, y in seats), max(x for x, _ in seats), 30.2)
+    outlines = any_app.test_client().get("/api/boundaries/county.geojson").get_json()["features"]
+    marks = {f["properties"]["code"]: f["properties"]["approximate"] for f in outlines}
+    assert marks["990101"] is False and marks["990102"] is True
+    # A ledger row in the sketch, for the surveyed county: judged by the surveyed boundary alone.
+    ledger = "编号,县区,原址,经度,纬度,迁入地\nB1,东界县,乙村,100.05,30.10,某陵园\n"
+    outside = [i for i in imports.preview(store, ledger.encode(), "b.csv").errors if i.kind == "outside"]
+    assert [i.why for i in outside] == ["the point (100.05000, 30.10000) falls in no county of the registry: "
+                                        "it lies outside the region"]  # not "it falls in 西界县"

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 import pytest
 from openpyxl import load_workbook
 from shapely.geometry import Point
-from sqlalchemy import func, select
+from sqlalchemy import column, func, insert, select, table, text
 
 from geodata.plots import bare, format_plot, parse_plot
 from registry.db import Store, StoreError
@@ -18,7 +18,8 @@ from registry.migrate import head_revision, upgrade
 from registry.models import AuditEvent, Facility, Relocation, Tomb
 from registry.services import Actor, Conflict, Forbidden, InvalidInput, unit_of_work
 from registry.services import relocations as service
-from registry.services.divisions import load_demo_divisions
+from registry.services.division_rows import check_rows
+from registry.services.divisions import demo_rows
 from registry.services.relocations.reconciliation import reconcile, to_xlsx
 from registry.services.users import create_demo_users
 from tests.conftest import throwaway_database
@@ -265,9 +266,20 @@ def store_before_plots(request, tmp_path):
     store = Store(url)
     # Every revision but the plots' own: the divisions beside it hold the counties the facilities name.
     assert upgrade(store, "0014_divisions") == "0014_divisions"
-    load_demo_divisions(store, audit=False)
+    _old_schema_divisions(store)
     yield store
     store.dispose()
+
+
+def _old_schema_divisions(store) -> None:
+    """The demo's divisions written with the columns the table has at this revision (the model's later ones,
+    like 0021's boundary_approximate, are not there yet); boundaries left out, as no check here needs them."""
+    divisions, _aliases = check_rows(demo_rows(), ())
+    with store.write_session() as s:
+        names = set(s.execute(text("SELECT * FROM divisions WHERE 1 = 0")).keys()) - {"id", "boundary"}
+        old = table("divisions", *(column(name) for name in sorted(names)))
+        s.execute(insert(old), [{k: v for k, v in d.items() if k in names} for d in divisions])
+        s.commit()
 
 
 def _old_schema_tomb(store, facility_id, plot) -> int:
