@@ -83,14 +83,15 @@ def parse_bbox(value, field: str = "bbox") -> Box:
     return Box(minx, miny, maxx, maxy)
 
 
-def _check_limit(limit) -> int:
+def check_limit(limit, most: int = MAX_LIMIT) -> int:
+    """A viewport request's ``limit`` as a whole number from 1, at most ``most``; refused naming the field."""
     try:
         value = int(limit)
     except (TypeError, ValueError):
         raise InvalidInput(f"limit {limit!r} is not a whole number", field="limit") from None
     if value < 1:
         raise InvalidInput(f"limit {value} must be at least 1", field="limit")
-    return min(value, MAX_LIMIT)
+    return min(value, most)
 
 
 def _check_zoom(zoom) -> int | None:
@@ -258,7 +259,7 @@ def features_in_bbox(store: Store, layer: str, bbox, limit=DEFAULT_LIMIT, *, zoo
     if layer not in LAYERS:
         raise InvalidInput(f"layer {layer!r} is not one of {', '.join(LAYERS)}", field="layer")
     box = bbox if isinstance(bbox, Box) else parse_bbox(bbox)
-    limit = _check_limit(limit)
+    limit = check_limit(limit)
     zoom = _check_zoom(zoom)
     display = _check_display(crs)
     query_box = _query_box(box, display)
@@ -313,7 +314,7 @@ def features_by_name(store: Store, q: str, limit: int = 20, *, crs: str | None =
         raise InvalidInput("q (a name or part of one) is required", field="q")
     if len(q) > 50:
         raise InvalidInput(f"q is {len(q)} characters; at most 50", field="q")
-    limit = min(_check_limit(limit), 50)
+    limit = min(check_limit(limit), 50)
     display = _check_display(crs)
     pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     with store.session() as session:

@@ -18,23 +18,13 @@ from registry.db import Store
 from registry.models import ServiceStation
 from registry.models.vocab import FIVE_HAVES
 from registry.services.base import InvalidInput
-from registry.services.public.features import Box, parse_bbox
+from registry.services.public.features import Box, check_limit, parse_bbox
 
 DEFAULT_LIMIT = 500
 MAX_LIMIT = 2000
 _CHUNK = 900  # ids per IN (...) list, under SQLite's bound-parameter limit
 _LEVEL_RANK = {"city": 0, "county": 1, "township": 2, "village": 3}
 _DEMO_RANK = {"national_model": 0, "provincial_advanced": 1}
-
-
-def _limit(value) -> int:
-    try:
-        limit = int(value)
-    except (TypeError, ValueError):
-        raise InvalidInput(f"limit {value!r} is not a whole number", field="limit") from None
-    if limit < 1:
-        raise InvalidInput(f"limit {limit} must be at least 1", field="limit")
-    return min(limit, MAX_LIMIT)
 
 
 def _display(crs) -> str:
@@ -97,7 +87,7 @@ def stations_in_bbox(store: Store, bbox, limit=DEFAULT_LIMIT, *, crs: str | None
     ``numberMatched`` counts every station in the box and ``capped`` says when more matched than came back.
     """
     box = bbox if isinstance(bbox, Box) else parse_bbox(bbox)
-    limit = _limit(limit)
+    limit = check_limit(limit, MAX_LIMIT)
     display = _display(crs)
     with store.session() as session:
         ids = list(spatial.for_store(store).by_box(session, "service_stations", *_wgs84_box(box, display)))
